@@ -1,0 +1,47 @@
+# `make run` and `make test` each do the whole set-up from a fresh clone.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8501
+
+.PHONY: run test lint format bench chromium clean
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(VENV)/.deps: requirements.txt | $(PY)
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements-dev.txt $(VENV)/.deps
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+run: $(VENV)/.deps
+	$(PY) -m streamlit run app.py --server.port $(PORT)
+
+# Debian's Chromium for the browser tests (installed when missing and running as root).
+chromium:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium not found and not root: browser tests will be skipped"; fi; \
+	fi
+
+lint: $(VENV)/.dev
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: $(VENV)/.dev
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+test: $(VENV)/.dev chromium lint
+	HF_HUB_OFFLINE=1 $(PY) -m pytest
+
+bench: $(VENV)/.deps
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/bench_embed.py
+
+clean:
+	rm -rf $(VENV) tests/artifacts .pytest_cache .ruff_cache .hypothesis
