@@ -1,0 +1,176 @@
+"""Command line: trace / explain / embed (and lessons). Contract in DESIGN.md.
+
+Exit codes: 0 ran (warnings allowed) / recognized; 1 a step hit a shape error (JSON still printed) /
+not recognized; 2 invalid input, refused expression or unloadable checkpoint (one line on stderr).
+Never a traceback. Imports stay light: no streamlit, plotly or scikit-learn on this path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+MAX_SPEC_BYTES = 2_000_000
+MAX_TEXTS_FILE_BYTES = 50_000_000
+
+
+class UsageError(Exception):
+    """Bad command-line input: printed as one line, exit 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m core", description="Shape Explorer core commands")
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("trace", help="run a spec and print its trace as JSON")
+    src = t.add_mutually_exclusive_group(required=True)
+    src.add_argument("--spec", help="spec JSON file ('-' for stdin)")
+    src.add_argument("--lesson", help="name of a bundled lesson (see `lessons`)")
+    t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    e = sub.add_parser("explain", help="explain a pasted PyTorch error message")
+    e.add_argument("message", help="the error message or traceback ('-' for stdin)")
+    m = sub.add_parser("embed", help="embed one text per line into .npy files")
+    m.add_argument("--texts-file", required=True)
+    m.add_argument("--checkpoint", default=None)
+    m.add_argument("--pooling", default="mean", help="a strategy, or 'all' (a folder, one <strategy>.npy each)")
+    m.add_argument("--max-length", type=int, default=256)
+    m.add_argument("--layer", type=int, default=-1)
+    m.add_argument("--token-budget", type=int, default=4096)
+    m.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    m.add_argument("--out", required=True)
+    sub.add_parser("lessons", help="list the bundled lessons, one per line")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse already printed its usage line
+        return 2 if e.code else 0
+    from core.errors import CheckpointError, SpecError
+
+    try:
+        return {"trace": cmd_trace, "explain": cmd_explain, "embed": cmd_embed, "lessons": cmd_lessons}[args.command](
+            args
+        )
+    except (SpecError, CheckpointError, UsageError) as e:
+        _fail(str(e))
+        return 2
+    except KeyboardInterrupt:
+        _fail("interrupted")
+        return 2
+    except Exception as e:  # never a traceback for a user; keep it one line
+        _fail(f"internal error ({type(e).__name__}): {e}")
+        return 2
+
+
+def _fail(message: str) -> None:
+    line = " ".join(str(message).split())
+    print(f"error: {line[:2000]}", file=sys.stderr)
+
+
+def _read(path: str, limit: int) -> str:
+    if path == "-":
+        data = sys.stdin.buffer.read(limit + 1)
+    else:
+        p = Path(path)
+        if not p.is_file():
+            raise UsageError(f"no such file: {path}")
+        if p.stat().st_size > limit:
+            raise UsageError(f"{path} is larger than {limit:,} bytes")
+        data = p.read_bytes()
+    if len(data) > limit:
+        raise UsageError(f"input is larger than {limit:,} bytes")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not UTF-8 text") from None
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    from core.spec import Spec
+    from core.trace import run_spec
+
+    if args.lesson:
+        from core.lessons import get_lesson
+
+        spec = get_lesson(args.lesson).spec
+    else:
+        spec = Spec.from_json(_read(args.spec, MAX_SPEC_BYTES))
+    trace = run_spec(spec, device=args.device)
+    print(json.dumps(trace.to_dict(), indent=2, ensure_ascii=False))
+    return 0 if trace.ok else 1
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from core.explain import explain
+
+    message = _read("-", MAX_SPEC_BYTES) if args.message == "-" else args.message
+    result = explain(message)
+    print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    return 0 if result.recognized else 1
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from core.checkpoints import load_checkpoint
+    from core.embed import embed_texts
+    from core.spec import DEFAULT_CHECKPOINT, Pooling
+
+    raw = _read(args.texts_file, MAX_TEXTS_FILE_BYTES)
+    texts = [line.rstrip("\r") for line in raw.split("\n")]
+    if texts and texts[-1] == "":
+        texts.pop()  # trailing newline
+    if not texts:
+        raise UsageError(f"{args.texts_file} holds no text (one text per line)")
+    if not 1 <= args.max_length <= 512:
+        raise UsageError("--max-length must be within 1..512")
+    if args.pooling == "all":
+        strategies = [p for p in Pooling if p is not Pooling.NONE]
+    else:
+        strategies = [Pooling.parse(args.pooling)]
+        if strategies[0] is Pooling.NONE:
+            raise UsageError("embed writes one vector per text: choose a pooling other than 'none', or 'all'")
+    print(f"loading {args.checkpoint or DEFAULT_CHECKPOINT} ...", file=sys.stderr)
+    ckpt = load_checkpoint(args.checkpoint or DEFAULT_CHECKPOINT, args.device, attn="sdpa")
+    if args.pooling == "all":
+        strategies = [s for s in strategies if _supported(s, ckpt)]
+
+    def progress(done: int, total: int) -> None:
+        print(f"\rembedded {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+    result = embed_texts(ckpt, texts, strategies, args.max_length, args.layer, args.token_budget, progress)
+    out = Path(args.out)
+    if args.pooling == "all":
+        out.mkdir(parents=True, exist_ok=True)
+        for s, arr in result.items():
+            np.save(out / f"{s.value}.npy", arr)
+        print(f"wrote {len(result)} files to {out}/: {', '.join(s.value for s in result)}", file=sys.stderr)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        np.save(out, result[strategies[0]])
+        print(f"wrote {out} {result[strategies[0]].shape}", file=sys.stderr)
+    return 0
+
+
+def _supported(strategy, ckpt) -> bool:
+    from core.spec import Pooling
+
+    if strategy is Pooling.POOLER:
+        return ckpt.info.has_pooler
+    if strategy in (Pooling.LAST4_CONCAT, Pooling.LAST4_SUM):
+        return ckpt.info.num_layers + 1 >= 4
+    return True
+
+
+def cmd_lessons(args: argparse.Namespace) -> int:
+    from core.lessons import list_lessons
+
+    for lesson in list_lessons():
+        print(f"{lesson.name}\t{lesson.title}")
+    return 0

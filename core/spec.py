@@ -1,0 +1,314 @@
+"""The Spec: one pipeline as data (JSON contract shared by the CLI, share links and lessons).
+
+Example:
+    >>> spec = Spec.from_dict({"shape": [32, 128, 768], "steps": ["x.permute(0, 2, 1)"]})
+    >>> spec.source_shape
+    (32, 128, 768)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from core.errors import SpecError
+
+DEFAULT_CHECKPOINT = "bundled:all-MiniLM-L6-v2"
+MAX_TEXTS = 64
+MAX_TEXT_CHARS = 100_000
+MAX_STEPS = 32
+MAX_SOURCE_NUMEL = 2**26
+MAX_LENGTH_LIMIT = 512
+
+
+class Pooling(StrEnum):
+    """How token vectors become one vector per text (all masked by the attention mask)."""
+
+    NONE = "none"
+    CLS = "cls"
+    MEAN = "mean"
+    MAX = "max"
+    POOLER = "pooler"
+    LAST4_CONCAT = "last4_concat"
+    LAST4_SUM = "last4_sum"
+    FIRST_LAST_AVG = "first_last_avg"
+
+    @classmethod
+    def parse(cls, value: str) -> Pooling:
+        try:
+            return cls(str(value).lower())
+        except ValueError:
+            names = ", ".join(p.value for p in cls)
+            raise SpecError(f"unknown pooling {value!r}; choose one of: {names}") from None
+
+
+class LayerKind(StrEnum):
+    """Layer steps; parameters are named exactly as the torch.nn constructor."""
+
+    LSTM = "lstm"
+    GRU = "gru"
+    CONV1D = "conv1d"
+    LINEAR = "linear"
+
+
+# torch.nn constructor parameters accepted per layer (values: allowed Python types).
+LAYER_PARAMS: dict[LayerKind, dict[str, tuple[type, ...]]] = {
+    LayerKind.LSTM: {
+        "input_size": (int,),
+        "hidden_size": (int,),
+        "num_layers": (int,),
+        "bias": (bool,),
+        "batch_first": (bool,),
+        "dropout": (float, int),
+        "bidirectional": (bool,),
+        "proj_size": (int,),
+    },
+    LayerKind.CONV1D: {
+        "in_channels": (int,),
+        "out_channels": (int,),
+        "kernel_size": (int,),
+        "stride": (int,),
+        "padding": (int, str),
+        "dilation": (int,),
+        "groups": (int,),
+        "bias": (bool,),
+        "padding_mode": (str,),
+    },
+    LayerKind.LINEAR: {"in_features": (int,), "out_features": (int,), "bias": (bool,)},
+}
+LAYER_PARAMS[LayerKind.GRU] = {k: v for k, v in LAYER_PARAMS[LayerKind.LSTM].items() if k != "proj_size"}
+REQUIRED_PARAMS = {
+    LayerKind.LSTM: ("hidden_size",),
+    LayerKind.GRU: ("hidden_size",),
+    LayerKind.CONV1D: ("out_channels", "kernel_size"),
+    LayerKind.LINEAR: ("out_features",),
+}
+# Keras-style arguments people carry over; accepted by the spec so the step fails like torch does
+# (TypeError "unexpected keyword argument") and the diagnosis can explain it.
+FOREIGN_PARAMS = frozenset(
+    {"return_sequences", "return_state", "units", "activation", "filters", "input_shape", "input_dim"}
+)
+# the input-size parameter each layer infers from the incoming tensor when omitted
+INPUT_PARAM = {
+    LayerKind.LSTM: "input_size",
+    LayerKind.GRU: "input_size",
+    LayerKind.CONV1D: "in_channels",
+    LayerKind.LINEAR: "in_features",
+}
+
+
+@dataclass(frozen=True)
+class LayerStep:
+    """A layer step: ``{"lstm": {"hidden_size": 128, "batch_first": true}}``."""
+
+    kind: LayerKind
+    params: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {self.kind.value: dict(self.params)}
+
+    @property
+    def label(self) -> str:
+        return self.kind.value
+
+
+Step = str | LayerStep
+SPEC_KEYS = {"texts", "shape", "checkpoint", "max_length", "layer", "pooling", "steps", "seed", "title"}
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One pipeline. Exactly one of ``texts`` (real model input) or ``shape`` (synthetic tensor)."""
+
+    texts: tuple[str, ...] | None = None
+    shape: tuple[int, ...] | None = None
+    checkpoint: str = DEFAULT_CHECKPOINT
+    max_length: int | None = 128
+    layer: int = -1
+    pooling: Pooling = Pooling.NONE
+    steps: tuple[Step, ...] = ()
+    seed: int = 0
+    title: str = ""
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def source_shape(self) -> tuple[int, ...] | None:
+        return self.shape
+
+    @property
+    def uses_model(self) -> bool:
+        return self.texts is not None
+
+    # --- (de)serialisation -------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: Any) -> Spec:
+        if not isinstance(data, dict):
+            raise SpecError(f"a spec is a JSON object, got {type(data).__name__}")
+        unknown = set(data) - SPEC_KEYS
+        if unknown:
+            raise SpecError(
+                f"unknown spec key(s): {', '.join(sorted(map(str, unknown)))}; allowed: {', '.join(sorted(SPEC_KEYS))}"
+            )
+        has_texts, has_shape = data.get("texts") is not None, data.get("shape") is not None
+        if has_texts == has_shape:
+            raise SpecError(
+                "a spec needs exactly one of 'texts' (run the real model) or 'shape' (synthetic tensor)"
+                + ("; it has both" if has_texts else "; it has neither")
+            )
+        texts = _texts(data["texts"]) if has_texts else None
+        shape = _shape(data["shape"]) if has_shape else None
+        steps_raw = data.get("steps", [])
+        if not isinstance(steps_raw, list):
+            raise SpecError("'steps' must be a list of expressions (strings) or layer objects")
+        if len(steps_raw) > MAX_STEPS:
+            raise SpecError(f"too many steps ({len(steps_raw)}); the limit is {MAX_STEPS}")
+        max_length = data.get("max_length", 128)
+        if max_length is not None:
+            max_length = _int(max_length, "max_length", 1, MAX_LENGTH_LIMIT)
+        checkpoint = data.get("checkpoint") or DEFAULT_CHECKPOINT
+        if not isinstance(checkpoint, str) or len(checkpoint) > 300:
+            raise SpecError("'checkpoint' must be a string (at most 300 characters)")
+        title = data.get("title", "")
+        if not isinstance(title, str):
+            raise SpecError("'title' must be a string")
+        return cls(
+            texts=texts,
+            shape=shape,
+            checkpoint=checkpoint.strip(),
+            max_length=max_length,
+            layer=_int(data.get("layer", -1), "layer", -64, 64),
+            pooling=Pooling.parse(data.get("pooling", "none")),
+            steps=tuple(parse_step(s, i) for i, s in enumerate(steps_raw)),
+            seed=_int(data.get("seed", 0), "seed", 0, 2**31 - 1),
+            title=title[:200],
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Spec:
+        try:
+            data = json.loads(text)
+        except (json.JSONDecodeError, RecursionError) as e:
+            raise SpecError(f"the spec is not valid JSON: {e}") from None
+        return cls.from_dict(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.title:
+            out["title"] = self.title
+        if self.texts is not None:
+            out["texts"] = list(self.texts)
+        else:
+            out["shape"] = list(self.shape or ())
+        if self.texts is not None:
+            out["checkpoint"] = self.checkpoint
+            out["max_length"] = self.max_length
+            out["layer"] = self.layer
+            out["pooling"] = self.pooling.value
+        out["steps"] = [s if isinstance(s, str) else s.to_json() for s in self.steps]
+        out["seed"] = self.seed
+        return out
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+    def replace(self, **changes: Any) -> Spec:
+        data = self.to_dict()
+        data.update(changes)
+        return Spec.from_dict(data)
+
+
+def step_source(step: Step) -> str:
+    """Human text of a step: the expression itself, or the nn constructor call."""
+    if isinstance(step, str):
+        return step
+    args = ", ".join(f"{k}={v!r}" for k, v in step.params.items())
+    name = {"lstm": "LSTM", "gru": "GRU", "conv1d": "Conv1d", "linear": "Linear"}[step.kind.value]
+    return f"nn.{name}({args})"
+
+
+def parse_step(raw: Any, index: int) -> Step:
+    where = f"step {index + 1}"
+    if isinstance(raw, str):
+        if not raw.strip():
+            raise SpecError(f"{where} is an empty expression")
+        return raw.strip()
+    if isinstance(raw, LayerStep):
+        return raw
+    if not isinstance(raw, dict) or len(raw) != 1:
+        raise SpecError(
+            f"{where} must be an expression string or an object with one key "
+            f"({', '.join(k.value for k in LayerKind)}), got {json.dumps(raw)[:80]}"
+        )
+    ((key, params),) = raw.items()
+    try:
+        kind = LayerKind(str(key).lower())
+    except ValueError:
+        raise SpecError(
+            f"{where}: unknown layer {key!r}; choose one of: {', '.join(k.value for k in LayerKind)}"
+        ) from None
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        raise SpecError(f"{where}: parameters of {kind.value} must be an object")
+    allowed = LAYER_PARAMS[kind]
+    clean: dict[str, Any] = {}
+    for name, value in params.items():
+        if name in FOREIGN_PARAMS:
+            clean[name] = value  # kept so the step fails the way torch does, then gets explained
+            continue
+        if name not in allowed:
+            raise SpecError(
+                f"{where}: {kind.value} has no parameter {name!r}; torch.nn parameters are: {', '.join(allowed)}"
+            )
+        types = allowed[name]
+        if isinstance(value, bool) and bool not in types:
+            raise SpecError(f"{where}: {kind.value}.{name} must be {types[0].__name__}, got {value!r}")
+        if not isinstance(value, types):
+            raise SpecError(f"{where}: {kind.value}.{name} must be {types[0].__name__}, got {value!r}")
+        if isinstance(value, int) and not isinstance(value, bool) and not (0 <= value <= 1_000_000):
+            raise SpecError(f"{where}: {kind.value}.{name}={value} is out of range (0..1,000,000)")
+        if isinstance(value, float) and not (0.0 <= value <= 1.0):
+            raise SpecError(f"{where}: {kind.value}.{name}={value} is out of range (0..1)")
+        clean[name] = value
+    missing = [p for p in REQUIRED_PARAMS[kind] if p not in clean]
+    if missing:
+        raise SpecError(f"{where}: {kind.value} needs {', '.join(missing)}")
+    return LayerStep(kind, clean)
+
+
+def _int(value: Any, name: str, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SpecError(f"'{name}' must be an integer, got {value!r}")
+    if not lo <= value <= hi:
+        raise SpecError(f"'{name}' = {value} is out of range ({lo}..{hi})")
+    return value
+
+
+def _texts(raw: Any) -> tuple[str, ...]:
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list) or not all(isinstance(t, str) for t in raw):
+        raise SpecError("'texts' must be a list of strings")
+    if not raw:
+        raise SpecError("'texts' is empty: give at least one text")
+    if len(raw) > MAX_TEXTS:
+        raise SpecError(f"too many texts ({len(raw)}); the limit is {MAX_TEXTS}")
+    if any(len(t) > MAX_TEXT_CHARS for t in raw):
+        raise SpecError(f"a text is longer than {MAX_TEXT_CHARS:,} characters")
+    return tuple(raw)
+
+
+def _shape(raw: Any) -> tuple[int, ...]:
+    if not isinstance(raw, list) or not raw or len(raw) > 6:
+        raise SpecError("'shape' must be a list of 1 to 6 positive integers, e.g. [32, 128, 768]")
+    for d in raw:
+        if isinstance(d, bool) or not isinstance(d, int) or d < 1:
+            raise SpecError(f"'shape' must hold positive integers, got {d!r}")
+    numel = 1
+    for d in raw:
+        numel *= d
+    if numel > MAX_SOURCE_NUMEL:
+        raise SpecError(f"'shape' {raw} has {numel:,} elements; the limit is {MAX_SOURCE_NUMEL:,}")
+    return tuple(raw)

@@ -1,0 +1,145 @@
+"""Real-browser fixtures: `streamlit run app.py` on a free loopback port + headless Debian Chromium.
+
+Without Chromium the browser tests skip with the reason — except under CI=true, where a missing
+browser fails (`make test` installs it when running as root). Screenshots go to tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+READY = "[data-testid='stApp'][data-test-script-state='notRunning']"
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = _chromium()
+    if path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but Chromium is not installed (make test installs Debian's chromium as root)")
+        pytest.skip("Chromium not found: install Debian's `chromium` to run the browser tests")
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        pytest.fail("playwright is missing: it is in requirements-dev.txt")
+    return path
+
+
+@pytest.fixture(scope="session")
+def app_url(chromium_path) -> str:
+    """Start the app once for the browser session; yield its base URL."""
+    port = _free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    log = open(ARTIFACTS.mkdir(parents=True, exist_ok=True) or ARTIFACTS / "streamlit.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.5)
+        if proc.poll() is not None:
+            pytest.fail(f"streamlit exited early; see {ARTIFACTS / 'streamlit.log'}")
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not become healthy within 90 s")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=chromium_path,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-dev-shm-usage",
+                "--no-first-run",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    pg = context.new_page()
+    pg.set_default_timeout(120_000)
+    yield pg
+    context.close()
+
+
+def wait_ready(pg, timeout: float = 120_000) -> None:
+    """Wait until Streamlit finished running the script (and a moment for the DOM to settle)."""
+    pg.wait_for_selector("[data-testid='stApp']", timeout=timeout)
+    pg.wait_for_timeout(300)
+    pg.wait_for_selector(READY, timeout=timeout)
+    pg.wait_for_timeout(500)
+
+
+def assert_no_exception(pg) -> None:
+    errors = pg.locator("[data-testid='stException']")
+    assert errors.count() == 0, errors.first.inner_text()[:2000]
+
+
+def screenshot(pg, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    pg.screenshot(path=str(path), full_page=True)
+    return path

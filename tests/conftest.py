@@ -1,0 +1,33 @@
+"""Shared fixtures: offline hub, project root on sys.path, tiny and real checkpoints."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+APP_TIMEOUT = 120  # AppTest default is 3 s; the first model load takes several seconds
+
+
+@pytest.fixture(scope="session")
+def tiny_ckpt():
+    """random:bert-tiny: 2 layers, hidden 128 — fast unit tests of real code paths."""
+    from core.checkpoints import load_checkpoint
+
+    return load_checkpoint("random:bert-tiny", "cpu")
+
+
+@pytest.fixture(scope="session")
+def real_ckpt():
+    """The bundled real-weights all-MiniLM-L6-v2 (6 layers, hidden 384)."""
+    from core.checkpoints import load_checkpoint
+
+    return load_checkpoint("bundled:all-MiniLM-L6-v2", "cpu")
