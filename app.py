@@ -6,13 +6,16 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import streamlit as st
 
-st.set_page_config(page_title="Shape Explorer", page_icon="🧊", layout="wide")
+from pages._common import ensure_app_navigation
+
+st.set_page_config(page_title="Shape Explorer", page_icon=":material/view_in_ar:", layout="wide")
+ensure_app_navigation()
 
 PAGES = [
-    st.Page("pages/pipeline.py", title="Pipeline Explorer", icon="🧭", url_path="pipeline", default=True),
-    st.Page("pages/pooling.py", title="Pooling comparison", icon="🎯", url_path="pooling"),
-    st.Page("pages/reshape_lab.py", title="Reshape Lab", icon="🧩", url_path="reshape-lab"),
-    st.Page("pages/lessons.py", title="Lessons & workshop", icon="🎓", url_path="lessons"),
+    st.Page("pages/pipeline.py", title="Pipeline Explorer", icon=":material/account_tree:", url_path="pipeline", default=True),
+    st.Page("pages/pooling.py", title="Pooling comparison", icon=":material/scatter_plot:", url_path="pooling"),
+    st.Page("pages/reshape_lab.py", title="Reshape Lab", icon=":material/grid_on:", url_path="reshape-lab"),
+    st.Page("pages/lessons.py", title="Lessons & workshop", icon=":material/school:", url_path="lessons"),
 ]
 
 page = st.navigation(PAGES)

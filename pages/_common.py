@@ -11,6 +11,24 @@ from core.spec import DEFAULT_CHECKPOINT
 OTHER = "other (Hugging Face id or local folder)…"
 
 
+def ensure_app_navigation() -> None:
+    """Make every run go through app.py's st.navigation, even a fresh server's first deep link.
+
+    A ``pages/`` folder beside app.py starts Streamlit in its legacy multipage mode, which lasts until
+    st.navigation has run once in the process: until then a first request for /lessons runs that page
+    file alone (narrow layout, every helper module listed as a page). Leaving that mode and rerunning
+    makes the rerun execute app.py, whose navigation resolves the same URL to the same page.
+    Uses Streamlit's PagesManager flag (streamlit is pinned); without it only the looks suffer.
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # pragma: no cover - private module moved
+        return
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 @st.cache_resource(show_spinner="Loading the model (first time only)…", max_entries=4)
 def get_checkpoint(name: str, device: str = "auto", half: bool = False) -> Checkpoint:
     """One model per (checkpoint, device, precision) for the whole process."""

@@ -9,6 +9,9 @@ from __future__ import annotations
 import streamlit as st
 
 from pages import _lesson_widgets as ui
+from pages._common import ensure_app_navigation
+
+ensure_app_navigation()
 
 lesson, unknown = ui.selected_lesson()
 teacher = ui.teacher_mode()
