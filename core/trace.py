@@ -101,7 +101,7 @@ def predict_chain(
 
     Raises ExpressionRefused when a predicted result is over the memory budget.
     """
-    shapes: dict[str, tuple[int, ...]] = {"x": shape}
+    shapes: dict[str, tuple[int, ...]] = {"x": shape, "lengths": shape[:1]}  # lengths: (batch,)
     out = []
     for i, step in enumerate(spec.steps):
         if isinstance(step, str):
@@ -256,7 +256,8 @@ def _run_steps(
                 results = run_expr(exprs[i], env, max_numel)
                 out = results[-1][1] if results else x
                 ops = tuple(op for op, _ in results)
-                axes = ax.expr_axes(ops, [tuple(t.shape) for _, t in results], prev)
+                root = exprs[i].root
+                axes = ax.expr_axes(ops, [tuple(t.shape) for _, t in results], prev, root, tuple(env[root].shape))
                 side: dict[str, Any] = {"ops": [(op, tuple(t.shape)) for op, t in results]}
                 extras: tuple[tuple[str, Any], ...] = ()
                 kind = "expr"
