@@ -1,0 +1,79 @@
+"""Pipeline Explorer: text -> BERT -> pooling -> your steps, every stage shown, errors explained and fixable.
+
+Thin page: read the widgets into one Spec (pages/_pipeline_widgets.py), run it (core.trace.run_spec, the
+checkpoint memoises the encoder output so only the steps re-run), render the trace.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.errors import ExpressionRefused, SpecError
+from core.figures_pipeline import shape_flow
+from core.trace import run_spec
+from pages import _pipeline_widgets as ui
+from pages._common import ensure_app_navigation, load_or_stop, model_sidebar
+
+ensure_app_navigation()  # a fresh server's first deep link would otherwise run this file without app.py
+link_error = ui.init_state(st.query_params.to_dict())
+name, device, half = model_sidebar()
+synthetic = st.session_state.get("pl_source") == ui.SOURCE_SYNTH
+ckpt = None if synthetic else load_or_stop(name, device, half)
+ui.input_sidebar(ckpt)
+
+problem: Exception | None = None
+spec = trace = None
+try:
+    spec = ui.spec_from_state(name)
+    with st.spinner("Running the pipeline…"):
+        trace = run_spec(spec, checkpoint=ckpt, device=device)
+except (SpecError, ExpressionRefused) as e:  # nothing ran: say why, keep the editor usable
+    problem = e
+
+ui.header(spec, ckpt.info if ckpt is not None else None)
+if link_error:
+    st.error(
+        f"**This shared link could not be opened:** {link_error}. Showing the default pipeline instead.",
+        icon=":material/link_off:",
+    )
+flash = ui.flash()
+if flash is not None:
+    kind, text = flash
+    if kind == "fixed":
+        if trace is not None and trace.ok:
+            st.success(f"Fix applied: {text}. The pipeline runs now.", icon=":material/check_circle:")
+        else:
+            st.info(f"Fix applied: {text}. Another problem remains below.", icon=":material/build:")
+    else:
+        getattr(st, kind)(text)
+url_problem = ui.sync_url(spec) if spec is not None else None
+
+if trace is not None and trace.encoding is not None:
+    with st.expander("Tokens: word pieces, ids and attention mask", expanded=len(trace.encoding.texts) <= 4):
+        ui.tokens_panel(trace.encoding)
+
+left, right = st.columns([6, 5], gap="large")
+with left:
+    ui.step_editor(trace)
+with right:
+    st.markdown("#### Shape flow")
+    if problem is not None:
+        label = "Refused" if isinstance(problem, ExpressionRefused) else "Invalid pipeline"
+        st.error(f"**{label}:** nothing ran.", icon=":material/block:")
+        st.code(str(problem), language=None, wrap_lines=True)
+        st.caption("Edit or remove the step in the editor, or press Reset.")
+    elif trace is not None:
+        if trace.error is not None:
+            ui.error_panel(trace.error, spec.to_dict())
+        else:
+            st.success(f"Runs: final shape `{tuple(trace.final.shape)}`", icon=":material/check_circle:")
+        st.plotly_chart(shape_flow(trace.stages, trace.error), key="pl_flow", config={"displayModeBar": False})
+
+if trace is not None and spec is not None:
+    if trace.warnings:
+        ui.findings_panel(trace, spec.to_dict())
+    st.markdown("#### Stages")
+    ui.stage_table(trace)
+    st.markdown("#### Live outputs")
+    ui.live_outputs(trace)
+    ui.share_and_export(spec, trace, url_problem)

@@ -1,0 +1,139 @@
+"""Pipeline Explorer in a real browser: defaults, typing a text, adding a step, an error + Apply fix, links."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from core.share import PARAM, encode_spec, spec_from_query
+from core.spec import Spec
+from tests.browser.conftest import assert_no_exception, screenshot, wait_ready
+
+pytestmark = pytest.mark.browser
+
+CHART = "[data-testid='stPlotlyChart']"
+TALL = {"width": 1440, "height": 2600}
+
+
+def _shot(page, name: str) -> None:
+    """Streamlit scrolls inside its own container, so a tall viewport shows the whole page."""
+    size = page.viewport_size
+    page.set_viewport_size(TALL)
+    page.wait_for_timeout(600)
+    screenshot(page, name)
+    page.set_viewport_size(size)
+
+
+def _url_spec(page) -> Spec:
+    from urllib.parse import parse_qs, urlparse
+
+    return spec_from_query({k: v[-1] for k, v in parse_qs(urlparse(page.url).query).items()})
+
+
+def _success(page, text: str) -> None:
+    page.locator("[data-testid='stAlert']").filter(has_text=text).first.wait_for(timeout=60_000)
+
+
+def _click(page, key: str) -> None:
+    """Click the button of a keyed widget (Streamlit renders a hidden twin, hence .first) and wait."""
+    page.locator(f".st-key-{key} button").first.click()
+    wait_ready(page)
+
+
+def test_pipeline_default_edit_error_fix(app_url, page):
+    t0 = time.perf_counter()
+    page.goto(f"{app_url}/")  # the default page; share links point here too (see _pipeline_widgets.share_url)
+    wait_ready(page)
+    page.wait_for_selector(f"{CHART} .main-svg", timeout=120_000)
+    first_load = time.perf_counter() - t0
+    assert_no_exception(page)
+    _success(page, "Runs: final shape (2, 2)")
+    assert page.get_by_text("[PAD]").first.is_visible(), "padding of the shorter text is shown"
+    assert _url_spec(page).steps[1] == "x[:, -1, :]", "the URL carries the pipeline"
+    _shot(page, "pipeline_default")
+
+    # type texts (one per line) in the sidebar
+    box = page.get_by_label("Texts (one per line)")
+    box.fill("I loved every minute.\nNot my kind of film.\nThree texts now")
+    page.keyboard.press("Control+Enter")
+    wait_ready(page)
+    _success(page, "Runs: final shape (3, 2)")
+    assert_no_exception(page)
+
+    # change a layer parameter: time until the new final shape is on screen (the encoder output is cached)
+    out_features = page.locator(".st-key-pl_p2_out_features input")
+    timings = []
+    for k in (5, 3):
+        out_features.fill(str(k))
+        t0 = time.perf_counter()
+        out_features.press("Enter")
+        _success(page, f"Runs: final shape (3, {k})")
+        timings.append(time.perf_counter() - t0)
+        wait_ready(page)
+    rerender = min(timings)
+
+    # change a step: the expression of step 2
+    step2 = page.locator(".st-key-pl_e1 input")
+    step2.fill("x[:, 0, :]")
+    step2.press("Enter")
+    wait_ready(page)
+    _success(page, "Runs: final shape (3, 3)")
+    assert _url_spec(page).steps[1] == "x[:, 0, :]"
+
+    # add a step: an LSTM after the Linear reads (3, 3) as one unbatched sequence
+    _click(page, "pl_add_lstm")
+    _success(page, "Runs: final shape (3, 128)")
+    assert_no_exception(page)
+    _shot(page, "pipeline_added_step")
+
+    # the seed-004 mistake: Conv1d(in_channels=384) straight on BERT's (B, L, H)
+    _click(page, "pl_reset")
+    for sid in (4, 5, 6):  # the reset chain got fresh ids 4, 5, 6 (0-2 default, 3 the added LSTM)
+        _click(page, f"pl_rm{sid}")
+    _click(page, "pl_add_conv1d")
+    channels = page.locator(".st-key-pl_p7_in_channels input")
+    channels.fill("384")
+    channels.press("Enter")
+    wait_ready(page)
+    assert_no_exception(page)
+    page.get_by_text("Step 1 failed").first.wait_for()
+    assert page.get_by_text("to have 384 channels, but got").first.is_visible()
+    _shot(page, "pipeline_error")
+
+    page.get_by_role("button", name="Apply fix").first.click()
+    wait_ready(page)
+    assert_no_exception(page)
+    _success(page, "Fix applied")
+    assert isinstance(_url_spec(page).steps[0], str), "a permute/transpose was inserted before the Conv1d"
+    _shot(page, "pipeline_fixed")
+    print(f"first load {first_load:.1f} s; edit -> new shape on screen {rerender * 1000:.0f} ms (browser)")
+
+
+def test_pipeline_opens_a_shared_link(app_url, page):
+    spec = Spec.from_dict(
+        {
+            "title": "Seed 004: BERT output into Conv1d",
+            "shape": [32, 128, 768],
+            "steps": ["x.transpose(1, 2)", {"conv1d": {"in_channels": 768, "out_channels": 512, "kernel_size": 3}}],
+        }
+    )
+    page.goto(f"{app_url}/?{PARAM}={encode_spec(spec)}")
+    wait_ready(page)
+    page.wait_for_selector(f"{CHART} .main-svg", timeout=120_000)
+    assert_no_exception(page)
+    _success(page, "Runs: final shape (32, 512, 126)")
+    assert page.get_by_text("Seed 004: BERT output into Conv1d").first.is_visible()
+    assert _url_spec(page) == spec
+    page.get_by_text("Share & export").first.click()
+    page.get_by_text("pipeline.py").first.wait_for()
+    _shot(page, "pipeline_shared_link")
+
+
+def test_pipeline_hostile_link_shows_defaults(app_url, page):
+    page.goto(f"{app_url}/?{PARAM}=%3Cscript%3Ealert(1)%3C%2Fscript%3E")
+    wait_ready(page)
+    assert_no_exception(page)
+    page.get_by_text("This shared link could not be opened").first.wait_for()
+    _success(page, "Runs: final shape (2, 2)")
+    _shot(page, "pipeline_hostile_link")
