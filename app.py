@@ -5,6 +5,11 @@ import os
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import streamlit as st
+import torch
+
+# Shared 2-core machines: one intra-op thread per request avoids OpenMP oversubscription stalls
+# (measured: an LSTM step took 250-600 ms with 2 threads under load, under 2 ms with 1).
+torch.set_num_threads(max(1, (os.cpu_count() or 2) // 2))
 
 from pages._common import ensure_app_navigation
 

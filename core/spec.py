@@ -256,7 +256,10 @@ def parse_step(raw: Any, index: int) -> Step:
     clean: dict[str, Any] = {}
     for name, value in params.items():
         if name in FOREIGN_PARAMS:
-            clean[name] = value  # kept so the step fails the way torch does, then gets explained
+            # kept so the step fails the way torch does, then gets explained; plain values only
+            if not (value is None or isinstance(value, bool | int | float) or _plain_word(value)):
+                raise SpecError(f"{where}: {kind.value}.{name} must be a plain value, got {json.dumps(value)[:60]}")
+            clean[name] = value
             continue
         if name not in allowed:
             raise SpecError(
@@ -278,6 +281,10 @@ def parse_step(raw: Any, index: int) -> Step:
     return LayerStep(kind, clean)
 
 
+def _plain_word(value: Any) -> bool:
+    return isinstance(value, str) and len(value) <= 40 and all(c.isalnum() or c in "_-." for c in value)
+
+
 def _int(value: Any, name: str, lo: int, hi: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise SpecError(f"'{name}' must be an integer, got {value!r}")
@@ -297,6 +304,11 @@ def _texts(raw: Any) -> tuple[str, ...]:
         raise SpecError(f"too many texts ({len(raw)}); the limit is {MAX_TEXTS}")
     if any(len(t) > MAX_TEXT_CHARS for t in raw):
         raise SpecError(f"a text is longer than {MAX_TEXT_CHARS:,} characters")
+    for i, t in enumerate(raw):
+        try:
+            t.encode("utf-8")
+        except UnicodeEncodeError:
+            raise SpecError(f"text {i + 1} is not valid Unicode (it holds a lone surrogate)") from None
     return tuple(raw)
 
 

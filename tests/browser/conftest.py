@@ -138,8 +138,20 @@ def assert_no_exception(pg) -> None:
     assert errors.count() == 0, errors.first.inner_text()[:2000]
 
 
-def screenshot(pg, name: str) -> Path:
+def screenshot(pg, name: str, full: bool = True) -> Path:
+    """Save a PNG; full=True grows the viewport to the page's height first (Streamlit scrolls inside
+    its own container, so Playwright's full_page alone captures only the viewport)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
+    size = pg.viewport_size
+    if full and size:
+        height = pg.evaluate(
+            "() => Math.max(document.body.scrollHeight, ...Array.from(document.querySelectorAll("
+            "\"[data-testid='stMain'], [data-testid='stAppViewContainer'], section.main\"), e => e.scrollHeight))"
+        )
+        pg.set_viewport_size({"width": size["width"], "height": int(min(max(height, size["height"]), 8000))})
+        pg.wait_for_timeout(400)
     pg.screenshot(path=str(path), full_page=True)
+    if full and size:
+        pg.set_viewport_size(size)
     return path
