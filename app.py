@@ -19,7 +19,7 @@ ensure_app_navigation()
 PAGES = [
     st.Page("pages/pipeline.py", title="Pipeline Explorer", icon=":material/account_tree:", url_path="pipeline", default=True),
     st.Page("pages/pooling.py", title="Pooling comparison", icon=":material/scatter_plot:", url_path="pooling"),
-    st.Page("pages/reshape_lab.py", title="Reshape Lab", icon=":material/grid_on:", url_path="reshape-lab"),
+    st.Page("pages/reshape-lab.py", title="Reshape Lab", icon=":material/grid_on:", url_path="reshape-lab"),
     st.Page("pages/lessons.py", title="Lessons & workshop", icon=":material/school:", url_path="lessons"),
 ]
 

@@ -376,8 +376,6 @@ def _render(op: Op, acc: str) -> str:
         return f"{acc}.{n}(dim={_src(a[0])}{kw})" if a[0] is not None or kw else f"{acc}.{n}()"
     if n == "flatten" and a[1] == -1:
         return f"{acc}.flatten({a[0]})"
-    if n == "flatten" and a[1] == -1:
-        return f"{acc}.flatten({a[0]})"
     if n == "squeeze":
         return f"{acc}.squeeze({'' if a[0] is None else _src(a[0])})"
     if n == "pad":

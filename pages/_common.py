@@ -16,17 +16,33 @@ def ensure_app_navigation() -> None:
 
     A ``pages/`` folder beside app.py starts Streamlit in its legacy multipage mode, which lasts until
     st.navigation has run once in the process: until then a first request for /lessons runs that page
-    file alone (narrow layout, every helper module listed as a page). Leaving that mode and rerunning
-    makes the rerun execute app.py, whose navigation resolves the same URL to the same page.
-    Uses Streamlit's PagesManager flag (streamlit is pinned); without it only the looks suffer.
+    file alone (narrow layout, every helper module listed as a page). We leave that mode and rerun the
+    same page: the rerun executes app.py, whose navigation resolves it by the same url path (page file
+    names equal their url paths, so both modes agree). Uses Streamlit internals (streamlit is pinned);
+    without them only the looks suffer.
     """
     try:
         from streamlit.runtime.pages_manager import PagesManager
-    except ImportError:  # pragma: no cover - private module moved
+        from streamlit.runtime.scriptrunner_utils.exceptions import RerunException
+        from streamlit.runtime.scriptrunner_utils.script_requests import RerunData
+        from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+    except ImportError:  # pragma: no cover - internals moved
         return
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
+    if not PagesManager.uses_pages_directory:
+        return
+    PagesManager.uses_pages_directory = False
+    ctx = get_script_run_ctx()
+    if ctx is None:  # pragma: no cover - bare mode
+        return
+    pm = ctx.pages_manager
+    raise RerunException(
+        RerunData(
+            query_string=ctx.query_string,
+            page_script_hash=pm.intended_page_script_hash or ctx.page_script_hash or "",
+            page_name=pm.intended_page_name or "",
+            context_info=ctx.context_info,
+        )
+    )
 
 
 @st.cache_resource(show_spinner="Loading the model (first time only)…", max_entries=4)
