@@ -28,6 +28,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.spec import LAYER_PARAMS, TORCH_NAMES
+
 __all__ = ["KINDS", "MAX_SCAN_CHARS", "Explanation", "explain", "explain_exception"]
 
 MAX_SCAN_CHARS = 20_000
@@ -1096,17 +1098,8 @@ def _model_output(m: re.Match[str], ctx: _Ctx) -> _Result:
 # --------------------------------------------------------------------------------------- constructor args
 
 _VALID_PARAMS: dict[str, tuple[str, ...]] = {
-    "LSTM": (
-        "input_size",
-        "hidden_size",
-        "num_layers",
-        "bias",
-        "batch_first",
-        "dropout",
-        "bidirectional",
-        "proj_size",
-    ),
-    "GRU": ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout", "bidirectional"),
+    # the layer steps' tables are the spec's own (one source); RNN / Conv2d only appear in pasted errors
+    **{TORCH_NAMES[kind]: tuple(params) for kind, params in LAYER_PARAMS.items()},
     "RNN": (
         "input_size",
         "hidden_size",
@@ -1116,18 +1109,6 @@ _VALID_PARAMS: dict[str, tuple[str, ...]] = {
         "batch_first",
         "dropout",
         "bidirectional",
-    ),
-    "Linear": ("in_features", "out_features", "bias"),
-    "Conv1d": (
-        "in_channels",
-        "out_channels",
-        "kernel_size",
-        "stride",
-        "padding",
-        "dilation",
-        "groups",
-        "bias",
-        "padding_mode",
     ),
     "Conv2d": (
         "in_channels",

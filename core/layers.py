@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from core.spec import INPUT_PARAM, LayerKind, LayerStep
+from core.spec import INPUT_PARAM, LAYER_PARAMS, TORCH_NAMES, LayerKind, LayerStep
 
 
 @dataclass(frozen=True)
@@ -107,32 +107,7 @@ def predict_layer(step: LayerStep, shape: tuple[int, ...]) -> LayerPrediction | 
     return LayerPrediction(out, tuple(extras))
 
 
-_ALLOWED = {
-    LayerKind.LSTM: {
-        "input_size",
-        "hidden_size",
-        "num_layers",
-        "bias",
-        "batch_first",
-        "dropout",
-        "bidirectional",
-        "proj_size",
-    },
-    LayerKind.GRU: {"input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout", "bidirectional"},
-    LayerKind.CONV1D: {
-        "in_channels",
-        "out_channels",
-        "kernel_size",
-        "stride",
-        "padding",
-        "dilation",
-        "groups",
-        "bias",
-        "padding_mode",
-    },
-    LayerKind.LINEAR: {"in_features", "out_features", "bias"},
-}
-_TORCH_NAMES = {LayerKind.LSTM: "LSTM", LayerKind.GRU: "GRU", LayerKind.CONV1D: "Conv1d", LayerKind.LINEAR: "Linear"}
+_ALLOWED = {kind: set(params) for kind, params in LAYER_PARAMS.items()}
 
 
 def layer_seed(seed: int, step_index: int) -> int:
@@ -147,7 +122,7 @@ def build_layer(step: LayerStep, shape: tuple[int, ...], seed: int, step_index: 
 
     params = resolved_params(step, shape)
     torch.manual_seed(layer_seed(seed, step_index))
-    module = getattr(nn, _TORCH_NAMES[step.kind])(**params)
+    module = getattr(nn, TORCH_NAMES[step.kind])(**params)
     return module.to(device=device, dtype=dtype).eval()
 
 

@@ -79,6 +79,8 @@ LAYER_PARAMS: dict[LayerKind, dict[str, tuple[type, ...]]] = {
     LayerKind.LINEAR: {"in_features": (int,), "out_features": (int,), "bias": (bool,)},
 }
 LAYER_PARAMS[LayerKind.GRU] = {k: v for k, v in LAYER_PARAMS[LayerKind.LSTM].items() if k != "proj_size"}
+# the torch.nn class of each layer kind
+TORCH_NAMES = {LayerKind.LSTM: "LSTM", LayerKind.GRU: "GRU", LayerKind.CONV1D: "Conv1d", LayerKind.LINEAR: "Linear"}
 REQUIRED_PARAMS = {
     LayerKind.LSTM: ("hidden_size",),
     LayerKind.GRU: ("hidden_size",),
@@ -224,8 +226,7 @@ def step_source(step: Step) -> str:
     if isinstance(step, str):
         return step
     args = ", ".join(f"{k}={v!r}" for k, v in step.params.items())
-    name = {"lstm": "LSTM", "gru": "GRU", "conv1d": "Conv1d", "linear": "Linear"}[step.kind.value]
-    return f"nn.{name}({args})"
+    return f"nn.{TORCH_NAMES[step.kind]}({args})"
 
 
 def parse_step(raw: Any, index: int) -> Step:
