@@ -110,6 +110,11 @@ def _predicts(spec: Spec, fix: Fix, stages: list[Stage], through: int) -> bool:
     return len(shapes) > min(through, len(fixed.steps) - 1)
 
 
+def _checked(spec: Spec, fix: Fix | None, stages: list[Stage], through: int) -> Fix | None:
+    """``fix`` when it is an edit that gets the predicted shapes past step ``through``, else None."""
+    return fix if fix is not None and _predicts(spec, fix, stages, through) else None
+
+
 def _env_shapes(stages: list[Stage], x_shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
     shapes = {"x": tuple(x_shape), "lengths": tuple(stages[0].shape[:1])}
     for st in reversed(stages):
@@ -198,7 +203,7 @@ def _view_as_permute(spec, stages, i, step, s_in, a_in, s_out, perm, new_source)
         "meaning does not. To swap axes use permute or transpose."
     )
     fix = Fix(f"replace step {i + 1} by `{new_source}`", "replace", index=i, step=new_source)
-    return Finding("view_as_permute", msg, fix if _predicts(spec, fix, stages[:-1], i) else None, step_index=i)
+    return Finding("view_as_permute", msg, _checked(spec, fix, stages[:-1], i), step_index=i)
 
 
 def _reshape_cut(spec, stages, i, step, root, ops, k, s_in, a_in, s_out, cut) -> Finding:
@@ -238,7 +243,7 @@ def _reshape_cut(spec, stages, i, step, root, ops, k, s_in, a_in, s_out, cut) ->
             index=i,
             step=new_source,
         )
-        fix = cand if _predicts(spec, cand, stages[:-1], i) else None
+        fix = _checked(spec, cand, stages[:-1], i)
     return Finding("reshape_cuts_axis", msg, fix, step_index=i)
 
 
@@ -320,11 +325,11 @@ def _padded_last(spec, stages, i, step, ops, d, prev, lengths) -> Finding:
             index=i,
             step=GATHER_LAST,
         )
-        fix = cand if _predicts(spec, cand, stages[:-1], i) else None
+        fix = _checked(spec, cand, stages[:-1], i)
     elif d == 0 and len(ops) == 1 and len(prev.axes) > 1 and prev.axes[1].role == "batch":
         src = "x[lengths - 1, torch.arange(x.shape[1])]"
         cand = Fix(f"replace step {i + 1} by `{src}` (each text's last real token)", "replace", index=i, step=src)
-        fix = cand if _predicts(spec, cand, stages[:-1], i) else None
+        fix = _checked(spec, cand, stages[:-1], i)
     return Finding("padded_last_step", msg, fix, step_index=i)
 
 
@@ -353,7 +358,7 @@ def _padded_state(spec, stages, i, step, root, lengths) -> Finding | None:
             index=i,
             step=GATHER_LAST,
         )
-        fix = cand if _predicts(spec, cand, stages[:-1], i) else None
+        fix = _checked(spec, cand, stages[:-1], i)
     return Finding("padded_last_step", msg, fix, step_index=i)
 
 
@@ -376,7 +381,7 @@ def _layer_findings(spec: Spec, stages: list[Stage], i: int, step: LayerStep) ->
                     f"{_labels(axes)} {_shape(shape)}: the {name} stepped through the {shape[0]} {axes[0].name} "
                     f"entries as if they were time, and treated the {shape[1]} {axes[1].name} as independent "
                     "sequences. Set batch_first=True (or transpose to (L, B, H) first).",
-                    fix if _predicts(spec, fix, before, i) else None,
+                    _checked(spec, fix, before, i),
                     step_index=i,
                 )
             )
@@ -391,7 +396,7 @@ def _layer_findings(spec: Spec, stages: list[Stage], i: int, step: LayerStep) ->
                     f"nn.{name} got a 2-D {_labels(axes)} tensor {_shape(shape)} and silently read it as ONE "
                     f"unbatched sequence of {shape[0]} time steps: the {shape[0]} texts now feed into each other "
                     f"through the hidden state. Give every text its own sequence of length 1 with `{src}` -> {seq}.",
-                    fix if _predicts(spec, fix, before, i + 1) else None,
+                    _checked(spec, fix, before, i + 1),
                     step_index=i,
                 )
             )
@@ -409,7 +414,7 @@ def _layer_findings(spec: Spec, stages: list[Stage], i: int, step: LayerStep) ->
                 f"{axes[1].label} and it slides along {axes[2].label} ({shape[2]}): it convolves across "
                 f"{axes[2].name} units instead of along the sequence. It only ran because in_channels equals the "
                 f"number of {axes[1].name}. Put {axes[2].name} on dim 1 first: `x.permute(0, 2, 1)`.",
-                fix if fix is not None and _predicts(spec, fix, before, i + 1) else None,
+                _checked(spec, fix, before, i + 1),
                 step_index=i,
             )
         )
