@@ -37,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--pooling", default="mean", help="a strategy, or 'all' (a folder, one <strategy>.npy each)")
     m.add_argument("--max-length", type=int, default=256)
     m.add_argument("--layer", type=int, default=-1)
-    m.add_argument("--token-budget", type=int, default=4096)
+    m.add_argument("--token-budget", type=int, default=1536, help="rows x longest row per batch (core.embed)")
     m.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     m.add_argument("--out", required=True)
     sub.add_parser("lessons", help="list the bundled lessons, one per line")
