@@ -1,4 +1,4 @@
-"""Shape Explorer: entry point. Page config, navigation over pages/, the shared sidebar."""
+"""Shape Explorer: entry point. Page config, navigation over pages/ (each page draws its own sidebar)."""
 
 import os
 
@@ -7,17 +7,23 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import streamlit as st
 import torch
 
+from pages._common import ensure_app_navigation
+
 # Shared 2-core machines: one intra-op thread per request avoids OpenMP oversubscription stalls
 # (measured: an LSTM step took 250-600 ms with 2 threads under load, under 2 ms with 1).
 torch.set_num_threads(max(1, (os.cpu_count() or 2) // 2))
-
-from pages._common import ensure_app_navigation
 
 st.set_page_config(page_title="Shape Explorer", page_icon=":material/view_in_ar:", layout="wide")
 ensure_app_navigation()
 
 PAGES = [
-    st.Page("pages/pipeline.py", title="Pipeline Explorer", icon=":material/account_tree:", url_path="pipeline", default=True),
+    st.Page(
+        "pages/pipeline.py",
+        title="Pipeline Explorer",
+        icon=":material/account_tree:",
+        url_path="pipeline",
+        default=True,
+    ),
     st.Page("pages/pooling.py", title="Pooling comparison", icon=":material/scatter_plot:", url_path="pooling"),
     st.Page("pages/reshape-lab.py", title="Reshape Lab", icon=":material/grid_on:", url_path="reshape-lab"),
     st.Page("pages/lessons.py", title="Lessons & workshop", icon=":material/school:", url_path="lessons"),

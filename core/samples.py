@@ -77,9 +77,7 @@ def decode_upload(data: bytes) -> str:
     if not data.strip():
         raise InputError("the file is empty (no bytes, or only whitespace)")
     if b"\x00" in data:
-        raise InputError(
-            "the file looks binary (it contains NUL bytes), not text: upload a UTF-8 .csv / .txt file"
-        )
+        raise InputError("the file looks binary (it contains NUL bytes), not text: upload a UTF-8 .csv / .txt file")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -159,9 +157,7 @@ def parse_csv(data: bytes) -> LabelledTexts:
         problem = "two 'text' columns" if columns.count("text") > 1 else "no 'text' column"
         if columns.count("label") > 1:
             problem = "two 'label' columns"
-        raise InputError(
-            f"wrong columns: {problem}. Expected 'text' and optionally 'label' (any case); found: {found}"
-        )
+        raise InputError(f"wrong columns: {problem}. Expected 'text' and optionally 'label' (any case); found: {found}")
     text_col = columns.index("text")
     label_col = columns.index("label") if "label" in columns else None
 
@@ -206,12 +202,8 @@ def _finish(
     if long:
         texts = [t[:MAX_CHARS_PER_TEXT] for t in texts]
         where_text = f"{where} {_some(long)}"
-        notes.append(
-            f"{len(long)} text(s) longer than {MAX_CHARS_PER_TEXT} characters truncated ({where_text})"
-        )
-    return LabelledTexts(
-        texts=tuple(texts), labels=tuple(labels) if labels is not None else None, notes=tuple(notes)
-    )
+        notes.append(f"{len(long)} text(s) longer than {MAX_CHARS_PER_TEXT} characters truncated ({where_text})")
+    return LabelledTexts(texts=tuple(texts), labels=tuple(labels) if labels is not None else None, notes=tuple(notes))
 
 
 def _some(numbers: Iterable[int], limit: int = 5) -> str:

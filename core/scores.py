@@ -102,9 +102,7 @@ def silhouette(X: np.ndarray, labels: Sequence[str] | None) -> float | None:
     return float(s.mean())
 
 
-def probe_accuracy(
-    X: np.ndarray, labels: Sequence[str] | None, folds: int = 5, seed: int = 0
-) -> float | None:
+def probe_accuracy(X: np.ndarray, labels: Sequence[str] | None, folds: int = 5, seed: int = 0) -> float | None:
     """Mean stratified k-fold accuracy of StandardScaler + LogisticRegression on ``X`` ``(N, D)``.
 
     Uses ``min(folds, smallest label count)`` folds; None when that is below 2 or there are < 2 labels.
@@ -132,8 +130,7 @@ def score_table(embeddings: Mapping[str, np.ndarray], labels: Sequence[str] | No
         X = _as_matrix(X, name=strategy)
         if labels is not None and len(labels) != X.shape[0]:
             raise ValueError(
-                f"strategy {strategy!r}: embeddings of shape {X.shape} but {len(labels)} labels; "
-                "pass one label per row"
+                f"strategy {strategy!r}: embeddings of shape {X.shape} but {len(labels)} labels; pass one label per row"
             )
         rows.append(
             StrategyScore(

@@ -94,9 +94,7 @@ def test_scatter_one_trace_per_label_with_hover_text(k):
         else [fig.layout.xaxis.title.text, fig.layout.yaxis.title.text]
     )
     assert all(t.startswith("PC") and t.endswith("%)") for t in titles)
-    assert (
-        fig.layout.template.layout.to_plotly_json() == pio.templates["plotly_white"].layout.to_plotly_json()
-    )
+    assert fig.layout.template.layout.to_plotly_json() == pio.templates["plotly_white"].layout.to_plotly_json()
     pio.to_json(fig)  # serialisable
 
 

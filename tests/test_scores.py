@@ -18,9 +18,7 @@ from core.scores import (
 )
 
 
-def two_blobs(
-    n_per: int = 30, dim: int = 50, gap: float = 4.0, seed: int = 0
-) -> tuple[np.ndarray, list[str]]:
+def two_blobs(n_per: int = 30, dim: int = 50, gap: float = 4.0, seed: int = 0) -> tuple[np.ndarray, list[str]]:
     """Two Gaussian blobs in ``dim``-D, centred at +-gap/2 along a random direction; (2n, dim), labels."""
     rng = np.random.default_rng(seed)
     direction = rng.normal(size=dim)

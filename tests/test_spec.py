@@ -57,8 +57,10 @@ BAD = [
     ({"shape": [2, 3], "steps": ["x"] * 33}, "too many steps"),
     ([1, 2], "a spec is a JSON object"),
     ({"texts": ["ok", "bad \ud800 surrogate"]}, "text 2 is not valid Unicode"),
-    ({"shape": [2, 3], "steps": [{"lstm": {"hidden_size": 4, "units": "![x](http://evil/x.png)"}}]},
-     "must be a plain value"),
+    (
+        {"shape": [2, 3], "steps": [{"lstm": {"hidden_size": 4, "units": "![x](http://evil/x.png)"}}]},
+        "must be a plain value",
+    ),
 ]
 
 

@@ -63,7 +63,7 @@ def test_pooling_page_refuses_bad_paste_with_a_message(app_url, page):
     page.goto(f"{app_url}/pooling")
     wait_ready(page)
     page.get_by_role("button", name="Compare these texts").wait_for(timeout=60_000)
-    page.get_by_label("One text per line", exact=False).fill("positive\tA fine film.\nno tab on this line")
+    page.get_by_role("textbox", name="One text per line").fill("positive\tA fine film.\nno tab on this line")
     page.get_by_role("button", name="Compare these texts").click()
     wait_ready(page)
     assert_no_exception(page)
