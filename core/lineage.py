@@ -28,7 +28,7 @@ import dataclasses
 import itertools
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -526,16 +526,20 @@ def trace_lineage(
 # ------------------------------------------------------------------------------------------------ compare
 
 
-def _op_names(obj: Any, out: set[str]) -> set[str]:
-    """Every op name in a parsed expression, operands of cat/stack included."""
-    if isinstance(obj, Op):
-        out.add(obj.name)
+def _nodes(obj: Any) -> Iterator[Any]:
+    """Every node of a parsed expression tree (ops, literals, cat/stack operands), depth first."""
+    yield obj
     if isinstance(obj, tuple):
-        for i in obj:
-            _op_names(i, out)
+        for item in obj:
+            yield from _nodes(item)
     elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         for f in dataclasses.fields(obj):
-            _op_names(getattr(obj, f.name), out)
+            yield from _nodes(getattr(obj, f.name))
+
+
+def _op_names(obj: Any, out: set[str]) -> set[str]:
+    """Every op name in a parsed expression, operands of cat/stack included."""
+    out.update(node.name for node in _nodes(obj) if isinstance(node, Op))
     return out
 
 
@@ -740,14 +744,7 @@ def _behaviour(
 
 
 def _literals(obj: Any, out: set[int]) -> set[int]:
-    if isinstance(obj, Lit):
-        out.add(obj.value)
-    elif isinstance(obj, tuple):
-        for i in obj:
-            _literals(i, out)
-    elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        for f in dataclasses.fields(obj):
-            _literals(getattr(obj, f.name), out)
+    out.update(node.value for node in _nodes(obj) if isinstance(node, Lit))
     return out
 
 
