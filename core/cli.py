@@ -63,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _fail("interrupted")
         return 2
+    except BrokenPipeError:  # the reader closed the pipe early (`| head`): not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as e:  # never a traceback for a user; keep it one line
         _fail(f"internal error ({type(e).__name__}): {e}")
         return 2

@@ -100,6 +100,14 @@ def test_explain_exit_codes():
     assert r.returncode == 1 and json.loads(r.stdout)["recognized"] is False
 
 
+def test_closed_pipe_is_quiet():
+    """`| true` closes the pipe before we write: no 'internal error', no traceback."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    cmd = f"{sys.executable} -m core explain 'RuntimeError: shape [2] is invalid for input of size 3' | true"
+    r = subprocess.run(["bash", "-c", cmd], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert r.stderr == ""
+
+
 def test_usage_error_exit_2():
     assert cli("frobnicate").returncode == 2
     assert cli("trace").returncode == 2
