@@ -136,11 +136,21 @@ def page(browser):
 
 
 def wait_ready(pg, timeout: float = 120_000) -> None:
-    """Wait until Streamlit finished running the script (and a moment for the DOM to settle)."""
+    """Wait until Streamlit finished running the script and the page has content, stably.
+
+    "notRunning" also shows for a moment between two runs (e.g. the navigation rerun of a fresh server's
+    first request), so we require it, with elements in the main area, on three checks 250 ms apart.
+    """
     pg.wait_for_selector("[data-testid='stApp']", timeout=timeout)
-    pg.wait_for_timeout(300)
-    pg.wait_for_selector(READY, timeout=timeout)
-    pg.wait_for_timeout(500)
+    content = "[data-testid='stMainBlockContainer'] [data-testid='stElementContainer']"
+    deadline = time.monotonic() + timeout / 1000
+    stable = 0
+    while stable < 3:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the app did not settle within {timeout / 1000:.0f} s")
+        ready = pg.locator(READY).count() > 0 and pg.locator(content).count() > 0
+        stable = stable + 1 if ready else 0
+        pg.wait_for_timeout(250)
 
 
 def assert_no_exception(pg) -> None:
