@@ -191,14 +191,6 @@ def run_spec(
             from core.pooling import pool
 
             x = pool(spec.pooling, enc.hidden_states, mask, enc.pooler_output, spec.layer)
-            _add(
-                trace,
-                x,
-                "pooling",
-                f"pool: {spec.pooling.value}",
-                _pool_source(spec),
-                ax.pooled_axes(spec.pooling, tuple(x.shape)),
-            )
     else:
         predict_chain(spec, exprs, _pooled_shape(spec.pooling, spec.shape), max_numel)
         g = torch.Generator().manual_seed(spec.seed)
@@ -218,14 +210,15 @@ def run_spec(
             from core.pooling import pool
 
             x = pool(spec.pooling, (x,), torch.ones(x.shape[:2]), None, -1)
-            _add(
-                trace,
-                x,
-                "pooling",
-                f"pool: {spec.pooling.value}",
-                _pool_source(spec),
-                ax.pooled_axes(spec.pooling, tuple(x.shape)),
-            )
+    if spec.pooling is not Pooling.NONE:  # (b, l, h) -> (b, h), or (b, 4h) for last4_concat
+        _add(
+            trace,
+            x,
+            "pooling",
+            f"pool: {spec.pooling.value}",
+            _pool_source(spec),
+            ax.pooled_axes(spec.pooling, tuple(x.shape)),
+        )
     env.update(x=x, lengths=lengths)
     _run_steps(trace, spec, exprs, env, info, max_numel)
     return trace
