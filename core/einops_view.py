@@ -103,6 +103,19 @@ def _fresh(base: str, used: set[str]) -> str:
     return name
 
 
+def _emit_group(names: list[str], right: list[str], out_names: list[str], used: set[str]) -> None:
+    """Append one output axis: a bare name, ``1`` when empty, or a parenthesised group ``(a b)``."""
+    if not names:
+        right.append("1")
+        out_names.append(_fresh("u", used))
+    elif len(names) == 1:
+        right.append(names[0])
+        out_names.append(names[0])
+    else:
+        right.append("(" + " ".join(names) + ")")
+        out_names.append(_fresh("".join(names), used))
+
+
 def _side(items: list[str]) -> str:
     return " ".join(items)
 
@@ -174,12 +187,7 @@ def reshape_pattern(
             acc *= factors[k]
             group_names.append(factor_names[k])
             k += 1
-        if len(group_names) == 1:
-            right.append(group_names[0])
-            out_names.append(group_names[0])
-        else:
-            right.append("(" + " ".join(group_names) + ")")
-            out_names.append(_fresh("".join(group_names), taken))
+        _emit_group(group_names, right, out_names, taken)
     return f"{_side(left)} -> {_side(right)}", tuple(sizes), tuple(out_names)
 
 
@@ -299,15 +307,7 @@ def _repeat_eq(op: Op, in_shape: tuple[int, ...], names: tuple[str, ...]) -> Ein
             rn = _fresh("r", used)
             sizes.append((rn, r))
             keep = [rn, *keep]
-        if not keep:
-            right.append("1")
-            out_names.append(_fresh("u", used))
-        elif len(keep) == 1:
-            right.append(keep[0])
-            out_names.append(keep[0])
-        else:
-            right.append("(" + " ".join(keep) + ")")
-            out_names.append(_fresh("".join(keep), used))
+        _emit_group(keep, right, out_names, used)
     pattern = f"{_side(_lhs(names, in_shape))} -> {_side(right)}"
     return EinopsEquivalent("repeat", pattern, tuple(sizes), out_names=tuple(out_names))
 
