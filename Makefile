@@ -9,8 +9,9 @@ $(PY):
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
-$(VENV)/.deps: requirements.txt | $(PY)
+$(VENV)/.deps: requirements.txt pyproject.toml | $(PY)
 	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .   # the `shape-explorer` console script (= python -m core)
 	touch $@
 
 $(VENV)/.dev: requirements-dev.txt $(VENV)/.deps

@@ -7,7 +7,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import streamlit as st
 import torch
 
-from pages._common import ensure_app_navigation
+from ui.common import ensure_app_navigation
 
 # Shared 2-core machines: one intra-op thread per request avoids OpenMP oversubscription stalls
 # (measured: an LSTM step took 250-600 ms with 2 threads under load, under 2 ms with 1).

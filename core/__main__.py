@@ -1,7 +1,5 @@
-"""``python -m core ...``: see core.cli."""
+"""``python -m core ...``: see core.cli (the console script ``shape-explorer`` is the same)."""
 
-import sys
+from core.cli import run
 
-from core.cli import main
-
-sys.exit(main())
+run()

@@ -22,7 +22,8 @@ class UsageError(Exception):
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m core", description="Shape Explorer core commands")
+    prog = "shape-explorer" if Path(sys.argv[0]).name == "shape-explorer" else "python -m core"
+    p = argparse.ArgumentParser(prog=prog, description="Shape Explorer core commands")
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("trace", help="run a spec and print its trace as JSON")
     src = t.add_mutually_exclusive_group(required=True)
@@ -37,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--pooling", default="mean", help="a strategy, or 'all' (a folder, one <strategy>.npy each)")
     m.add_argument("--max-length", type=int, default=256)
     m.add_argument("--layer", type=int, default=-1)
-    m.add_argument("--token-budget", type=int, default=1536, help="rows x longest row per batch (core.embed)")
+    m.add_argument("--token-budget", type=int, default=1536, help="rows x longest row per batch (core.model.embed)")
     m.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     m.add_argument("--out", required=True)
     sub.add_parser("lessons", help="list the bundled lessons, one per line")
@@ -71,6 +72,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def run() -> None:
+    """Console-script entry point (``shape-explorer``): the same as ``python -m core``."""
+    sys.exit(main())
+
+
 def _fail(message: str) -> None:
     line = " ".join(str(message).split())
     print(f"error: {line[:2000]}", file=sys.stderr)
@@ -99,7 +105,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
     from core.trace import run_spec
 
     if args.lesson:
-        from core.lessons import get_lesson
+        from core.teaching.lessons import get_lesson
 
         spec = get_lesson(args.lesson).spec
     else:
@@ -110,7 +116,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from core.explain import explain
+    from core.diagnosis.explain import explain
 
     message = _read("-", MAX_SPEC_BYTES) if args.message == "-" else args.message
     result = explain(message)
@@ -121,8 +127,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def cmd_embed(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from core.checkpoints import load_checkpoint
-    from core.embed import embed_texts
+    from core.model.checkpoints import load_checkpoint
+    from core.model.embed import embed_texts
     from core.spec import DEFAULT_CHECKPOINT, Pooling
 
     raw = _read(args.texts_file, MAX_TEXTS_FILE_BYTES)
@@ -172,7 +178,7 @@ def _supported(strategy, ckpt) -> bool:
 
 
 def cmd_lessons(args: argparse.Namespace) -> int:
-    from core.lessons import list_lessons
+    from core.teaching.lessons import list_lessons
 
     for lesson in list_lessons():
         print(f"{lesson.name}\t{lesson.title}")

@@ -14,15 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from core import axes as ax
-from core import diagnosis
-from core.errors import ExpressionRefused, ShapeError, SpecError
-from core.expr import MAX_NUMEL, Expr, parse_expr, predict_shapes, run_expr
-from core.layers import build_layer, count_parameters, predict_layer, resolved_params, run_layer
+from core.diagnosis import axes as ax
+from core.diagnosis import findings as diagnosis
+from core.engine.expr import MAX_NUMEL, Expr, run_expr
+from core.engine.layers import build_layer, count_parameters, predict_layer, resolved_params, run_layer
+from core.engine.predict import parse_steps, predict_chain
+from core.errors import ShapeError, SpecError
 from core.records import Finding, Stage
-from core.spec import LayerStep, Pooling, Spec, step_source
-
-MAX_LAYER_WEIGHTS = 50_000_000
+from core.spec import Pooling, Spec, step_source
 
 
 @dataclass
@@ -82,67 +81,6 @@ def error_dict(err: ShapeError, stages_before: int) -> dict[str, Any]:
     }
 
 
-def parse_steps(spec: Spec) -> dict[int, Expr]:
-    """Parse every expression step up front; a refused one raises with its step number."""
-    parsed = {}
-    for i, step in enumerate(spec.steps):
-        if isinstance(step, str):
-            try:
-                parsed[i] = parse_expr(step)
-            except ExpressionRefused as e:
-                raise ExpressionRefused(f"step {i + 1} `{step[:80]}` refused: {e}") from None
-    return parsed
-
-
-def predict_chain(
-    spec: Spec, exprs: dict[int, Expr], shape: tuple[int, ...], max_numel: int = MAX_NUMEL
-) -> list[tuple[int, ...]]:
-    """Shapes after each step, predicted without running; stops at the first step torch would reject.
-
-    Raises ExpressionRefused when a predicted result is over the memory budget.
-    """
-    shapes: dict[str, tuple[int, ...]] = {"x": shape, "lengths": shape[:1]}  # lengths: (batch,)
-    out = []
-    for i, step in enumerate(spec.steps):
-        if isinstance(step, str):
-            try:
-                seq = predict_shapes(exprs[i], shapes, max_numel)
-            except ShapeError:
-                break
-            except ExpressionRefused as e:
-                raise ExpressionRefused(f"step {i + 1} `{step[:80]}` refused: {e}") from None
-            new = seq[-1] if seq else shapes["x"]
-        else:
-            pred = predict_layer(step, shapes["x"])
-            if pred is None:
-                break
-            _check_layer_budget(i, step, shapes["x"], pred.shape, max_numel)
-            new = pred.shape
-            shapes.update({k: v for k, v in pred.extras if k in ("h_n", "c_n")})
-        shapes["x"] = new
-        out.append(new)
-    return out
-
-
-def _check_layer_budget(i: int, step: LayerStep, shape: tuple[int, ...], out: tuple[int, ...], max_numel: int):
-    numel = 1
-    for d in out:
-        numel *= d
-    if numel > max_numel:
-        raise ExpressionRefused(
-            f"step {i + 1} ({step.kind.value}) would create {numel:,} elements; the limit is {max_numel:,}"
-        )
-    p = resolved_params(step, shape)
-    size_in = p.get("input_size") or p.get("in_channels") or p.get("in_features") or 0
-    size_out = p.get("hidden_size") or p.get("out_channels") or p.get("out_features") or 0
-    weights = size_in * size_out * max(1, p.get("kernel_size", 1) if isinstance(p.get("kernel_size"), int) else 1)
-    weights *= 4 * p.get("num_layers", 1) if step.kind.value in ("lstm", "gru") else 1
-    if weights > MAX_LAYER_WEIGHTS:
-        raise ExpressionRefused(
-            f"step {i + 1} ({step.kind.value}) would hold about {weights:,} weights; the limit is {MAX_LAYER_WEIGHTS:,}"
-        )
-
-
 def run_spec(
     spec: Spec, checkpoint: Any = None, device: str = "auto", max_numel: int = MAX_NUMEL, attentions: bool = True
 ) -> Trace:
@@ -154,8 +92,8 @@ def run_spec(
     env: dict[str, Any] = {}
     info: dict[str, Any] = {"checkpoint": None, "lengths": None, "padded": False}
     if spec.uses_model:
-        from core.checkpoints import load_checkpoint
-        from core.encoding import encode, tokenize
+        from core.model.checkpoints import load_checkpoint
+        from core.model.encoding import encode, tokenize
 
         ckpt = checkpoint or load_checkpoint(spec.checkpoint, device)
         trace.checkpoint = ckpt.info
@@ -188,7 +126,7 @@ def run_spec(
         )
         trace.findings.extend(diagnosis.spec_findings(spec, ckpt.info, enc))
         if spec.pooling is not Pooling.NONE:
-            from core.pooling import pool
+            from core.model.pooling import pool
 
             x = pool(spec.pooling, enc.hidden_states, mask, enc.pooler_output, spec.layer)
     else:
@@ -207,7 +145,7 @@ def run_spec(
         if spec.pooling is not Pooling.NONE:
             if spec.pooling not in (Pooling.CLS, Pooling.MEAN, Pooling.MAX) or x.dim() != 3:
                 raise SpecError("a synthetic (batch, tokens, hidden) tensor supports only cls, mean or max pooling")
-            from core.pooling import pool
+            from core.model.pooling import pool
 
             x = pool(spec.pooling, (x,), torch.ones(x.shape[:2]), None, -1)
     if spec.pooling is not Pooling.NONE:  # (b, l, h) -> (b, h), or (b, 4h) for last4_concat
@@ -232,7 +170,7 @@ def _pooled_shape(pooling: Pooling, shape: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def _pool_source(spec: Spec) -> str:
-    from core.pooling import DESCRIPTIONS
+    from core.model.pooling import DESCRIPTIONS
 
     return DESCRIPTIONS[spec.pooling]
 

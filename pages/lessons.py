@@ -1,15 +1,15 @@
 """Lessons & workshop: every seed scenario one click away, its mistakes as exercises, shape quizzes.
 
 Thin page: the lesson comes from the URL (``?lesson=NAME``, ``&teacher=1``), the content from
-core.lessons, the quiz logic from core.quiz; pages/_lesson_widgets.py renders.
+core.teaching.lessons, the quiz logic from core.teaching.quiz; pages/_lesson_widgets.py renders.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from pages import _lesson_widgets as ui
-from pages._common import ensure_app_navigation
+from ui import lessons as ui
+from ui.common import ensure_app_navigation
 
 ensure_app_navigation()
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import ExpressionRefused, SpecError
-from core.figures_pipeline import shape_flow
+from core.figures.pipeline import shape_flow
 from core.trace import run_spec
-from pages import _pipeline_widgets as ui
-from pages._common import ensure_app_navigation, load_or_stop, model_sidebar
+from ui import pipeline as ui
+from ui.common import ensure_app_navigation, load_or_stop, model_sidebar
 
 ensure_app_navigation()  # a fresh server's first deep link would otherwise run this file without app.py
 link_error = ui.init_state(st.query_params.to_dict())

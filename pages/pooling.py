@@ -1,6 +1,6 @@
 """Pooling comparison: every strategy from one forward pass, PCA side by side, similarity and separation scores.
 
-Thin page: read the widgets (pages/_pooling_widgets.py), call core.compare.compare_pooling once (cached by
+Thin page: read the widgets (pages/_pooling_widgets.py), call core.analysis.comparison.compare_pooling once (cached by
 checkpoint, texts, labels, layer and max_length: switching strategies or 2-D/3-D never re-encodes), render.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import SpecError
-from pages import _pooling_widgets as ui
-from pages._common import ensure_app_navigation, load_or_stop, model_sidebar
+from ui import pooling as ui
+from ui.common import ensure_app_navigation, load_or_stop, model_sidebar
 
 ensure_app_navigation()  # a fresh server's first deep link would otherwise run this file without app.py
 

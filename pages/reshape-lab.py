@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from pages import _lab_widgets as lab
-from pages._common import ensure_app_navigation
+from ui import lab as lab
+from ui.common import ensure_app_navigation
 
 ensure_app_navigation()
 

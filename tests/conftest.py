@@ -20,7 +20,7 @@ APP_TIMEOUT = 120  # AppTest default is 3 s; the first model load takes several 
 @pytest.fixture(scope="session")
 def tiny_ckpt():
     """random:bert-tiny: 2 layers, hidden 128 — fast unit tests of real code paths."""
-    from core.checkpoints import load_checkpoint
+    from core.model.checkpoints import load_checkpoint
 
     return load_checkpoint("random:bert-tiny", "cpu")
 
@@ -28,6 +28,6 @@ def tiny_ckpt():
 @pytest.fixture(scope="session")
 def real_ckpt():
     """The bundled real-weights all-MiniLM-L6-v2 (6 layers, hidden 384)."""
-    from core.checkpoints import load_checkpoint
+    from core.model.checkpoints import load_checkpoint
 
     return load_checkpoint("bundled:all-MiniLM-L6-v2", "cpu")

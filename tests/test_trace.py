@@ -258,9 +258,9 @@ def test_keras_argument_fails_like_torch():
 
 
 def test_refused_expression_runs_nothing(monkeypatch):
-    import core.encoding
+    import core.model.encoding
 
-    monkeypatch.setattr(core.encoding, "encode", lambda *a, **k: pytest.fail("BERT must not run"))
+    monkeypatch.setattr(core.model.encoding, "encode", lambda *a, **k: pytest.fail("BERT must not run"))
     with pytest.raises(ExpressionRefused, match="step 2"):
         run_spec(Spec.from_dict({"texts": ["hi"], "steps": ["x.mean(1)", "__import__('os')"]}))
 

@@ -8,8 +8,8 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
 
-from core.lessons import get_lesson
-from core.share import spec_from_query
+from core.export.share import spec_from_query
+from core.teaching.lessons import get_lesson
 from tests.browser.conftest import assert_no_exception, screenshot, wait_ready
 
 pytestmark = pytest.mark.browser

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from core.share import PARAM, encode_spec, spec_from_query
+from core.export.share import PARAM, encode_spec, spec_from_query
 from core.spec import Spec
 from tests.browser.conftest import assert_no_exception, screenshot, wait_ready
 

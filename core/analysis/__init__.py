@@ -1,0 +1,1 @@
+"""Pooling comparison: every strategy from one pass, projections, separation scores, sample sets."""

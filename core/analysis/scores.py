@@ -1,0 +1,175 @@
+"""How well each pooling strategy separates labelled texts: cosine similarity, silhouette, linear probe.
+
+Pure numpy / scikit-learn; embeddings are plain ``(n_texts, dim)`` arrays, labels plain strings.
+
+Example::
+
+    table = score_table({"cls": cls_vecs, "mean": mean_vecs}, labels)  # each (N, D), N labels
+    best_strategy(table)  # -> "mean" (highest probe accuracy, ties by silhouette)
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from core.analysis.projection import pca
+
+SCORES_HELP = (
+    "**Silhouette** (from -1 to 1) asks, for every text: is it closer, by cosine distance, to the texts "
+    "with its own label than to the texts of the nearest other label? Near 1 means tight, well-separated "
+    "groups; near 0 means the groups overlap; below 0 means texts sit closer to another label than to "
+    "their own. **Probe accuracy** is the share of texts a simple linear classifier (logistic regression "
+    "on standardised embeddings) labels correctly when it is tested on texts it was not trained on "
+    "(stratified k-fold cross-validation). Compare it with chance level, 1 / number of labels (0.50 for "
+    "two labels, 0.25 for four): a score near chance means the labels cannot be read off the embedding "
+    "with a straight line. Silhouette measures the raw geometry the plots show; probe accuracy measures "
+    "whether the information is there at all, even if it is not the dominant direction. With a few dozen "
+    "texts both numbers are noisy: treat differences of a few points as ties."
+)
+
+
+@dataclass(frozen=True)
+class StrategyScore:
+    """Scores of one pooling strategy's embeddings.
+
+    Attributes:
+        strategy: the pooling strategy's name, e.g. ``"mean"``.
+        dim: embedding width D of the ``(N, D)`` array.
+        silhouette: cosine silhouette in [-1, 1], or None when it cannot be computed.
+        probe_accuracy: cross-validated linear-probe accuracy in [0, 1], or None.
+        explained_variance_2d: share of variance the 2-D PCA plot shows, in [0, 1].
+    """
+
+    strategy: str
+    dim: int
+    silhouette: float | None
+    probe_accuracy: float | None
+    explained_variance_2d: float
+
+
+def cosine_similarity_matrix(X: np.ndarray) -> np.ndarray:
+    """Pairwise cosine similarity: ``(N, D) -> (N, N)``, values in [-1, 1], diagonal 1.
+
+    A zero row has similarity 0 to everything (itself included).
+    """
+    X = _as_matrix(X)
+    norms = np.linalg.norm(X, axis=1)  # (N,)
+    unit = X / np.where(norms > 0, norms, 1.0)[:, None]  # (N, D), zero rows stay zero
+    S = np.clip(unit @ unit.T, -1.0, 1.0)  # (N, D) @ (D, N) -> (N, N)
+    np.fill_diagonal(S, (norms > 0).astype(np.float64))
+    return S
+
+
+def chance_level(labels: Sequence[str] | None) -> float | None:
+    """1 / number of distinct labels (the accuracy of guessing), or None without labels."""
+    if labels is None or len(set(labels)) == 0:
+        return None
+    return 1.0 / len(set(labels))
+
+
+def silhouette(X: np.ndarray, labels: Sequence[str] | None) -> float | None:
+    """Mean silhouette coefficient with cosine distance (1 - cosine similarity).
+
+    None when there are no labels, fewer than 3 texts, fewer than 2 labels, or a label with 1 text.
+    """
+    X = _as_matrix(X)
+    if not _scorable(X, labels):
+        return None
+    assert labels is not None
+    names, y = np.unique(np.asarray(labels), return_inverse=True)
+    onehot = np.eye(len(names))[y]  # (N, K)
+    D = np.clip(1.0 - cosine_similarity_matrix(X), 0.0, 2.0)  # (N, N) cosine distance
+    np.fill_diagonal(D, 0.0)
+    sums = D @ onehot  # (N, N) @ (N, K) -> (N, K): total distance from each text to each label
+    counts = onehot.sum(axis=0)  # (K,)
+    own = np.arange(len(y)), y
+    a = sums[own] / (counts[y] - 1)  # mean distance to the rest of its own label
+    means = sums / counts  # (N, K)
+    means[own] = np.inf
+    b = means.min(axis=1)  # mean distance to the nearest other label
+    denom = np.maximum(a, b)
+    s = np.where(denom > 0, (b - a) / np.where(denom > 0, denom, 1.0), 0.0)
+    return float(s.mean())
+
+
+def probe_accuracy(X: np.ndarray, labels: Sequence[str] | None, folds: int = 5, seed: int = 0) -> float | None:
+    """Mean stratified k-fold accuracy of StandardScaler + LogisticRegression on ``X`` ``(N, D)``.
+
+    Uses ``min(folds, smallest label count)`` folds; None when that is below 2 or there are < 2 labels.
+    """
+    if folds < 2:
+        raise ValueError(f"folds must be at least 2, got {folds}")
+    X = _as_matrix(X)
+    if not _scorable(X, labels):
+        return None
+    assert labels is not None
+    y = np.asarray(labels)
+    n_splits = min(folds, min(Counter(labels).values()))
+    model = Pipeline([("scale", StandardScaler()), ("probe", LogisticRegression(max_iter=1000))])
+    cv = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        scores = cross_val_score(model, X, y, cv=cv, scoring="accuracy")
+    return float(np.mean(scores))
+
+
+def score_table(embeddings: Mapping[str, np.ndarray], labels: Sequence[str] | None) -> list[StrategyScore]:
+    """Score every strategy's ``(N, D)`` embeddings against the same N labels, in the mapping's order."""
+    rows = []
+    for strategy, X in embeddings.items():
+        X = _as_matrix(X, name=strategy)
+        if labels is not None and len(labels) != X.shape[0]:
+            raise ValueError(
+                f"strategy {strategy!r}: embeddings of shape {X.shape} but {len(labels)} labels; pass one label per row"
+            )
+        rows.append(
+            StrategyScore(
+                strategy=strategy,
+                dim=int(X.shape[1]),
+                silhouette=silhouette(X, labels),
+                probe_accuracy=probe_accuracy(X, labels),
+                explained_variance_2d=float(sum(pca(X, 2).explained_variance_ratio)),
+            )
+        )
+    return rows
+
+
+def best_strategy(scores: Sequence[StrategyScore]) -> str | None:
+    """The strategy with the highest probe accuracy, ties broken by silhouette (then by order given).
+
+    None when no strategy has a probe accuracy.
+    """
+    ranked = [s for s in scores if s.probe_accuracy is not None]
+    if not ranked:
+        return None
+    best = max(
+        ranked,
+        key=lambda s: (s.probe_accuracy, s.silhouette if s.silhouette is not None else -np.inf),
+    )
+    return best.strategy
+
+
+def _as_matrix(X: np.ndarray, name: str = "X") -> np.ndarray:
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2:
+        raise ValueError(f"{name}: expected embeddings of shape (n_texts, dim); got shape {X.shape}")
+    return X
+
+
+def _scorable(X: np.ndarray, labels: Sequence[str] | None) -> bool:
+    if labels is None:
+        return False
+    if len(labels) != X.shape[0]:
+        raise ValueError(f"embeddings of shape {X.shape} but {len(labels)} labels; pass one label per row")
+    counts = Counter(labels)
+    return X.shape[0] >= 3 and len(counts) >= 2 and min(counts.values()) >= 2

@@ -1,0 +1,1 @@
+"""Axis meaning, findings (warnings with verified fixes), explained failures, pasted-error explanations, error lab."""

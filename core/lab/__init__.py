@@ -1,0 +1,1 @@
+"""Reshape Lab logic: element lineage through a chain, memory order, einops equivalents."""

@@ -1,0 +1,1 @@
+"""Checkpoints, tokenize + encode (one forward pass), masked pooling, batch embedding."""

@@ -1,0 +1,147 @@
+"""core.analysis.samples: bundled sample sets and the parsers for pasted text and uploaded CSV."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.analysis.samples import (
+    MAX_CHARS_PER_TEXT,
+    MAX_TEXTS,
+    MAX_UPLOAD_BYTES,
+    SAMPLE_SETS,
+    InputError,
+    LabelledTexts,
+    load_sample,
+    parse_csv,
+    parse_labelled_text,
+)
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLE_SETS))
+def test_sample_sets_load(name):
+    data = load_sample(name)
+    assert 36 <= len(data.texts) <= 44
+    assert data.labels is not None and len(data.labels) == len(data.texts)
+    assert len(data.label_set) >= 2
+    assert len(set(data.texts)) == len(data.texts), "duplicate texts"
+    assert data.notes == ()
+    counts = {label: data.labels.count(label) for label in data.label_set}
+    assert len(set(counts.values())) == 1, f"unbalanced labels: {counts}"
+    assert all(4 <= len(text.split()) <= 40 for text in data.texts)
+
+
+def test_unknown_sample_lists_choices():
+    with pytest.raises(InputError, match="unknown sample set 'nope'; choose one of: sentiment, topics"):
+        load_sample("nope")
+
+
+@pytest.mark.parametrize(
+    ("raw", "texts", "labels"),
+    [
+        ("pos\tGreat film\nneg\tDull film\n", ("Great film", "Dull film"), ("pos", "neg")),
+        ("Great film\n\n  Dull film  \n", ("Great film", "Dull film"), None),
+        ("a\tone\tstill text\n", ("one\tstill text",), ("a",)),
+        ("\ufeffonly one line", ("\ufeffonly one line",), None),
+    ],
+)
+def test_parse_labelled_text_good(raw, texts, labels):
+    data = parse_labelled_text(raw)
+    assert data.texts == texts
+    assert data.labels == labels
+
+
+def test_blank_lines_skipped_with_note():
+    data = parse_labelled_text("one\n\n   \ntwo\n")
+    assert data.texts == ("one", "two")
+    assert data.notes == ("2 blank line(s) skipped",)
+
+
+def test_long_text_truncated_with_note():
+    data = parse_labelled_text("short\n" + "x" * (MAX_CHARS_PER_TEXT + 5))
+    assert len(data.texts[1]) == MAX_CHARS_PER_TEXT
+    assert f"longer than {MAX_CHARS_PER_TEXT} characters truncated (line 2)" in data.notes[0]
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        ("", "only blank lines"),
+        ("\n  \n\t\n", "only blank lines"),
+        ("pos\tgood\njust text\n", "line(s) 2 have no tab"),
+        ("\tno label\n", "line 1 has an empty label"),
+        ("pos\t   \n", "line 1 has a label ('pos') but no text"),
+        ("ok\x00text", "NUL characters"),
+        ("\n".join(f"text {i}" for i in range(MAX_TEXTS + 1)), f"501 lines; the limit is {MAX_TEXTS}"),
+    ],
+)
+def test_parse_labelled_text_bad(raw, fragment):
+    with pytest.raises(InputError) as info:
+        parse_labelled_text(raw)
+    assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("data", "texts", "labels"),
+    [
+        (b"text,label\nGreat film,pos\nDull film,neg\n", ("Great film", "Dull film"), ("pos", "neg")),
+        (b"Label,TEXT\npos,Great film\n", ("Great film",), ("pos",)),
+        ("\ufefftext\nCaf\u00e9 au lait\n".encode(), ("Caf\u00e9 au lait",), None),
+        (b'id,text\n1,"Hello, world"\n2,"multi\nline"\n', ("Hello, world", "multi\nline"), None),
+        (b"text;label\nGut;pos\n", ("Gut",), ("pos",)),
+        (b"text\tlabel\nGood\tpos\n", ("Good",), ("pos",)),
+        (b"text,label\r\nA,x\r\n,\r\nB,y\r\n", ("A", "B"), ("x", "y")),
+    ],
+)
+def test_parse_csv_good(data, texts, labels):
+    parsed = parse_csv(data)
+    assert parsed.texts == texts
+    assert parsed.labels == labels
+
+
+def test_csv_empty_text_rows_skipped_with_note():
+    assert parse_csv(b"text,label\nA,x\n,y\nB,x\n").notes == ("1 row(s) with an empty 'text' skipped",)
+
+
+def rows(n: int) -> bytes:
+    return ("text\n" + "".join(f"text number {i}\n" for i in range(n))).encode()
+
+
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        (b"sentence,y\nhello,1\n", "wrong columns: no 'text' column. Expected 'text' and optionally 'label'"),
+        (b"sentence,y\nhello,1\n", "found: 'sentence', 'y'"),
+        (b"text,Text\na,b\n", "two 'text' columns"),
+        (b"text,label,label\na,b,c\n", "two 'label' columns"),
+        (b"", "the file is empty"),
+        (b"\n\n  \n", "the file is empty"),
+        (b"text\n", "header row but no data rows"),
+        (b"text,label\n,x\n", "every row's 'text' cell is empty"),
+        (b"text,label\nhello,\n", "line 2 has a text but an empty 'label'"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "looks binary (it contains NUL bytes)"),
+        (b"text\ncaf\xe9\n", "not UTF-8 text (bad byte at position 8)"),
+        (b"text\n" + b"x" * 10_000_000, "too big: 10.0 MB; the limit is 2.0 MB"),
+        (rows(MAX_TEXTS + 1), f"too many texts: 501 rows; the limit is {MAX_TEXTS}"),
+    ],
+)
+def test_parse_csv_bad(data, fragment):
+    with pytest.raises(InputError) as info:
+        parse_csv(data)
+    assert fragment in str(info.value)
+
+
+def test_limits_exactly_at_the_edge_pass():
+    assert len(parse_csv(rows(MAX_TEXTS)).texts) == MAX_TEXTS
+    assert MAX_UPLOAD_BYTES == 2_000_000
+
+
+def test_input_error_is_a_value_error():
+    assert issubclass(InputError, ValueError)
+
+
+def test_labelled_texts_is_frozen_and_checked():
+    data = LabelledTexts(texts=("a",), labels=("x",))
+    with pytest.raises(AttributeError):
+        data.texts = ()  # type: ignore[misc]
+    with pytest.raises(ValueError, match="2 texts but 1 labels"):
+        LabelledTexts(texts=("a", "b"), labels=("x",))

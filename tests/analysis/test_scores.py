@@ -1,0 +1,146 @@
+"""core.analysis.scores: separation scores checked against independent references on constructed data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import silhouette_score
+
+from core.analysis.scores import (
+    SCORES_HELP,
+    StrategyScore,
+    best_strategy,
+    chance_level,
+    cosine_similarity_matrix,
+    probe_accuracy,
+    score_table,
+    silhouette,
+)
+
+
+def two_blobs(n_per: int = 30, dim: int = 50, gap: float = 4.0, seed: int = 0) -> tuple[np.ndarray, list[str]]:
+    """Two Gaussian blobs in ``dim``-D, centred at +-gap/2 along a random direction; (2n, dim), labels."""
+    rng = np.random.default_rng(seed)
+    direction = rng.normal(size=dim)
+    direction /= np.linalg.norm(direction)
+    offset = rng.normal(size=dim) * 3  # move both blobs off the origin, as real embeddings are
+    a = rng.normal(size=(n_per, dim)) + offset + gap / 2 * direction * np.sqrt(dim)
+    b = rng.normal(size=(n_per, dim)) + offset - gap / 2 * direction * np.sqrt(dim)
+    return np.vstack([a, b]), ["a"] * n_per + ["b"] * n_per
+
+
+def shuffled(labels: list[str], seed: int = 1) -> list[str]:
+    return list(np.random.default_rng(seed).permutation(labels))
+
+
+def test_cosine_matches_numpy_reference():
+    X = np.random.default_rng(0).normal(size=(12, 7))
+    ref = np.array([[x @ y / np.linalg.norm(x) / np.linalg.norm(y) for y in X] for x in X])
+    S = cosine_similarity_matrix(X)
+    assert S.shape == (12, 12)
+    np.testing.assert_allclose(S, ref, atol=1e-12)
+    np.testing.assert_allclose(np.diag(S), 1.0)
+    np.testing.assert_allclose(S, S.T)
+
+
+def test_cosine_zero_row_is_zero_not_nan():
+    X = np.array([[1.0, 0.0], [0.0, 0.0], [2.0, 0.0]])
+    S = cosine_similarity_matrix(X)
+    assert np.isfinite(S).all()
+    assert S[1].tolist() == [0.0, 0.0, 0.0]
+    assert S[0, 2] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_silhouette_matches_sklearn(seed):
+    X, labels = two_blobs(seed=seed)
+    for lab in (labels, shuffled(labels, seed)):
+        ref = silhouette_score(X, lab, metric="cosine")
+        assert silhouette(X, lab) == pytest.approx(ref, abs=1e-9)
+
+
+def test_silhouette_matches_sklearn_with_four_uneven_labels():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(23, 9))
+    labels = list("aaaabbbbbbbcccddddddddd")
+    assert silhouette(X, labels) == pytest.approx(silhouette_score(X, labels, metric="cosine"), abs=1e-9)
+
+
+def test_separated_blobs_score_clearly_above_shuffled_labels():
+    X, labels = two_blobs()
+    wrong = shuffled(labels)
+    assert silhouette(X, labels) >= 0.5
+    assert silhouette(X, wrong) <= 0.05
+    assert probe_accuracy(X, labels) >= 0.9
+    assert probe_accuracy(X, wrong) <= 0.75
+
+
+@pytest.mark.parametrize(
+    ("labels", "why"),
+    [
+        (None, "no labels"),
+        (["a", "a", "a", "a"], "one label"),
+        (["a", "a", "a", "b"], "a label with one member"),
+        (["a", "b"], "two texts"),
+    ],
+)
+def test_scores_are_none_when_impossible(labels, why):
+    n = 4 if labels is None else len(labels)
+    X = np.random.default_rng(0).normal(size=(n, 5))
+    assert silhouette(X, labels) is None, why
+    assert probe_accuracy(X, labels) is None, why
+
+
+def test_probe_uses_fewer_folds_for_small_classes():
+    X, labels = two_blobs(n_per=3)  # 3 per class -> 3 folds, still works
+    assert probe_accuracy(X, labels, folds=5) >= 0.8
+
+
+def test_probe_is_deterministic_for_a_seed():
+    X, labels = two_blobs(gap=0.5)
+    assert probe_accuracy(X, labels, seed=4) == probe_accuracy(X, labels, seed=4)
+
+
+def test_label_count_mismatch_names_both_sizes():
+    with pytest.raises(ValueError, match=r"\(4, 3\) but 3 labels"):
+        silhouette(np.ones((4, 3)), ["a", "b", "a"])
+
+
+def test_score_table_and_best_strategy():
+    X, labels = two_blobs()
+    noise = np.random.default_rng(9).normal(size=(len(labels), 20))
+    table = score_table({"noise": noise, "blobs": X}, labels)
+    assert [row.strategy for row in table] == ["noise", "blobs"]
+    assert [row.dim for row in table] == [20, 50]
+    assert all(0.0 <= row.explained_variance_2d <= 1.0 for row in table)
+    assert table[1].explained_variance_2d > table[0].explained_variance_2d
+    assert best_strategy(table) == "blobs"
+
+
+def test_score_table_without_labels_has_no_scores():
+    table = score_table({"cls": np.random.default_rng(0).normal(size=(6, 4))}, None)
+    assert table[0].silhouette is None and table[0].probe_accuracy is None
+    assert best_strategy(table) is None
+
+
+def test_score_table_rejects_wrong_row_count():
+    with pytest.raises(ValueError, match=r"strategy 'mean'.*5 labels"):
+        score_table({"mean": np.zeros((4, 3))}, list("aabbb"))
+
+
+def test_best_strategy_breaks_ties_by_silhouette():
+    rows = [
+        StrategyScore("cls", 8, 0.1, 0.9, 0.5),
+        StrategyScore("mean", 8, 0.3, 0.9, 0.5),
+        StrategyScore("max", 8, None, None, 0.5),
+        StrategyScore("pooler", 8, 0.9, 0.8, 0.5),
+    ]
+    assert best_strategy(rows) == "mean"
+    assert best_strategy([]) is None
+
+
+def test_chance_level_and_help_text():
+    assert chance_level(["a", "b", "c", "a"]) == pytest.approx(1 / 3)
+    assert chance_level(None) is None
+    for word in ("Silhouette", "Probe accuracy", "chance", "1 / number of labels"):
+        assert word in SCORES_HELP

@@ -1,0 +1,453 @@
+"""The expression language: predicted shapes against real torch, error paths, round trips, properties."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core.engine.expr import (
+    MAX_NUMEL,
+    OP_NAMES,
+    Op,
+    bind,
+    describe,
+    parse_expr,
+    predict_op,
+    predict_shapes,
+    run_expr,
+    to_source,
+)
+from core.errors import ExpressionRefused, ShapeError
+
+B, L, H = 32, 128, 768
+
+
+def make_env(shape: tuple[int, ...]) -> dict[str, torch.Tensor]:
+    torch.manual_seed(0)
+    x = torch.randn(shape)
+    b = shape[0] if shape else 1
+    n = shape[1] if len(shape) > 1 else 1
+    return {
+        "x": x,
+        "lengths": torch.randint(1, n + 1, (b,)),
+        "h_n": torch.randn(2, b, 16),
+        "c_n": torch.randn(2, b, 16),
+    }
+
+
+def shapes_of(env: dict[str, torch.Tensor]) -> dict[str, tuple[int, ...]]:
+    return {k: tuple(v.shape) for k, v in env.items()}
+
+
+# (expression, input shape of x, expected output shape)
+VALID = [
+    # seed scenarios
+    ("x.reshape(32, 16, -1)", (B, L, H), (32, 16, 6144)),
+    ("x.transpose(1, 2)", (B, L, H), (32, 768, 128)),
+    ("x.permute(0, 2, 1)", (B, L, H), (32, 768, 128)),
+    ("x.view(32, 768, 128)", (B, L, H), (32, 768, 128)),
+    ("x[:, -1, :]", (32, 10, 64), (32, 64)),
+    ("x.flatten(1)", (32, 10, 64), (32, 640)),
+    ("F.pad(x, (0, 0, 0, 3))", (32, 125, 768), (32, 128, 768)),
+    ("x[:, 0, :].unsqueeze(1)", (B, L, H), (32, 1, 768)),
+    # every op and spelling
+    ("torch.transpose(x, 1, 2)", (B, L, H), (32, 768, 128)),
+    ("x.reshape(x.shape[0], 16, -1)", (B, L, H), (32, 16, 6144)),
+    ("x.view(x.size(0), 768, 128)", (B, L, H), (32, 768, 128)),
+    ("x[:, 0]", (B, L, H), (32, 768)),
+    ("x[..., :64]", (B, L, H), (32, 128, 64)),
+    ("x.unsqueeze(1)", (B, L, H), (32, 1, 128, 768)),
+    ("x.squeeze(0)", (1, L, H), (128, 768)),
+    ("x.squeeze()", (4, 1, 3, 1), (4, 3)),
+    ("x.unflatten(1, (16, 8))", (B, L, H), (32, 16, 8, 768)),
+    ("x.unflatten(-1, (12, -1))", (B, L, H), (32, 128, 12, 64)),
+    ("x.contiguous()", (B, L, H), (32, 128, 768)),
+    ("x.mean(dim=1)", (B, L, H), (32, 768)),
+    ("x.sum(1)", (B, L, H), (32, 768)),
+    ("x.amax(dim=1, keepdim=True)", (B, L, H), (32, 1, 768)),
+    ("x.amin(dim=(0, 2))", (4, 5, 6), (5,)),
+    ("x.mean()", (4, 5, 6), ()),
+    ("x.chunk(2, dim=-1)[0]", (B, L, H), (32, 128, 384)),
+    ("x.chunk(3, 1)[-1]", (2, 10, 4), (2, 2, 4)),
+    ("x.split(64, dim=2)[1]", (B, L, H), (32, 128, 64)),
+    ("x.split([100, 28], 1)[1]", (B, L, H), (32, 28, 768)),
+    ("x.narrow(1, 0, 8)", (B, L, H), (32, 8, 768)),
+    ("x.select(1, 0)", (B, L, H), (32, 768)),
+    ("x.movedim(1, 2)", (B, L, H), (32, 768, 128)),
+    ("x.movedim((0, 1), (2, 0))", (2, 3, 4), (3, 4, 2)),
+    ("x.swapaxes(1,2)", (B, L, H), (32, 768, 128)),
+    ("x.swapdims(0, -1)", (2, 3, 4), (4, 3, 2)),
+    ("x.expand(4, -1, -1)", (1, L, H), (4, 128, 768)),
+    ("x.expand(5, 2, 3)", (2, 3), (5, 2, 3)),
+    ("x.repeat(1, 2, 1)", (B, L, H), (32, 256, 768)),
+    ("x.repeat(2, 1, 1, 1)", (2, 3, 4), (2, 2, 3, 4)),
+    ("x.T", (5, 7), (7, 5)),
+    ("x.mT", (B, L, H), (32, 768, 128)),
+    ("torch.nn.functional.pad(x, (1, 2))", (2, 3, 4), (2, 3, 7)),
+    ("F.pad(x, (0, 0, -2, 0), value=1.5)", (2, 5, 4), (2, 3, 4)),
+    ('rearrange(x, "b (t k) h -> b t (k h)", t=16)', (B, L, H), (32, 16, 6144)),
+    ('rearrange(x, "b l (h d) -> b h l d", h=12)', (B, L, H), (32, 12, 128, 64)),
+    ('rearrange(x, "b ... -> b (...)")', (2, 3, 4), (2, 12)),
+    ('reduce(x, "b l h -> b h", "mean")', (B, L, H), (32, 768)),
+    ('reduce(x, "b (l 2) h -> b l h", "max")', (2, 6, 4), (2, 3, 4)),
+    ("torch.cat([x, x], dim=-1)", (B, L, H), (32, 128, 1536)),
+    ("torch.cat([x.mean(1), x.amax(1)], dim=-1)", (B, L, H), (32, 1536)),
+    ("torch.stack([x, x], dim=0)", (B, L, H), (2, 32, 128, 768)),
+    ("torch.permute(x, (0, 2, 1))", (2, 3, 4), (2, 4, 3)),
+    ("torch.reshape(x, (2, -1))", (2, 3, 4), (2, 12)),
+    ("x.permute(0, 2, 1).contiguous().view(32, -1)", (B, L, H), (32, 98304)),
+    ("x.permute(0, 2, 1).reshape(32, -1)", (B, L, H), (32, 98304)),
+    ("x.transpose(0, 1).view(128, 32, 768)", (B, L, H), (128, 32, 768)),  # only splits/keeps dims: fine
+    ("x.reshape(32, x.shape[1] * 8, -1)", (B, L, H), (32, 1024, 96)),
+    ("x.reshape(32, -1, 768 * 8)", (B, L, H), (32, 16, 6144)),
+    ("x.narrow(2, 0, x.size(-1) // 2)", (B, L, H), (32, 128, 384)),
+    ("x.narrow(1, 0, 128 - 125)", (B, L, H), (32, 3, 768)),
+    ("x[torch.arange(x.shape[0]), lengths - 1]", (B, L, H), (32, 768)),
+    ("x[torch.arange(x.shape[0]), lengths - 1, :64]", (B, L, H), (32, 64)),
+    ("x[None, :, 3:7:2, None]", (2, 10, 4), (1, 2, 2, 1, 4)),
+    ("x[:, torch.arange(3), 0]", (2, 5, 4), (2, 3)),
+    ("x[torch.arange(2), :, lengths - 1]", (2, 3, 4), (2, 3)),
+    ("h_n[-1]", (B, L, H), (32, 16)),
+    ("torch.cat([h_n[0], c_n[-1]], dim=1)", (B, L, H), (32, 32)),
+]
+
+
+@pytest.mark.parametrize(("src", "shape", "expected"), VALID, ids=[v[0] for v in VALID])
+def test_predicted_shapes_match_torch_and_table(src: str, shape: tuple, expected: tuple) -> None:
+    env = make_env(shape)
+    expr = parse_expr(src)
+    predicted = predict_shapes(expr, shapes_of(env))
+    results = run_expr(expr, env)
+    assert predicted[-1] == expected
+    assert [tuple(t.shape) for _, t in results] == predicted
+    assert [op for op, _ in results] == list(bind(expr, shapes_of(env)))
+
+
+@pytest.mark.parametrize(("src", "shape", "expected"), VALID, ids=[v[0] for v in VALID])
+def test_to_source_round_trip(src: str, shape: tuple, expected: tuple) -> None:
+    env = make_env(shape)
+    expr = parse_expr(src)
+    ops = bind(expr, shapes_of(env))
+    again = parse_expr(to_source(ops, expr.root))
+    assert bind(again, shapes_of(env)) == ops
+    assert predict_shapes(again, shapes_of(env))[-1] == expected
+
+
+def test_every_op_is_covered_and_described() -> None:
+    seen = set()
+    for src, shape, _ in VALID:
+        for op in bind(parse_expr(src), shapes_of(make_env(shape))):
+            seen.add(op.name)
+            assert describe(op) and "\n" not in describe(op)
+    assert seen == set(OP_NAMES)
+    assert describe(Op("transpose", (1, 2))) == "swap dims 1 and 2"
+
+
+def test_predict_op_single() -> None:
+    assert predict_op(Op("transpose", (1, 2)), (32, 128, 768)) == (32, 768, 128)
+    assert predict_op(Op("index", (slice(None), -1, slice(None))), (32, 10, 64)) == (32, 64)
+    assert predict_op(Op("pad", ((0, 0, 0, 3),)), (32, 125, 768)) == (32, 128, 768)
+
+
+def test_op_sources_are_the_users_text() -> None:
+    expr = parse_expr("x.permute(0, 2, 1).contiguous().view(32, -1)")
+    assert [op.source for op in expr.ops] == ["x.permute(0, 2, 1)", ".contiguous()", ".view(32, -1)"]
+    assert [op.name for op in parse_expr("x.T.mT.swapaxes(0, 1)").ops] == ["transpose"] * 3
+
+
+# (expression, input shape, torch reference, kind, whether the predicted message is torch's verbatim)
+ERRORS = [
+    ("x.permute(0, 2, 1).view(32, -1)", (B, L, H), lambda x: x.permute(0, 2, 1).view(32, -1), "view_stride", True),
+    ("x.transpose(1, 2).view(32, -1)", (B, L, H), lambda x: x.transpose(1, 2).view(32, -1), "view_stride", True),
+    ("x.reshape(5, -1)", (2, 3, 4), lambda x: x.reshape(5, -1), "reshape_numel", True),
+    ("x.view(32, 16, 100)", (B, L, H), lambda x: x.view(32, 16, 100), "reshape_numel", True),
+    ("x.reshape(-1, -1)", (2, 3), lambda x: x.reshape(-1, -1), "reshape_infer", True),
+    ("x.transpose(1, 3)", (2, 3, 4), lambda x: x.transpose(1, 3), "dim_range", True),
+    ("x.permute(0, 1)", (2, 3, 4), lambda x: x.permute(0, 1), "permute_dims", True),
+    ("x.permute(0, 1, 1)", (2, 3, 4), lambda x: x.permute(0, 1, 1), "permute_dims", True),
+    ("x[:, 10]", (32, 10, 64), lambda x: x[:, 10], "index_range", True),
+    ("x[0, 0, 0, 0]", (2, 3, 4), lambda x: x[0, 0, 0, 0], "index_count", True),
+    ("x.select(1, 3)", (2, 3, 4), lambda x: x.select(1, 3), "index_range", True),
+    ("x.narrow(1, 2, 3)", (2, 3, 4), lambda x: x.narrow(1, 2, 3), "narrow", True),
+    ("x.flatten(2, 1)", (2, 3, 4), lambda x: x.flatten(2, 1), "flatten_args", True),
+    ("x.unflatten(1, (16, 9))", (B, L, H), lambda x: x.unflatten(1, (16, 9)), "unflatten", True),
+    ("x.expand(4, -1, -1)", (B, L, H), lambda x: x.expand(4, -1, -1), "expand", True),
+    ("x.repeat(1, 2)", (2, 3, 4), lambda x: x.repeat(1, 2), "repeat", True),
+    ("x.split([1, 1], 1)[0]", (2, 3, 4), lambda x: x.split([1, 1], 1)[0], "split", True),
+    ("x.chunk(2, 1)[5]", (2, 3, 4), lambda x: x.chunk(2, 1)[5], "chunk_index", True),
+    ("torch.cat([x, x[:, :2]], dim=2)", (2, 3, 4), lambda x: torch.cat([x, x[:, :2]], 2), "cat_shapes", True),
+    ("torch.stack([x, x[:, :2]])", (2, 3, 4), lambda x: torch.stack([x, x[:, :2]]), "stack_shapes", True),
+    ("F.pad(x, (0, 1, 2))", (2, 3, 4), lambda x: torch.nn.functional.pad(x, (0, 1, 2)), "pad", True),
+    ("x.movedim((0, 1), 1)", (2, 3, 4), lambda x: x.movedim((0, 1), (1,)), "movedim", False),
+    ("x[:, ::-1]", (2, 3, 4), lambda x: x[:, ::-1], "index_step", True),
+    ("x[torch.arange(2), torch.arange(3)]", (2, 3, 4), lambda x: x[torch.arange(2), torch.arange(3)], "index", True),
+    ('rearrange(x, "a b -> a b c")', (2, 3), None, "einops", False),
+    ('rearrange(x, "a (b c) -> a b c", b=5)', (2, 3), None, "einops", False),
+    ("x.mT", (5,), lambda x: x.mT, "transpose_T", True),
+]
+
+
+@pytest.mark.parametrize(("src", "shape", "ref", "kind", "verbatim"), ERRORS, ids=[e[0] for e in ERRORS])
+def test_errors_are_shape_errors_with_torchs_message(src, shape, ref, kind, verbatim) -> None:
+    env = make_env(shape)
+    expr = parse_expr(src)
+    with pytest.raises(ShapeError) as predicted:
+        predict_shapes(expr, shapes_of(env))
+    assert predicted.value.kind == kind
+    with pytest.raises(ShapeError) as ran:
+        run_expr(expr, env)
+    if ref is not None:
+        with pytest.raises(Exception) as real:
+            ref(env["x"])
+        assert ran.value.message == str(real.value)
+        if verbatim:
+            assert predicted.value.message == str(real.value)
+    else:
+        assert "Error while processing rearrange-reduction pattern" in ran.value.message
+        assert ran.value.kind == "einops"
+
+
+def test_view_after_permute_fails_but_reshape_works() -> None:
+    env = make_env((B, L, H))
+    with pytest.raises(ShapeError, match="view size is not compatible") as err:
+        run_expr(parse_expr("x.permute(0, 2, 1).view(32, -1)"), env)
+    assert err.value.kind == "view_stride"
+    assert "Use .reshape(...) instead." in err.value.message
+    out = run_expr(parse_expr("x.permute(0, 2, 1).reshape(32, -1)"), env)
+    assert tuple(out[-1][1].shape) == (32, 98304)
+
+
+def test_view_on_a_non_contiguous_input_uses_its_strides() -> None:
+    env = make_env((B, L, H))
+    env["x"] = env["x"].transpose(1, 2)
+    expr = parse_expr("x.view(32, -1)")
+    strides = {"x": env["x"].stride()}
+    with pytest.raises(ShapeError, match="view size is not compatible"):
+        predict_shapes(expr, shapes_of(env), strides=strides)
+    with pytest.raises(ShapeError, match="view size is not compatible"):
+        run_expr(expr, env)
+
+
+def test_runtime_index_error_is_a_shape_error() -> None:
+    env = make_env((4, 5, 6))
+    expr = parse_expr("x[torch.arange(4), lengths + 100]")
+    assert predict_shapes(expr, shapes_of(env)) == [(4, 6)]  # values are not known before running
+    with pytest.raises(ShapeError, match="out of bounds") as err:
+        run_expr(expr, env)
+    assert err.value.kind == "index_range"
+
+
+def test_x_T_on_3d_is_refused_as_shape_error() -> None:
+    env = make_env((2, 3, 4))
+    for fn in (predict_shapes, run_expr):
+        with pytest.raises(ShapeError, match=r"x\.mT") as err:
+            fn(parse_expr("x.T"), env if fn is run_expr else shapes_of(env))
+        assert err.value.kind == "transpose_T"
+
+
+def test_shape_index_out_of_range() -> None:
+    with pytest.raises(ShapeError, match="out of range"):
+        predict_shapes(parse_expr("x.reshape(x.shape[3], -1)"), {"x": (2, 3, 4)})
+
+
+def test_budget_message_and_parameter() -> None:
+    expr = parse_expr("x.expand(65536, 65536, 1)")
+    with pytest.raises(ExpressionRefused) as err:
+        predict_shapes(expr, {"x": (1, 1, 1)})
+    assert "would create 4,294,967,296 elements (16.0 GiB as float32)" in str(err.value)
+    assert f"{MAX_NUMEL:,}" in str(err.value)
+    assert predict_shapes(parse_expr("x.repeat(1, 2, 1)"), {"x": (2, 3, 4)}) == [(2, 6, 4)]
+    with pytest.raises(ExpressionRefused, match="would create 48 elements"):
+        predict_shapes(parse_expr("x.repeat(1, 2, 1)"), {"x": (2, 3, 4)}, max_numel=40)
+
+
+def test_run_refuses_over_budget_before_running_anything(monkeypatch) -> None:
+    import core.engine.expr as mod
+
+    calls = []
+    real = mod._run_op
+    monkeypatch.setattr(mod, "_run_op", lambda *a: calls.append(a) or real(*a))
+    env = make_env((2, 3, 4))
+    with pytest.raises(ExpressionRefused):
+        run_expr(parse_expr("x.mean(0).repeat(100, 100)"), env, max_numel=1000)
+    assert calls == []
+
+
+@pytest.mark.parametrize(
+    ("src", "needle"),
+    [
+        ("x.reshape(2.0, -1)", "float"),
+        ("x.mean(dim=1.5)", "float"),
+        ("x.chunk(2)", "pick one piece"),
+        ("x.mean(axis=1)", "keyword `axis` is not allowed"),
+        ("x.reshape(x.shape[0] / 2, -1)", "`/`"),
+        ("x.permute(0, 2, 1).shape", "not a tensor"),
+        ("x[[0, 1]]", "list indices"),
+        ("x[x]", "index tensors"),
+        ("F.pad(x, (0, 1), mode='reflect')", "allowed: constant"),
+        ("reduce(x, 'b l h -> b h', 'median')", "allowed: mean"),
+        ("x.flatten(1, -1, 2)", "at most 2 arguments"),
+        ("x.mean(keepdim=1)", "True or False"),
+        ("y.reshape(2)", "name `y` is not allowed"),
+        ("x[..., ...]", "single ellipsis"),
+    ],
+)
+def test_misuse_is_refused_with_a_clear_message(src: str, needle: str) -> None:
+    with pytest.raises(ExpressionRefused, match=None) as err:
+        parse_expr(src)
+    assert needle in str(err.value)
+
+
+def test_bind_time_refusals() -> None:
+    with pytest.raises(ExpressionRefused, match="h_n"):
+        bind(parse_expr("h_n[-1]"), {"x": (2, 3)})
+    with pytest.raises(ExpressionRefused, match="divides by zero"):
+        bind(parse_expr("x.reshape(x.size(1) // 0)"), {"x": (2, 3)})
+    with pytest.raises(ExpressionRefused, match="beyond the limit"):
+        bind(parse_expr("x.reshape(x.shape[0] * 10000000)"), {"x": (2, 3)})
+
+
+# ------------------------------------------------------------------------------- property tests
+
+
+def apply(t: torch.Tensor, call: tuple[str, tuple]) -> torch.Tensor:
+    """Run one generated op with plain torch (the reference the predictions are checked against)."""
+    name, args = call
+    if name == "index":
+        return t[args]
+    if name == "chunk":
+        return t.chunk(args[0], args[1])[args[2]]
+    return getattr(t, name)(*args)
+
+
+@st.composite
+def chains(draw):
+    """A random shape, then ops drawn one by one against torch: (source text, torch callable) pairs."""
+    shape = tuple(draw(st.lists(st.integers(1, 6), min_size=1, max_size=4)))
+    t = torch.arange(int(torch.tensor(shape).prod())).reshape(shape)
+    frags: list[tuple[str, tuple[str, tuple]]] = []
+    for _ in range(draw(st.integers(1, 4))):
+        nd = t.ndim
+        dim = st.integers(-nd - 1, nd)
+        kind = draw(st.sampled_from(
+            ["permute", "transpose", "reshape", "flatten", "unflatten", "unsqueeze", "squeeze", "index",
+             "narrow", "chunk"]))  # fmt: skip
+        if kind == "permute" and nd == 0:
+            kind = "squeeze"
+        if kind == "permute":
+            dims = draw(st.permutations(list(range(nd))))
+            if draw(st.booleans()) and nd > 1:
+                dims = dims[:-1]
+            frag, fn = f".permute({', '.join(map(str, dims))})", ("permute", tuple(dims))
+        elif kind == "transpose":
+            a, b = draw(dim), draw(dim)
+            frag, fn = f".transpose({a}, {b})", ("transpose", (a, b))
+        elif kind == "reshape":
+            sizes = draw(st.lists(st.integers(1, 6), min_size=0, max_size=3))
+            sizes.insert(draw(st.integers(0, len(sizes))), -1)
+            frag, fn = f".reshape({', '.join(map(str, sizes))})", ("reshape", tuple(sizes))
+        elif kind == "flatten":
+            a, b = draw(dim), draw(dim)
+            frag, fn = f".flatten({a}, {b})", ("flatten", (a, b))
+        elif kind == "unflatten":
+            d, k = draw(dim), draw(st.integers(1, 4))
+            frag, fn = f".unflatten({d}, ({k}, -1))", ("unflatten", (d, (k, -1)))
+        elif kind == "unsqueeze":
+            d = draw(st.integers(-nd - 2, nd + 1))
+            frag, fn = f".unsqueeze({d})", ("unsqueeze", (d,))
+        elif kind == "squeeze":
+            if draw(st.booleans()):
+                frag, fn = ".squeeze()", ("squeeze", ())
+            else:
+                d = draw(dim)
+                frag, fn = f".squeeze({d})", ("squeeze", (d,))
+        elif kind == "index":
+            items, texts = [], []
+            for _ in range(draw(st.integers(1, nd + 1))):
+                choice = draw(st.sampled_from(["int", "slice", "none", "full"]))
+                if choice == "int":
+                    i = draw(st.integers(-7, 7))
+                    items.append(i)
+                    texts.append(str(i))
+                elif choice == "slice":
+                    a, b, s = draw(st.integers(-7, 7)), draw(st.integers(-7, 7)), draw(st.integers(1, 3))
+                    items.append(slice(a, b, s))
+                    texts.append(f"{a}:{b}:{s}")
+                elif choice == "none":
+                    items.append(None)
+                    texts.append("None")
+                else:
+                    items.append(slice(None))
+                    texts.append(":")
+            if draw(st.booleans()):
+                at = draw(st.integers(0, len(items)))
+                items.insert(at, Ellipsis)
+                texts.insert(at, "...")
+            frag, fn = f"[{', '.join(texts)}]", ("index", tuple(items))
+        elif kind == "narrow":
+            d, s, n = draw(dim), draw(st.integers(-6, 6)), draw(st.integers(0, 6))
+            frag, fn = f".narrow({d}, {s}, {n})", ("narrow", (d, s, n))
+        else:
+            c, d, i = draw(st.integers(1, 4)), draw(dim), draw(st.integers(-4, 3))
+            frag, fn = f".chunk({c}, dim={d})[{i}]", ("chunk", (c, d, i))
+        frags.append((frag, fn))
+        try:
+            t = apply(t, fn)
+        except Exception:
+            break
+    return shape, frags
+
+
+@settings(max_examples=150, deadline=None)
+@given(chains())
+def test_property_predict_matches_torch_op_by_op(case) -> None:
+    shape, frags = case
+    src = "x" + "".join(f for f, _ in frags)
+    x = torch.arange(int(torch.tensor(shape).prod())).reshape(shape)
+    expected, error = [], None
+    t = x
+    for _, fn in frags:
+        try:
+            t = apply(t, fn)
+        except Exception as e:
+            error = e
+            break
+        expected.append(tuple(t.shape))
+    expr = parse_expr(src)
+    if error is None:
+        assert predict_shapes(expr, {"x": shape}) == expected
+        results = run_expr(expr, {"x": x})
+        assert [tuple(r.shape) for _, r in results] == expected
+        assert torch.equal(results[-1][1], t)
+    else:
+        with pytest.raises(ShapeError):
+            predict_shapes(expr, {"x": shape})
+        with pytest.raises(ShapeError) as ran:
+            run_expr(expr, {"x": x})
+        assert ran.value.message == str(error)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 5), min_size=1, max_size=5).flatmap(
+    lambda s: st.tuples(st.just(tuple(s)), st.permutations(list(range(len(s)))))))  # fmt: skip
+def test_property_permute_then_inverse_is_identity(case) -> None:
+    shape, perm = case
+    inverse = [perm.index(i) for i in range(len(perm))]
+    x = torch.randn(shape)
+    src = f"x.permute({', '.join(map(str, perm))}).permute({', '.join(map(str, inverse))})"
+    results = run_expr(parse_expr(src), {"x": x})
+    assert predict_shapes(parse_expr(src), {"x": shape})[-1] == shape
+    assert torch.equal(results[-1][1], x)
+
+
+def test_docstring_examples() -> None:
+    import doctest
+
+    import core.engine.expr
+    import core.engine.ops
+    import core.engine.parse
+
+    for mod in (core.engine.expr, core.engine.parse, core.engine.ops):
+        assert doctest.testmod(mod).failed == 0

@@ -1,0 +1,144 @@
+"""Hostile input: everything outside the whitelist is refused quickly, with no side effect."""
+
+from __future__ import annotations
+
+import builtins
+import os
+import subprocess
+import time
+
+import pytest
+import torch
+
+from core.engine.expr import parse_expr, run_expr
+from core.errors import ExpressionRefused
+
+HOSTILE = [
+    "__import__('os')",
+    "x.__class__",
+    "x.__dict__",
+    "().__class__.__bases__",
+    "open('f')",
+    "exec('1')",
+    "eval('1')",
+    "getattr(x, 'numpy')",
+    "lambda: 1",
+    "[i for i in x]",
+    "x.numpy()",
+    "x.to('cuda')",
+    "torch.load('f')",
+    "torch.ops.aten",
+    "F.__dict__",
+    "import os",
+    "x; y",
+    "x.reshape(10**100)",
+    "x.expand(10**6, 10**6, -1)",
+    "x.repeat(100000, 100000, 1)",
+    "F.pad(x, (0, 10**7))",
+    "'a' * 10**9",
+    "x.reshape(" + "1, " * 3330 + "-1)",  # 10,000 characters
+    "(" * 200 + "x" + ")" * 200,
+    "f'{x}'",
+    "(y := x)",
+    "x.reshape(*[1])",
+    "x.apply_(print)",
+    "x.data_ptr()",
+    "x.storage()",
+    # more of the same family
+    "x[:1, :1].expand(1000000, 1000000, -1)",
+    "x.expand(x.shape[0] * 10000000, -1, -1)",
+    "F.pad(x, (0, 10000000))",
+    "torch.cat([x, x, x, x, x, x, x, x], dim=0).repeat(100, 1, 1)",
+    "x.reshape(10000000 * 10000000)",
+    "x.view(torch.float16)",
+    "x.reshape(**{'shape': 1})",
+    "x.sum(dim=1, out=x)",
+    "torch.nn.Module",
+    "torch.nn.functional.interpolate(x, 2)",
+    "x.T.__class__.__init__.__globals__",
+    "x[print]",
+    "x.reshape(len(x))",
+    "rearrange(x, 'b l h -> b h l', __class__=1)",
+    "x if x else x",
+    "x.copy_(x)",
+    "b'x'",
+    "'x'",
+    "x.shape",
+    "1 + 1",
+    "",
+    "x\0",
+]
+
+
+@pytest.fixture
+def tripwires(monkeypatch):
+    """Record any call to functions with side effects."""
+    calls: list[str] = []
+
+    def trap(name):
+        return lambda *a, **k: calls.append(name)
+
+    monkeypatch.setattr(builtins, "open", trap("open"))
+    monkeypatch.setattr(builtins, "print", trap("print"))
+    monkeypatch.setattr(os, "system", trap("os.system"))
+    monkeypatch.setattr(os, "remove", trap("os.remove"))
+    monkeypatch.setattr(subprocess, "Popen", trap("Popen"))
+    monkeypatch.setattr(torch, "load", trap("torch.load"))
+    return calls
+
+
+@pytest.mark.parametrize("src", HOSTILE, ids=[repr(s[:40]) for s in HOSTILE])
+def test_hostile_is_refused_quickly_without_side_effects(src: str, tripwires: list[str]) -> None:
+    env = {"x": torch.zeros(32, 128, 768), "lengths": torch.full((32,), 5)}
+    start = time.perf_counter()
+    with pytest.raises(ExpressionRefused) as err:
+        run_expr(parse_expr(src), env)
+    assert time.perf_counter() - start < 1.0
+    assert tripwires == []
+    message = str(err.value)
+    assert message and "\n" not in message and len(message) < 700
+
+
+@pytest.mark.parametrize(
+    ("src", "needle"),
+    [
+        ("x.numpy()", "allowed methods: amax, amin"),
+        ("x.__class__", "dunder"),
+        ("open('f')", "name `open` is not allowed; allowed names: x, h_n"),
+        ("torch.ops.aten", "`torch.ops` is not allowed"),
+        ("lambda: 1", "lambda is not allowed"),
+        ("[i for i in x]", "comprehensions are not allowed"),
+        ("f'{x}'", "f-strings"),
+        ("(y := x)", "walrus"),
+        ("x.reshape(*[1])", "`*` unpacking"),
+        ("x.reshape(10**100)", "`**`"),
+        ("x; y", "only one expression"),
+        ("import os", "`import` is not allowed"),
+        ("x.reshape(" + "1, " * 3330 + "-1)", "the limit is 500"),
+        ("(" * 200 + "x" + ")" * 200, "nested more than"),
+        ("x.repeat(100000, 100000, 1)", "would create 31,457,280,000,000,000 elements"),
+        ("F.pad(x, (0, 10000000))", "the limit is 134,217,728 elements (512.0 MiB)"),
+        ("x.expand(x.shape[0] * 10000000, -1, -1)", "beyond the limit of ±10,000,000"),
+    ],
+)
+def test_refusal_messages_name_the_construct(src: str, needle: str) -> None:
+    env = {"x": torch.zeros(32, 128, 768)}
+    with pytest.raises(ExpressionRefused) as err:
+        run_expr(parse_expr(src), env)
+    assert needle in str(err.value)
+
+
+def test_chain_length_cap() -> None:
+    parse_expr("x" + ".contiguous()" * 32)
+    with pytest.raises(ExpressionRefused, match="more than 32 operations"):
+        parse_expr("x" + ".T" * 33)
+
+
+def test_pattern_length_cap() -> None:
+    with pytest.raises(ExpressionRefused, match="limit is 200"):
+        parse_expr("rearrange(x, '" + "a " * 101 + "-> a')")
+
+
+def test_non_string_is_refused() -> None:
+    with pytest.raises(ExpressionRefused):
+        parse_expr(123)  # type: ignore[arg-type]

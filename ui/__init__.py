@@ -1,0 +1,1 @@
+"""Streamlit widget code of each page and the shared sidebar (imports core; pages/ stay thin)."""
