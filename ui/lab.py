@@ -19,19 +19,11 @@ from core.diagnosis.explain import KINDS
 from core.errors import SpecError
 from core.export.share import PARAM, spec_from_query
 from core.figures.lineage import colour_key, memory_figure, stage_figure
+from core.lab.compare import MAX_VERDICT_NUMEL, Verdict, compare_chains, differing_cells
+from core.lab.drawing import DrawPlan, plan_drawing
 from core.lab.einops_view import EinopsEquivalent
-from core.lab.lineage import (
-    MAX_VERDICT_NUMEL,
-    DrawPlan,
-    Lineage,
-    LineageStage,
-    Verdict,
-    compare_chains,
-    differing_cells,
-    parse_shape_text,
-    plan_drawing,
-    trace_lineage,
-)
+from core.lab.lineage import Lineage, LineageStage, trace_lineage
+from core.lab.shape_text import parse_shape_text
 
 MODES = ("Lineage", "Compare chains", "Explain an error")
 MODE_ICONS = {
