@@ -1,5 +1,5 @@
-"""Reshape Lab, Streamlit side: all logic lives in core (lab.lineage, lab.einops_view, diagnosis.error_lab,
-figures.lineage); these modules read widgets and render records.
+"""Reshape Lab, Streamlit side: all logic lives in core (core/lab/, diagnosis.error_lab, figures.lineage);
+these modules read widgets and render records.
 
 - ``source``: the widgets' session state, a link opened in the lab, the x picker (synthetic or BERT);
 - ``blocks``: what the modes share: stage blocks, the failing step, the verdict of two chains;

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 import streamlit as st
 
 from core.figures.lineage import memory_figure, stage_figure
+from core.lab.compare import MAX_VERDICT_NUMEL, Verdict, compare_chains
+from core.lab.drawing import DrawPlan
 from core.lab.einops_view import EinopsEquivalent
-from core.lab.lineage import MAX_VERDICT_NUMEL, DrawPlan, Lineage, LineageStage, Verdict, compare_chains, trace_lineage
+from core.lab.lineage import Lineage, LineageStage, trace_lineage
 from ui.lab.source import LabSource, fmt
 
 COLUMN_WIDTH = {1: 760, 2: 420, 3: 270}  # px of a grid in compare / explain columns

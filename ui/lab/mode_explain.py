@@ -9,7 +9,9 @@ import streamlit as st
 from core.diagnosis.error_lab import build_error_lab
 from core.diagnosis.explain import KINDS
 from core.figures.lineage import colour_key
-from core.lab.lineage import differing_cells, plan_drawing, trace_lineage
+from core.lab.compare import differing_cells
+from core.lab.drawing import plan_drawing
+from core.lab.lineage import trace_lineage
 from ui.lab.blocks import compact_stage, real_layouts, real_stage, step_message, verdict_banner, verdict_for
 from ui.lab.source import LabSource, set_values
 

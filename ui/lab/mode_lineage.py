@@ -5,7 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from core.figures.lineage import colour_key
-from core.lab.lineage import parse_shape_text, plan_drawing, trace_lineage
+from core.lab.drawing import plan_drawing
+from core.lab.lineage import trace_lineage
+from core.lab.shape_text import parse_shape_text
 from ui.lab.blocks import failure_block, real_layouts, real_stage, stage_block
 from ui.lab.source import LabSource, fmt, set_values
 

@@ -13,7 +13,7 @@ import streamlit as st
 
 from core.errors import SpecError
 from core.export.share import PARAM, spec_from_query
-from core.lab.lineage import parse_shape_text
+from core.lab.shape_text import parse_shape_text
 
 MODES = ("Lineage", "Compare chains", "Explain an error")
 MODE_ICONS = {
