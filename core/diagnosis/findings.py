@@ -17,7 +17,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from core.diagnosis import warnings_indexing, warnings_layers, warnings_reshape
+from core.diagnosis import (
+    warnings_batch,
+    warnings_indexing,
+    warnings_layers,
+    warnings_reduce,
+    warnings_reshape,
+    warnings_states,
+)
 from core.diagnosis.failures import explain_failure
 from core.diagnosis.finding_tools import OpSite, op_sites
 from core.diagnosis.warnings_spec import spec_findings
@@ -27,8 +34,11 @@ from core.spec import LayerStep, Spec
 __all__ = ["LAYER_WARNINGS", "OP_WARNINGS", "explain_failure", "spec_findings", "stage_findings"]
 
 OP_WARNINGS: tuple[Callable[[OpSite], list[Finding]], ...] = (
+    warnings_batch.op_findings,  # the batch axis mixed with another (h_n.view(B, -1)) or dropped (h_n[:, -2, :])
     warnings_reshape.op_findings,  # reshape/view/flatten/unflatten that scrambles or cuts an axis
-    warnings_indexing.op_findings,  # x[:, -1] on a padded batch; what an integer index dropped
+    warnings_indexing.op_findings,  # x[:, -1] on a padded batch or a bidirectional output; what an index took
+    warnings_states.op_findings,  # h_n[-1] of a bidirectional LSTM, h_n on a padded batch; which layer was taken
+    warnings_reduce.op_findings,  # mean / max / sum over a padded token axis without the mask
 )
 """Rules run on every op of an expression step, in this order; each returns [] for ops it does not judge."""
 
