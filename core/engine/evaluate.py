@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from core.engine.catalog import OPS, OpDef
-from core.engine.ops import IndexList, Layout, Op, Operand, contiguous_strides
+from core.engine.chain import IndexList, Layout, Op, Operand, contiguous_strides
 from core.engine.values import Const, DeviceOf, Sizes, SubExpr, TupleE, flatten_sizes, resolve
 from core.errors import ExpressionRefused, ShapeError
 

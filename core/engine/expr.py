@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from core.engine.chain import OP_NAMES, IndexList, IndexTensor, Op, Operand, contiguous_strides
 from core.engine.evaluate import (
     MAX_NUMEL,
     MAX_WORK,
@@ -33,7 +34,7 @@ from core.engine.evaluate import (
     first,
     is_packed,
 )
-from core.engine.ops import OP_NAMES, IndexList, IndexTensor, Op, Operand, contiguous_strides, predict_op
+from core.engine.ops import predict_op
 from core.engine.parse import Expr, Statement, parse_expr, parse_statement
 from core.engine.render import describe, to_source
 from core.errors import ShapeError

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.engine.catalog import FUNCS, METHODS, OPS, REQ, TUPLE_FIELDS, OpDef, P
-from core.engine.ops import Op
+from core.engine.chain import Op
 from core.engine.values import (
     DTYPES,
     SCALAR_CONSTS,

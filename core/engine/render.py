@@ -1,6 +1,6 @@
 """Render bound op chains back to PyTorch source, and describe each op in plain words.
 
->>> from core.engine.ops import Op
+>>> from core.engine.chain import Op
 >>> to_source([Op("transpose", (1, 2)), Op("flatten", (1, -1))])
 'x.transpose(1, 2).flatten(1)'
 >>> to_source([Op("mul", (0.125,)), Op("softmax", (-1,))], "scores")
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from core.engine.catalog import OPS, REQ
-from core.engine.ops import IndexList, Op, Operand
+from core.engine.chain import IndexList, Op, Operand
 from core.engine.values import DeviceOf
 
 _SHORT = (("torch.nn.functional.", "F."),)
