@@ -198,13 +198,13 @@ for _n in ("amax", "amin"):
 op("chunk", "chunks:int, dim:int=0", "chunk", "torch.chunk", _piece("chunk"), returns="tuple")
 op(
     "split",
-    "split_size_or_sections:int_or_ints|split_size, dim:int=0",
-    "split",
-    "torch.split",
+    "split_size_or_sections:int_or_ints|split_size|split_sizes, dim:int=0",
+    ("split", "split_with_sizes"),
+    ("torch.split", "torch.split_with_sizes"),
     _piece("split"),
     returns="tuple",
 )
-op("narrow", "dim:int, start:int, length:int", "narrow", "torch.narrow")
+op("narrow", "dim:int, start:int_or_tensor, length:int", "narrow", "torch.narrow")
 op("select", "dim:int, index:int", "select", "torch.select", words="take index {1} of dim {0} (the dim disappears)")
 op(
     "movedim",
@@ -234,8 +234,8 @@ BINARY = {
     "pow": ("**", ("pow",), ("torch.pow",)), "matmul": ("@", ("matmul",), ("torch.matmul",)),
     "eq": ("==", ("eq",), ("torch.eq",)), "ne": ("!=", ("ne",), ("torch.ne",)), "lt": ("<", ("lt",), ("torch.lt",)),
     "le": ("<=", ("le",), ("torch.le",)), "gt": (">", ("gt",), ("torch.gt",)), "ge": (">=", ("ge",), ("torch.ge",)),
-    "and": ("&", ("bitwise_and", "logical_and"), ("torch.bitwise_and", "torch.logical_and")),
-    "or": ("|", ("bitwise_or", "logical_or"), ("torch.bitwise_or", "torch.logical_or")),
+    "and": ("&", ("bitwise_and",), ("torch.bitwise_and",)),
+    "or": ("|", ("bitwise_or",), ("torch.bitwise_or",)),
     "xor": ("^", ("bitwise_xor",), ("torch.bitwise_xor",)),
 }  # fmt: skip
 _PY_OPS = {
@@ -261,26 +261,30 @@ def _binary(sym: str) -> Callable[..., Any]:
             return getattr(t, _REFLECTED[sym])(other)
         if "rounding_mode" in k:
             return t.div(other, rounding_mode=k["rounding_mode"])
+        if "alpha" in k:
+            return getattr(t, "add" if sym == "+" else "sub")(other, alpha=k["alpha"])
         return getattr(t, _PY_OPS[sym])(other)
 
     return call
 
 
 for _n, (_sym, _m, _f) in BINARY.items():
-    _extra = ", *rounding_mode:str=None" if _n == "div" else ""
+    _extra = ", *rounding_mode:str=None" if _n == "div" else ", *alpha:num=1" if _n in ("add", "sub") else ""
     op(_n, f"other:tensor_or_num{_extra}", _m, _f, _binary(_sym), infix=_sym)
 op("maximum", "other:tensor", "maximum", "torch.maximum", words="elementwise maximum with {0}")
 op("minimum", "other:tensor", "minimum", "torch.minimum", words="elementwise minimum with {0}")
 op(
     "clamp",
-    "min:opt_num=None, max:opt_num=None",
+    "min:opt_num_or_tensor=None, max:opt_num_or_tensor=None",
     ("clamp", "clip"),
     ("torch.clamp", "torch.clip"),
     _kw("clamp", "min", "max"),
     words="clamp to [{0}, {1}]",
 )
-op("clamp_min", "min:num", "clamp_min", "torch.clamp_min", words="clamp below at {0}")
-op("clamp_max", "max:num", "clamp_max", "torch.clamp_max", words="clamp above at {0}")
+op("clamp_min", "min:tensor_or_num", "clamp_min", "torch.clamp_min", words="clamp below at {0}")
+op("clamp_max", "max:tensor_or_num", "clamp_max", "torch.clamp_max", words="clamp above at {0}")
+for _n in ("logical_and", "logical_or", "logical_xor"):
+    op(_n, "other:tensor", _n, f"torch.{_n}", words=f"elementwise {_n.replace('_', ' ')} with {{0}}")
 
 UNARY = (
     "neg",
@@ -341,13 +345,14 @@ op("mm", "mat2:tensor", "mm", "torch.mm", words="matrix product with {0}")
 op("einsum", "", words="einsum {0!r}")
 
 # -------------------------------------------------------------------------------------- constructors
-_CTOR = "*dtype:dtype=None, *device:device=None"
+_CTOR = "*dtype:dtype=None, *device:device=None, *requires_grad:bool=False"
 
 
 def _ctor(name: str) -> Callable[..., Any]:
     def call(t: Any, a: tuple, k: dict) -> Any:
         import torch
 
+        k = {key: v for key, v in k.items() if key != "requires_grad"}  # inference only
         fn = getattr(torch, name)
         if name == "arange":
             start, end, step = a
@@ -403,7 +408,14 @@ op(
     words="{0}-norm over {1}",
 )
 op("normalize", "p:num=2.0, dim:int=1, eps:num=1e-12", (), "F.normalize", words="scale to unit {0}-norm along dim {1}")
-op("layer_norm", "normalized_shape:ints, *eps:num=1e-05", (), "F.layer_norm", words="layer norm over the last dims")
+op(
+    "layer_norm",
+    "normalized_shape:ints, weight:opt_tensor=None, bias:opt_tensor=None, eps:num=1e-05",
+    (),
+    "F.layer_norm",
+    _kw("", "normalized_shape", "weight", "bias", "eps", func="F.layer_norm"),
+    words="layer norm over the last dims",
+)
 op(
     "cosine_similarity",
     "x2:tensor, dim:int=1, *eps:num=1e-08",
@@ -425,14 +437,20 @@ op(
 )
 op(
     "sort",
-    "dim:int=-1, descending:bool=False",
+    "dim:int=-1, descending:bool=False, *stable:bool=False",
     "sort",
     "torch.sort",
     _kw("sort", "dim", "descending"),
     returns="tuple",
     fields=("values", "indices"),
 )
-op("argsort", "dim:int=-1, descending:bool=False", "argsort", "torch.argsort", _kw("argsort", "dim", "descending"))
+op(
+    "argsort",
+    "dim:int=-1, descending:bool=False, *stable:bool=False",
+    "argsort",
+    "torch.argsort",
+    _kw("argsort", "dim", "descending"),
+)
 for _n in ("max", "min"):
     op(
         _n,
@@ -445,12 +463,22 @@ for _n in ("max", "min"):
     )
 op("gather", "dim:int, index:tensor", "gather", "torch.gather", words="gather along dim {0} by {1}")
 op("index_select", "dim:int, index:tensor", "index_select", "torch.index_select", words="pick {1} along dim {0}")
+
+
+def _repeat_interleave(t: Any, a: tuple, k: dict) -> Any:
+    import torch
+
+    if a[0] is None:  # torch.repeat_interleave(repeats): the indices, each repeated
+        return torch.repeat_interleave(t, **k)
+    return t.repeat_interleave(a[0], dim=a[1], **k)
+
+
 op(
     "repeat_interleave",
-    "repeats:int_or_tensor, dim:opt_int=None, *output_size:opt_int=None",
+    "repeats:int_or_tensor=None, dim:opt_int=None, *output_size:opt_int=None",
     "repeat_interleave",
     "torch.repeat_interleave",
-    _kw("repeat_interleave", "repeats", "dim"),
+    _repeat_interleave,
     words="repeat each entry {0} times along {1}",
 )
 op(
@@ -463,7 +491,15 @@ op(
 )
 op("masked_fill", "mask:tensor, value:tensor_or_num", "masked_fill", "torch.masked_fill", words="set {1} where {0}")
 op("masked_select", "mask:tensor", "masked_select", "torch.masked_select", data=True, words="the entries where {0}")
-op("nonzero", "", "nonzero", "torch.nonzero", data=True, words="indices of the non-zero entries")
+op(
+    "nonzero",
+    "*as_tuple:bool=False",
+    "nonzero",
+    "torch.nonzero",
+    data=True,
+    returns="tuple_if",
+    words="indices of the non-zero entries",
+)
 for _n in ("expand_as", "view_as", "reshape_as"):
     op(_n, "other:tensor", _n, words=f"{_n.split('_')[0]} as {{0}}")
 op("unbind", "dim:int=0", "unbind", "torch.unbind", _kw("unbind", "dim"), returns="tuple")
@@ -473,7 +509,7 @@ op("roll", "shifts:int_or_ints, dims:int_or_ints=None", "roll", "torch.roll", _k
 op("unfold", "dimension:int, size:int, step:int", "unfold", words="windows of {1} every {2} along dim {0}")
 op(
     "tensor_split",
-    "indices_or_sections:int_or_ints|sections|indices, dim:int=0",
+    "indices_or_sections:ints_or_tensor|sections|indices|tensor_indices_or_sections, dim:int=0",
     "tensor_split",
     "torch.tensor_split",
     returns="tuple",
@@ -481,7 +517,13 @@ op(
 op("cumsum", "dim:int, *dtype:dtype=None", "cumsum", "torch.cumsum", words="running sum along dim {0}")
 op("logsumexp", "dim:dims, keepdim:bool=False", "logsumexp", "torch.logsumexp", _kw("logsumexp", "dim", "keepdim"))
 for _n in ("std", "var"):
-    op(_n, "dim:dims=None, keepdim:bool=False, *correction:int=1", _n, f"torch.{_n}", _kw(_n, "dim", "keepdim"))
+    op(
+        _n,
+        "dim:dims=None, keepdim:bool=False, *correction:num=1, *unbiased:opt_bool=None",
+        _n,
+        f"torch.{_n}",
+        _kw(_n, "dim", "keepdim"),
+    )
 op(
     "prod",
     "dim:opt_int=None, keepdim:bool=False, *dtype:dtype=None",
@@ -499,10 +541,16 @@ for _n in ("any", "all"):
     )
 for _n in ("tril", "triu"):
     op(_n, "diagonal:int=0", _n, f"torch.{_n}", words=f"{_n} with diagonal {{0}}")
-op("adaptive_avg_pool1d", "output_size:int", (), "F.adaptive_avg_pool1d", words="average-pool the last dim to {0}")
+op(
+    "adaptive_avg_pool1d",
+    "output_size:int_or_ints",
+    (),
+    "F.adaptive_avg_pool1d",
+    words="average-pool the last dim to {0}",
+)
 op(
     "adaptive_max_pool1d",
-    "output_size:int, return_indices:bool=False",
+    "output_size:int_or_ints, return_indices:bool=False",
     (),
     "F.adaptive_max_pool1d",
     returns="tuple_if",
@@ -510,8 +558,8 @@ op(
 )
 op(
     "max_pool1d",
-    "kernel_size:int, stride:opt_int=None, padding:int=0, dilation:int=1, ceil_mode:bool=False, "
-    "return_indices:bool=False",
+    "kernel_size:int_or_ints, stride:opt_ints=None, padding:int_or_ints=0, dilation:int_or_ints=1, "
+    "ceil_mode:bool=False, return_indices:bool=False",
     (),
     ("F.max_pool1d", "torch.max_pool1d"),
     _kw("", "kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices", func="F.max_pool1d"),
@@ -520,7 +568,8 @@ op(
 )
 op(
     "avg_pool1d",
-    "kernel_size:int, stride:opt_int=None, padding:int=0, ceil_mode:bool=False, count_include_pad:bool=True",
+    "kernel_size:int_or_ints, stride:opt_ints=None, padding:int_or_ints=0, ceil_mode:bool=False, "
+    "count_include_pad:bool=True",
     (),
     ("F.avg_pool1d", "torch.avg_pool1d"),
     _kw("", "kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", func="F.avg_pool1d"),

@@ -72,7 +72,9 @@ class Ctx:
         self.max_work = max_work
         self.warnings: list[tuple[str, str]] = []
         first = next((t for t in env.values() if isinstance(t, torch.Tensor)), None)
-        self.device = torch.device("meta") if meta else (first.device if first is not None else torch.device("cpu"))
+        self.default_device = (
+            torch.device("meta") if meta else (first.device if first is not None else torch.device("cpu"))
+        )
 
     def get(self, name: str) -> Any:
         if name not in self.env:
@@ -121,7 +123,7 @@ class Ctx:
 
 def _work(op: Op, t: Any, args: tuple, out: torch.Tensor) -> int:
     if op.name in ("max_pool1d", "avg_pool1d"):
-        return out.numel() * int(args[0])
+        return out.numel() * math.prod(args[0] if isinstance(args[0], tuple) else (args[0],))
     if op.name == "einsum":
         return _einsum_work(args[0], [t, *args[1]], out)
     other = args[0]
@@ -152,7 +154,7 @@ def _einsum_work(eq: str, operands: list[torch.Tensor], out: torch.Tensor) -> in
 
 
 def _coerce(p_kind: str, v: Any, what: str) -> Any:
-    if p_kind in ("ints", "int_or_ints", "dims", "sizes") and isinstance(v, list):
+    if p_kind in ("ints", "int_or_ints", "dims", "sizes", "opt_ints") and isinstance(v, list):
         v = tuple(v)
     if p_kind == "int" and (isinstance(v, bool) or not isinstance(v, int)):
         raise ExpressionRefused(f"{what} must be an int, got {v!r}")
@@ -330,8 +332,17 @@ def _quiet(fn: Any, *a: Any) -> Any:
         return fn(*a)
 
 
-def _apply_meta(d: OpDef, op: Op, t: Any, args: tuple, kwargs: dict, ctx: Ctx) -> Any:
+def _reads_values(d: OpDef, op: Op, t: Any, args: tuple, kwargs: dict) -> bool:
+    """True when the result's shape depends on values: flagged ops, PackedSequences, tensor split points."""
     if d.data or any(is_packed(v) for v in (t, *args)):
+        return True
+    if op.name == "tensor_split" and isinstance(args[0], torch.Tensor):
+        return True  # the meta kernel cannot read the split points (it would assume zeros)
+    return op.name == "one_hot" and args[0] == -1
+
+
+def _apply_meta(d: OpDef, op: Op, t: Any, args: tuple, kwargs: dict, ctx: Ctx) -> Any:
+    if _reads_values(d, op, t, args, kwargs):
         raise DataDependent(op)
     try:
         out = _quiet(invoke, d, op, t, args, kwargs)
@@ -384,6 +395,8 @@ def _data_bound(op: Op, t: Any, args: tuple, kwargs: dict) -> int:
                 else:
                     items.append(_meta_twin(_index_item(a, t.device)))
             return _quiet(lambda: _meta_twin(t)[tuple(items)].numel())
+        if op.name == "repeat_interleave" and args[0] is None and isinstance(t, torch.Tensor):
+            return int(t.clamp(min=0).sum()) if t.numel() else 0  # torch.repeat_interleave(repeats)
         if op.name == "repeat_interleave" and isinstance(args[0], torch.Tensor):
             reps = int(args[0].clamp(min=0).sum()) if args[0].numel() else 0
             dim = args[1]
@@ -402,7 +415,7 @@ def _data_bound(op: Op, t: Any, args: tuple, kwargs: dict) -> int:
 def _apply_real(d: OpDef, op: Op, t: Any, args: tuple, kwargs: dict, ctx: Ctx) -> Any:
     checked = False
     bound = None
-    if d.data or any(is_packed(v) for v in (t, *args)):
+    if _reads_values(d, op, t, args, kwargs):
         bound = _data_bound(op, t, args, kwargs)
     else:
         try:

@@ -288,7 +288,7 @@ class _Parser:
         d = OPS[name]
         if d.returns != "tuple_if":
             return False
-        key = "dim" if name in ("max", "min") else "return_indices"
+        key = {"max": "dim", "min": "dim", "nonzero": "as_tuple"}.get(name, "return_indices")
         pos = [p.name for p in d.params].index(key)
         given = [k.value for k in node.keywords if k.arg == key]
         args = node.args[1:] if _namespace_name(node.func) else node.args
@@ -431,8 +431,22 @@ class _Parser:
             if isinstance(node, (ast.Tuple, ast.List)):
                 return TupleE(tuple(self.size_item(e) for e in node.elts))
             return Sizes((self.size_item(node),))
-        if kind in ("int_or_ints", "dims"):
-            if kind == "dims" and isinstance(node, ast.Constant) and node.value is None:
+        if kind in ("opt_tensor", "opt_bool") and isinstance(node, ast.Constant) and node.value is None:
+            return None
+        if kind == "opt_tensor":
+            return self.sub_expr(node)
+        if kind == "opt_bool":
+            kind = "bool"
+        if kind == "ints_or_tensor":
+            kind = "int_or_ints" if is_scalar(node) else "tensor"
+            if kind == "tensor":
+                return self.sub_expr(node)
+        if kind == "opt_num_or_tensor":
+            if isinstance(node, ast.Constant) and node.value is None:
+                return None
+            return self.num_value(node, what) if is_scalar(node) else self.sub_expr(node)
+        if kind in ("int_or_ints", "dims", "opt_ints"):
+            if kind in ("dims", "opt_ints") and isinstance(node, ast.Constant) and node.value is None:
                 return None
             if isinstance(node, (ast.Tuple, ast.List)):
                 return TupleE(tuple(self.int_value(e, what) for e in node.elts))

@@ -109,6 +109,8 @@ def _render_legacy(op: Op, acc: str) -> str:
         return f"{acc}.{op.kw('attr')}"
     if n == "index":
         return f"{acc}[{_args(a)}]"
+    if n in ("reshape", "view", "expand", "repeat", "permute") and not a:
+        return f"{acc}.{n}(())"
     if n in ("chunk", "split"):
         base = f"{acc}.{n}({src(a[0])}, dim={a[1]})"
         return base if len(a) < 3 or a[2] is None else f"{base}[{a[2]}]"
@@ -127,15 +129,28 @@ def _render_legacy(op: Op, acc: str) -> str:
     return f"{acc}.{n}({_args(a)}{kw})"
 
 
-def render_op(op: Op, acc: str, acc_infix: bool = False) -> str:
-    """Source of ``op`` applied to the expression ``acc``."""
+# Python's operator precedence (higher binds tighter); comparisons never chain in a rendering
+_PREC = {"**": 7, "*": 5, "@": 5, "/": 5, "//": 5, "%": 5, "+": 4, "-": 4, "&": 3, "^": 2, "|": 1}
+
+
+def _prec(sym: str | None) -> int:
+    return 99 if sym is None else _PREC.get(sym, 0)
+
+
+def render_op(op: Op, acc: str, acc_infix: str | None = None) -> str:
+    """Source of ``op`` applied to the expression ``acc`` (``acc_infix``: the operator ``acc`` ends with)."""
     n, d = op.name, OPS[op.name]
-    if n in _INFIX and not op.kw("rounding_mode"):
-        other = op.args[0]
-        left, right = (src(other), acc) if op.kw("reflected") else (acc, src(other))
-        if isinstance(other, (int, float)) and not isinstance(other, bool) and other < 0 and not op.kw("reflected"):
-            right = f"({right})"
-        return f"{left} {_INFIX[n]} {right}"
+    if n in _INFIX and not op.kw("rounding_mode") and op.kw("alpha") is None:
+        sym, other = _INFIX[n], op.args[0]
+        mine, theirs = _prec(sym), _prec(acc_infix)
+        reflected = bool(op.kw("reflected"))
+        if theirs < mine or (theirs == mine and (reflected or sym == "**" or mine == 0)):
+            acc = f"({acc})"
+        other_text = src(other)
+        if isinstance(other, (int, float)) and not isinstance(other, bool) and (other < 0 or sym == "**"):
+            other_text = f"({other_text})"
+        left, right = (other_text, acc) if reflected else (acc, other_text)
+        return f"{left} {sym} {right}"
     if acc_infix:
         acc = f"({acc})"
     if n in _LEGACY and not (n in ("mean", "sum") and op.kw("dtype") is not None):
@@ -169,10 +184,11 @@ def to_source(ops: tuple[Op, ...] | list[Op], root: str | None = "x") -> str:
     >>> to_source([Op("index", (slice(None), -1)), Op("unsqueeze", (1,))], "h_n")
     'h_n[:, -1].unsqueeze(1)'
     """
-    acc, infix = root or "", False
+    acc, infix = root or "", None
     for op in ops:
         acc = render_op(op, acc, infix)
-        infix = op.name in _INFIX and not op.kw("rounding_mode")
+        plain = not op.kw("rounding_mode") and op.kw("alpha") is None
+        infix = _INFIX[op.name] if op.name in _INFIX and plain else None
     return acc
 
 

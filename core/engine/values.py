@@ -21,7 +21,7 @@ from typing import Any
 from core.errors import ExpressionRefused
 
 MAX_INT = 10**7
-MAX_FLOAT = 1e38
+MAX_FLOAT = 1.8e308
 MAX_TUPLE = 16
 
 DTYPES = {

@@ -193,7 +193,7 @@ def _check_node(src: str, node: ast.AST) -> None:
             if abs(v) > MAX_INT:
                 refuse(f"integer {v if abs(v) < 10**30 else '(huge)'} is beyond the limit of ±{MAX_INT:,}")
         elif isinstance(v, float):
-            if not math.isfinite(v) or abs(v) > 1e38:
+            if not math.isfinite(v):
                 refuse(f"number `{text}` is out of range")
         elif isinstance(v, str):
             if len(v) > MAX_PATTERN:
