@@ -59,7 +59,7 @@ def test_trace_shape_error_exit_1_with_json(tmp_path):
         ({"texts": ["a"], "shape": [1]}, "exactly one of"),
         ({"shape": [2, 3], "bogus": 1}, "unknown spec key"),
         ({"shape": [2, 3], "steps": ["__import__('os').system('touch PWNED')"]}, "refused"),
-        ({"shape": [2, 3], "steps": ["x.expand(10**6, 10**6, -1)"]}, "refused"),
+        ({"shape": [2, 3], "steps": ["x[:1].expand(10**6, 10**6, -1)"]}, "refused"),
     ],
 )
 def test_trace_invalid_exit_2_one_line(tmp_path, spec, fragment):
