@@ -24,11 +24,12 @@ from core.diagnosis import findings as diagnosis
 from core.engine.evaluate import first, is_packed
 from core.engine.expr import MAX_NUMEL, Statement, run_statement, unpack
 from core.engine.layers import build_layer, count_parameters, predict_layer, resolved_params, run_layer
+from core.engine.losses import build_loss, labels_tensor, per_sample_loss, run_loss, synthetic_target
 from core.engine.predict import parse_prefix, predict_chain, source_env
 from core.errors import ExpressionRefused, ShapeError, SpecError
 from core.fixes import Fix
 from core.records import Finding, Stage
-from core.spec import LayerKind, LayerStep, Pooling, Spec, step_source
+from core.spec import LayerKind, LayerStep, LossStep, Pooling, Spec, step_source
 
 
 @dataclass
@@ -173,6 +174,8 @@ def run_spec(
             ax.pooled_axes(spec.pooling, tuple(x.shape)),
         )
     env.update(x=x, lengths=lengths)
+    if spec.labels is not None:
+        env["labels"] = labels_tensor(spec.labels).to(x.device)
     _run_steps(trace, spec, exprs, env, info, max_numel, refusal)
     return trace
 
@@ -225,10 +228,14 @@ def _run_steps(
         if refusal is not None and i == refusal.step_index:
             trace.error = _refused(refusal, i, text, prev)
             return
+        info["env"] = dict(env)  # the names as the step found them (diagnosis reads the data, never changes it)
         try:
             if isinstance(step, str):
                 out, axes, side, extras, binds, notes = _run_expr_step(exprs[i], env, axes_env, prev, max_numel)
                 kind = "expr"
+            elif isinstance(step, LossStep):
+                out, axes, side, extras, binds = _run_loss_step(spec, i, step, exprs, env, axes_env, max_numel)
+                kind, notes = "loss", []
             else:
                 out, axes, side, extras, binds = _run_layer_step(spec, i, step, exprs, env, axes_env, prev, max_numel)
                 kind, notes = step.kind.value, []
@@ -338,6 +345,48 @@ def _run_layer_step(
     for name, v in side.items():
         axes_env[name] = ax.state_axes(tuple(v.shape))
     return out, axes, side, tuple(extras), binds
+
+
+def _run_loss_step(
+    spec: Spec,
+    i: int,
+    step: LossStep,
+    exprs: dict[Any, Statement],
+    env: dict[str, Any],
+    axes_env: dict[str, tuple],
+    max_numel: int,
+):
+    """Logits against targets: the loss value becomes the stage (``x`` is left as it was) and is bound as ``loss``.
+
+    The side keeps the logits, the targets and the per-sample losses (reduction='none') for the loss panel.
+    """
+    if step.input not in env:
+        raise ExpressionRefused(f"`{step.input}` is not defined here; available: {', '.join(sorted(env))}")
+    logits = first(env[step.input])
+    if isinstance(step.target, str):
+        target = first(run_statement(exprs[(i, "target")], env, max_numel).value)
+    else:
+        target = synthetic_target(step.target, spec.seed, i).to(logits.device)
+    module = build_loss(step.kind, step.params)
+    value, warned = run_loss(module, logits, target)
+    side: dict[str, Any] = {"logits": logits, "target": target, "per_sample": per_sample_loss(step, logits, target)}
+    extras: list[tuple[str, Any]] = [
+        ("loss_kind", step.kind.value),
+        ("input", step.input),
+        ("target_source", step.target_source),
+        ("logits", tuple(logits.shape)),
+        ("logits_dtype", str(logits.dtype).replace("torch.", "")),
+        ("target", tuple(target.shape)),
+        ("target_dtype", str(target.dtype).replace("torch.", "")),
+        ("reduction", step.params.get("reduction", "mean")),
+    ]
+    if value.dim() == 0:
+        extras.append(("value", float(value)))
+    if warned:
+        extras.append(("torch_warnings", tuple(dict.fromkeys(warned))))
+    in_axes = ax.fit(axes_env.get(step.input, ()), tuple(logits.shape))
+    axes = ax.loss_axes(step.kind.value, in_axes, tuple(value.shape))
+    return value, axes, side, tuple(extras), {"loss": value}
 
 
 def _refused(e: ExpressionRefused, i: int, text: str, prev: Stage) -> ShapeError:

@@ -12,12 +12,13 @@ from collections.abc import Callable
 from typing import Any
 
 from core.diagnosis import axes as ax
+from core.diagnosis.failures_loss import loss_fix, state_fix
 from core.diagnosis.finding_tools import predicts, render
 from core.diagnosis.reshape_axes import FEATURE_ROLES, SEQUENCE_ROLES
 from core.errors import ShapeError
 from core.fixes import Fix
 from core.records import Axis, Stage
-from core.spec import LayerKind, LayerStep, Spec
+from core.spec import LayerKind, LayerStep, LossStep, Spec
 
 
 def explain_failure(err: ShapeError, spec: Spec, stages: list[Stage], info: dict[str, Any]) -> ShapeError:
@@ -49,7 +50,12 @@ def explain_failure(err: ShapeError, spec: Spec, stages: list[Stage], info: dict
     cause = None
     if i is not None and step is not None and shape is not None:
         try:
-            fix = _failure_fix(ex, spec, stages, i, step, shape, axes)
+            if isinstance(step, LossStep):
+                fix = loss_fix(ex.kind, ex.numbers, spec, stages, i, step, info)
+            elif ex.kind == "rnn_hidden" and isinstance(step, LayerStep):
+                fix = state_fix(spec, stages, i, step, shape)
+            else:
+                fix = _failure_fix(ex, spec, stages, i, step, shape, axes)
             cause = _cause(ex, stages, step, shape, axes, info)
         except Exception:  # no fix rather than a broken trace
             fix = None

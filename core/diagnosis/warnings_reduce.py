@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.diagnosis.finding_tools import OpSite, predicts, shorter
+from core.diagnosis.finding_tools import OpSite, predicts, replace_fix, shorter
 from core.fixes import Fix
 from core.records import Finding
 from core.spec import Pooling
@@ -87,10 +87,39 @@ def op_findings(site: OpSite) -> list[Finding]:
     kind = _kind(site, t)
     if kind is None or _masked_before(site):
         return []
-    return [_unmasked(site, t, kind, lengths)]
+    pads = _pads(site, t, lengths)
+    if pads == "neutral" and kind != "mean":
+        return []  # masked in an earlier step: zeros for a sum, -inf (or very negative) for a max
+    return [_unmasked(site, t, kind, lengths, zeroed=pads == "zero")]
 
 
-def _unmasked(site: OpSite, t: int, kind: str, lengths: tuple[int, ...]) -> Finding:
+def _pads(site: OpSite, t: int, lengths: tuple[int, ...]) -> str:
+    """What the reduced tensor holds at the [PAD] positions: ``"zero"`` (masked by a product), ``"neutral"`` for
+    the op (zeros for sum, ≤ -1e4 for max, ≥ 1e4 for min), or ``"data"``. Read from the real tensor (k == 0 only)."""
+    from core.engine.evaluate import first
+
+    env = site.info.get("env") or {}
+    b = next((d for d, a in enumerate(site.a_in) if a.role == "batch"), None)
+    if site.k != 0 or site.root not in env or b is None or b == t:
+        return "data"
+    data = first(env[site.root])
+    if tuple(getattr(data, "shape", ())) != tuple(site.s_in) or not data.is_floating_point():
+        return "data"
+    top = max(lengths)
+    pads = [data.select(b, j).narrow(t - (t > b), n, top - n) for j, n in enumerate(lengths) if n < top]
+    if not pads:
+        return "data"
+    if all(bool((p == 0).all()) for p in pads):
+        return "neutral" if site.op.name in ("sum",) or site.op.args[1:2] == ("sum",) else "zero"
+    op = site.op.args[1] if site.op.name == "reduce" else site.op.name
+    if op in ("amax", "max") and all(bool((p <= -1e4).all()) for p in pads):
+        return "neutral"
+    if op in ("amin", "min") and all(bool((p >= 1e4).all()) for p in pads):
+        return "neutral"
+    return "data"
+
+
+def _unmasked(site: OpSite, t: int, kind: str, lengths: tuple[int, ...], zeroed: bool = False) -> Finding:
     top = max(lengths)
     short = [n for n in lengths if n < top]
     fewest = min(lengths)
@@ -106,15 +135,22 @@ def _unmasked(site: OpSite, t: int, kind: str, lengths: tuple[int, ...]) -> Find
     ways = f"the masked formula `{formula}`"
     if kind in POOLINGS and prev.kind == "source":
         ways = f"pooling '{kind}' (masked by the attention mask), or " + ways
+    if zeroed:
+        effect = (
+            f"and although the [PAD] vectors were zeroed, the mean still divides by all {top} positions instead of "
+            "each text's own number of tokens"
+        )
+        formula = f"x.sum(dim={t}) / " + ("mask.sum(dim=1, keepdim=True)" if len(site.s_in) == 3 else "mask.sum(dim=1)")
+        ways = f"`{formula}`"
     msg = (
         f"`{site.step}` takes the {kind} over all {top} positions of {site.a_in[t].label} for every text, but the "
         f"batch is padded: {shorter(short, lengths)} ({', '.join(map(str, short))} real tokens) — the shortest "
         f"has {top - fewest} [PAD] positions of {top}, {effect}. Use {ways}."
     )
-    return Finding("unmasked_reduction", msg, _fix(site, t, kind), step_index=site.index)
+    return Finding("unmasked_reduction", msg, _fix(site, t, kind, formula), step_index=site.index)
 
 
-def _fix(site: OpSite, t: int, kind: str) -> Fix | None:
+def _fix(site: OpSite, t: int, kind: str, formula: str) -> Fix | None:
     spec, i = site.spec, site.index
     prev = site.stages[-2]
     steps = spec.to_dict()["steps"]
@@ -129,4 +165,7 @@ def _fix(site: OpSite, t: int, kind: str) -> Fix | None:
         )
         if predicts(spec, fix, site.stages[:-1], max(len(rest) - 1, 0)):
             return fix
+    batch = next((d for d, a in enumerate(site.a_in) if a.role == "batch"), None)
+    if whole and batch == 1 - t and len(site.s_in) in (2, 3) and "mask" in (site.info.get("env") or {}):
+        return replace_fix(spec, site.stages[:-1], i, formula, " (masked: only the real tokens count)")
     return None
