@@ -173,7 +173,11 @@ def _multi_target(spec, stages, i, step, logits, target, nums) -> Candidates:
 
 def _class_dim(spec, stages, i, step, logits, target, nums) -> Candidates:
     lshape = tuple(logits.shape)
-    flat = _expr(step, ".view(-1)")
+    flat: Any = _expr(step, ".view(-1)")
+    shown = flat
+    if isinstance(step.target, SyntheticTarget):
+        flat = SyntheticTarget((target.numel(),), step.target.dtype, step.target.high)
+        shown = "target.view(-1)"
     if len(lshape) < 3 or step.input != "x" or flat is None:
         return
     c = lshape[-1]
@@ -182,7 +186,7 @@ def _class_dim(spec, stages, i, step, logits, target, nums) -> Candidates:
     steps.insert(i, f"x.view(-1, {c})")
     yield (
         Fix(
-            f"insert `x.view(-1, {c})` before step {i + 1} and compare with `{flat}`: one row of {c} logits per "
+            f"insert `x.view(-1, {c})` before step {i + 1} and compare with `{shown}`: one row of {c} logits per "
             "token against one label per token",
             "set",
             key="steps",

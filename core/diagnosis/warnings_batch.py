@@ -108,7 +108,12 @@ def _mixed(site: OpSite, b: int) -> Finding:
     fix = None
     if src is not None:
         msg += f" Rearrange instead: `{src}`."
-        why = " (batch first, then merge)" if site.s_out[held[0]] > site.s_in[b] else " (one row per text)"
+        if src.startswith(("torch.cat", "x[", "h_n[")):
+            why = " (one final state per text)"
+        elif site.s_out[held[0]] > site.s_in[b]:
+            why = " (batch first, then merge)"
+        else:
+            why = " (one row per text)"
         fix = replace_fix(site.spec, site.stages[:-1], site.index, src, why)
     return Finding("batch_axis_mixed", msg, fix, step_index=site.index)
 
