@@ -21,9 +21,19 @@ import ast
 from typing import Any
 
 from core.engine.layers import layer_seed, resolved_params
+from core.engine.losses import IGNORE_INDEX, target_seed
 from core.model.checkpoints import PRESET_SIZES, Preset
 from core.records import Stage
-from core.spec import DEFAULT_CHECKPOINT, INPUT_PARAM, LayerKind, LayerStep, Pooling, Spec
+from core.spec import (
+    DEFAULT_CHECKPOINT,
+    INPUT_PARAM,
+    LayerKind,
+    LayerStep,
+    LossStep,
+    Pooling,
+    Spec,
+    SyntheticTarget,
+)
 
 BUNDLED_NAMES = (DEFAULT_CHECKPOINT, "bundled", "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2")
 _TORCH_NAMES = {LayerKind.LSTM: "LSTM", LayerKind.GRU: "GRU", LayerKind.CONV1D: "Conv1d", LayerKind.LINEAR: "Linear"}
@@ -71,9 +81,22 @@ def export_script(spec: Spec, trace: Any = None) -> str:
             prev = stage
     if failed is None:
         w.blank()
-        final = stages[-1].shape if stages else ()
-        w.line("print(tuple(x.shape))", f"{tuple(final)}")
+        last = stages[-1] if stages else None
+        name = _final_name(spec, last)
+        w.line(f"print(tuple({name}.shape))", f"{tuple(last.shape) if last is not None else ()}")
+        if last is not None and last.kind == "loss" and last.extra("value") is not None:
+            w.line("print(loss.item())", f"{last.extra('value'):.6g} in the app")
     return w.text()
+
+
+def _final_name(spec: Spec, stage: Stage | None) -> str:
+    """The variable holding the final stage's tensor: ``x``, ``loss``, or the first name a step bound."""
+    if stage is None or stage.step_index is None:
+        return "x"
+    if stage.kind == "loss":
+        return "loss"
+    binds = stage.extra("binds")
+    return binds[0] if binds else "x"
 
 
 # ----------------------------------------------------------------------------------------- sections
@@ -100,7 +123,7 @@ def _header(w: _Writer, spec: Spec, trace: Any, names: set[str]) -> None:
     w.line("import torch")
     if names & {"F"}:
         w.line("import torch.nn.functional as F")
-    if any(isinstance(s, LayerStep) for s in spec.steps):
+    if any(isinstance(s, LayerStep | LossStep) for s in spec.steps):
         w.line("from torch import nn")
     einops = sorted(names & {"rearrange", "reduce"})
     if einops:
@@ -151,10 +174,15 @@ def _model_source(w: _Writer, spec: Spec, trace: Any, source: Stage | None, name
         f'batch = tokenizer(texts, padding=True, truncation=True, max_length={limit}, return_tensors="pt")',
         f"input_ids, attention_mask: (B, L) = ({b}, {seq})",
     )
-    if spec.pooling in _MASKED or spec.pooling is Pooling.MAX:
+    if spec.pooling in _MASKED or spec.pooling is Pooling.MAX or "mask" in names:
         w.line('mask = batch["attention_mask"]', f"(B, L) = ({b}, {seq}); 1 = real token, 0 = padding")
+    if "attention_mask" in names:
+        w.line('attention_mask = batch["attention_mask"]', f"(B, L) = ({b}, {seq})")
+    if "input_ids" in names:
+        w.line('input_ids = batch["input_ids"]', f"(B, L) = ({b}, {seq}): token ids")
     if "lengths" in names:
         w.line('lengths = batch["attention_mask"].sum(1)', f"(B,) = ({b},): real tokens per text")
+    _labels(w, spec)
     w.line("outputs = model(**batch, output_hidden_states=True)", "hidden_states: embeddings + one entry per layer")
     w.line(f"x = outputs.hidden_states[{spec.layer}]", _shape_note(None, source))
 
@@ -162,8 +190,13 @@ def _model_source(w: _Writer, spec: Spec, trace: Any, source: Stage | None, name
 def _synthetic_source(w: _Writer, spec: Spec, source: Stage | None, names: set[str]) -> None:
     shape = tuple(spec.shape or ())
     w.line(f"x = torch.randn({shape}, generator=torch.Generator().manual_seed({spec.seed}))", _shape_note(None, source))
-    if spec.pooling is not Pooling.NONE:
-        w.line("mask = torch.ones(x.shape[:2])", f"(B, L) = {shape[:2]}: every position is a real token")
+    if len(shape) >= 2 and (spec.pooling is not Pooling.NONE or names & {"mask", "attention_mask"}):
+        w.line(
+            "mask = torch.ones(x.shape[:2], dtype=torch.long)", f"(B, L) = {shape[:2]}: every position is a real token"
+        )
+        if "attention_mask" in names:
+            w.line("attention_mask = mask")
+    _labels(w, spec)
     if "lengths" in names:
         length = shape[1] if len(shape) > 1 else 1
         w.line(
@@ -204,7 +237,9 @@ def _step_lines(
     out: list[tuple[str, str]] = [(f"# step {i + 1}", "")]
     note = _shape_note(prev, stage) if stage is not None else ""
     if isinstance(step, str):
-        out.append((f"x = {step}", note))
+        out.append((step if _is_statement(step) else f"x = {step}", note))
+    elif isinstance(step, LossStep):
+        out += _loss_lines(spec, i, step, stage)
     else:
         var = f"{step.kind.value}{i + 1}"
         params = _ordered_params(step, prev.shape if prev is not None else None)
@@ -214,14 +249,16 @@ def _step_lines(
         out.append((f"torch.manual_seed({layer_seed(spec.seed, i)})", seed_note))
         built = f"{count:,} parameters" if count is not None else ""
         out.append((f"{var} = nn.{_TORCH_NAMES[step.kind]}({args}).eval()", built))
+        call = f"{var}({step.input}{_initial_states(step)})"
         if step.kind is LayerKind.LSTM:
-            extra = _state_note(stage)
-            out.append((f"x, (h_n, c_n) = {var}(x)", f"{note}{extra}"))
+            target = step.output or "x, (h_n, c_n)"
+            out.append((f"{target} = {call}", f"{note}{_state_note(stage)}"))
         elif step.kind is LayerKind.GRU:
-            out.append((f"x, h_n = {var}(x)", f"{note}{_state_note(stage)}"))
+            target = step.output or "x, h_n"
+            out.append((f"{target} = {call}", f"{note}{_state_note(stage)}"))
         else:
             formula = stage.extra("formula") if stage is not None else None
-            out.append((f"x = {var}(x)", f"{note}; {formula}" if formula else note))
+            out.append((f"{step.output or 'x'} = {call}", f"{note}; {formula}" if formula else note))
     if error is not None:
         first = str(error.message).splitlines()[0] if error.message else "error"
         out[-1] = (out[-1][0], f"✗ fails here on {tuple(prev.shape) if prev is not None else '?'}")
@@ -254,17 +291,87 @@ class _Writer:
 
 
 def _names_used(spec: Spec) -> set[str]:
-    """Names the expression steps read (parsed with ast, never evaluated)."""
+    """Names the steps read: expressions, initial states, loss targets (parsed with ast, never evaluated)."""
     names: set[str] = set()
     for step in spec.steps:
-        if not isinstance(step, str):
-            continue
-        try:
-            tree = ast.parse(step, mode="eval")
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            continue  # the trace refuses it before any export is offered
-        names.update(n.id for n in ast.walk(tree) if isinstance(n, ast.Name))
+        texts = [step] if isinstance(step, str) else []
+        if isinstance(step, LayerStep):
+            texts = [t for t in (step.h0, step.c0) if t]
+            names.add(step.input)
+        elif isinstance(step, LossStep):
+            texts = [step.target] if isinstance(step.target, str) else []
+            names.add(step.input)
+        for text in texts:
+            try:
+                tree = ast.parse(text, mode="exec")
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                continue  # the trace refuses it before any export is offered
+            names.update(n.id for n in ast.walk(tree) if isinstance(n, ast.Name))
     return names
+
+
+def _is_statement(step: str) -> bool:
+    """True for an assignment step (``w = ...``, ``q, k = ...``): written as it is; an expression becomes ``x =``."""
+    try:
+        tree = ast.parse(step, mode="exec")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return len(tree.body) == 1 and isinstance(tree.body[0], ast.Assign | ast.AnnAssign | ast.AugAssign)
+
+
+def _initial_states(step: LayerStep) -> str:
+    """``, (h0, c0)`` (LSTM) / ``, h0`` (GRU) written into the call, or nothing."""
+    if step.h0 is None:
+        return ""
+    if step.kind is LayerKind.LSTM:
+        return f", ({step.h0}, {step.c0})"
+    return f", {step.h0}"
+
+
+def _labels(w: _Writer, spec: Spec) -> None:
+    """``labels = torch.tensor([...])`` built as the app builds it (ragged rows padded with -100)."""
+    if spec.labels is None:
+        return
+    rows = [list(r) if isinstance(r, tuple) else r for r in spec.labels]
+    if rows and all(isinstance(r, list) for r in rows):
+        width = max(len(r) for r in rows)
+        rows = [r + [IGNORE_INDEX] * (width - len(r)) for r in rows]
+    floating = any(isinstance(v, float) for r in rows for v in (r if isinstance(r, list) else [r]))
+    dtype = "torch.float32" if floating else "torch.long"
+    shape = (len(rows), len(rows[0])) if rows and isinstance(rows[0], list) else (len(rows),)
+    note = f"{shape}: one {'row' if len(shape) == 2 else 'label'} per text"
+    if len(shape) == 2 and any(IGNORE_INDEX in r for r in rows):
+        note += f"; {IGNORE_INDEX} = no label (padding, ignored by the loss)"
+    w.line(f"labels = torch.tensor({_py(rows)}, dtype={dtype})", note)
+
+
+def _loss_lines(spec: Spec, i: int, step: LossStep, stage: Stage | None) -> list[tuple[str, str]]:
+    """The loss module, its synthetic target if any, and ``loss = loss_fn(logits, target)`` with both shapes."""
+    var = f"loss_fn{i + 1}"
+    args = ", ".join(
+        f"{k}=torch.tensor({_py(v)})" if k in ("weight", "pos_weight") else f"{k}={_py(v)}"
+        for k, v in step.params.items()
+    )
+    out = [(f"{var} = nn.{step.kind.value}({args})", "")]
+    target = step.target
+    if isinstance(target, SyntheticTarget):
+        gen = f"generator=torch.Generator().manual_seed({target_seed(spec.seed, i)})"
+        shape = tuple(target.shape)
+        if target.dtype == "long":
+            code = f"torch.randint(0, {target.high or 2}, {shape}, {gen})"
+        elif target.high is not None:
+            code = f"torch.randint(0, {target.high}, {shape}, {gen}).float()"
+        else:
+            code = f"torch.rand({shape}, {gen})"
+        out.append((f"target = {code}", f"a synthetic target {shape}, {target.dtype}"))
+        target = "target"
+    note = ""
+    if stage is not None:
+        value = stage.extra("value")
+        note = f"logits {stage.extra('logits')} vs targets {stage.extra('target')} {stage.extra('target_dtype')}"
+        note += f" -> loss {value:.6g}" if value is not None else f" -> {tuple(stage.shape)}"
+    out.append((f"loss = {var}({step.input}, {target})", note))
+    return out
 
 
 def _ordered_params(step: LayerStep, shape: tuple[int, ...] | None) -> dict[str, Any]:

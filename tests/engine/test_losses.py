@@ -58,7 +58,7 @@ def test_labels_tensor_is_what_torch_tensor_builds():
 
 def test_synthetic_targets_are_seeded_and_shaped():
     long = synthetic_target(SyntheticTarget((16,), "long", 3), seed=0, step_index=2)
-    assert long.dtype == torch.int64 and long.shape == (16,) and 0 <= int(long.min()) and int(long.max()) < 3
+    assert long.dtype == torch.int64 and long.shape == (16,) and int(long.min()) >= 0 and int(long.max()) < 3
     assert torch.equal(long, synthetic_target(SyntheticTarget((16,), "long", 3), seed=0, step_index=2))
     hot = synthetic_target(SyntheticTarget((16, 3), "float", 2), seed=0, step_index=2)
     assert hot.dtype == torch.float32 and set(hot.unique().tolist()) <= {0.0, 1.0}
