@@ -65,6 +65,13 @@ with right:
     elif trace is not None:
         if trace.error is not None:
             ui.error_panel(trace.error, spec.to_dict())
+        elif trace.final.kind == "loss" and trace.final.extra("value") is not None:
+            f = trace.final
+            st.success(
+                f"Runs: loss `{f.extra('value'):.4f}` (nn.{f.extra('loss_kind')}: logits `{f.extra('logits')}` vs "
+                f"targets `{f.extra('target')}`)",
+                icon=":material/check_circle:",
+            )
         else:
             st.success(f"Runs: final shape `{tuple(trace.final.shape)}`", icon=":material/check_circle:")
         st.plotly_chart(shape_flow(trace.stages, trace.error), key="pl_flow", config={"displayModeBar": False})

@@ -150,6 +150,14 @@ def shape_flow(stages: Sequence[Stage], error: Any = None, title: str = "", plot
             xanchor="left",
             font={"size": 12, "color": "#1f2430"},
         )
+    for row, stage in enumerate(stages):
+        if stage.kind == "loss":  # a loss value has no dims to draw: its logits vs targets, and the value
+            value = stage.extra("value")
+            text = f"{stage.extra('logits')} vs {stage.extra('target')}"
+            text += f" → <b>{value:.4g}</b>" if value is not None else ""
+            fig.add_annotation(
+                x=0, y=row, text=text, showarrow=False, xanchor="left", font={"size": 12, "color": "#e8590c"}
+            )
     right_margin = int(16 + CHAR_PX * max([len(t) for t in shape_texts] + [6]))
     if error is not None:
         step_no = (error.step_index + 1) if getattr(error, "step_index", None) is not None else "?"

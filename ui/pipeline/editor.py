@@ -11,8 +11,10 @@ from typing import Any
 import streamlit as st
 
 from core.engine.layers import inferred_input_size
+from core.loss_step import LOSS_KEY
 from core.model.pooling import DESCRIPTIONS
 from core.spec import FOREIGN_PARAMS, INPUT_PARAM, MAX_LENGTH_LIMIT, MAX_STEPS, LayerKind, Pooling
+from ui.pipeline.loss_widgets import loss_more, loss_widgets, new_loss
 from ui.pipeline.state import (
     BOOL_PARAMS,
     DEFAULT_SHAPE,
@@ -24,6 +26,7 @@ from ui.pipeline.state import (
     append_step,
     init_widgets,
     load_spec,
+    step_key,
 )
 
 NEW_STEPS: dict[str, Any] = {
@@ -32,14 +35,24 @@ NEW_STEPS: dict[str, Any] = {
     "gru": {"gru": {"hidden_size": 128, "batch_first": True}},
     "conv1d": {"conv1d": {"out_channels": 256, "kernel_size": 3, "padding": 1}},
     "linear": {"linear": {"out_features": 2}},
+    "loss": {"loss": {"kind": "CrossEntropyLoss"}, "target": "labels"},
 }
-ADD_LABELS = {"expression": "+ expr", "lstm": "+ LSTM", "gru": "+ GRU", "conv1d": "+ Conv1d", "linear": "+ Linear"}
+ADD_LABELS = {
+    "expression": "+ expr",
+    "lstm": "+ LSTM",
+    "gru": "+ GRU",
+    "conv1d": "+ Conv1d",
+    "linear": "+ Linear",
+    "loss": "+ Loss",
+}
 ADD_HELP = {
     "expression": "a PyTorch expression over x: reshape, permute, transpose, indexing…",
     "lstm": "torch.nn.LSTM (input_size inferred)",
     "gru": "torch.nn.GRU (input_size inferred)",
     "conv1d": "torch.nn.Conv1d (in_channels inferred from dim 1)",
     "linear": "torch.nn.Linear (in_features inferred from the last dim)",
+    "loss": "a loss (CrossEntropyLoss, BCEWithLogitsLoss, MSELoss, NLLLoss): the logits against the labels "
+    "(sidebar) or a synthetic target",
 }
 # one-click suggestions for expression steps: label -> expression
 SUGGESTIONS: dict[str, str] = {
@@ -78,6 +91,8 @@ def _add(kind: str) -> None:
         st.session_state["pl_flash"] = ("warning", f"a pipeline holds at most {MAX_STEPS} steps")
         return
     step = NEW_STEPS[kind]
+    if kind == "loss":
+        step = new_loss(dict(NEW_STEPS["loss"]))
     append_step(dict(step) if isinstance(step, dict) else step)
 
 
@@ -137,23 +152,32 @@ def step_editor(trace: Any) -> None:
 
 def _step_box(i: int, item: dict[str, Any], n: int, stage: Any, failed: int | None, prev_shape: Any) -> None:
     sid, step = item["id"], item["step"]
-    kind = None if isinstance(step, str) else LayerKind(next(iter(step)))
+    is_loss = isinstance(step, dict) and step_key(step) == LOSS_KEY
+    kind = None if isinstance(step, str) or is_loss else LayerKind(step_key(step))
     title = "expression" if kind is None else f"nn.{TORCH_NAMES[kind]}"
+    if is_loss:
+        title = f"loss · nn.{st.session_state.get(f'pl_l{sid}_kind', 'CrossEntropyLoss')}"
     if stage is not None:
         status = f":green[→ `{tuple(stage.shape)}`]"
+        if stage.kind == "loss" and stage.extra("value") is not None:
+            status = f":green[→ loss **{stage.extra('value'):.4g}**]"
         if stage.warnings:
             status += f" :orange[⚠ {len(stage.warnings)}]"
     elif failed == i:
         status = ":red[**✗ fails here**]"
     else:
         status = ":gray[not run]"
-    cols = st.columns([5.2, 2.2, 0.7, 0.7, 0.7], vertical_alignment="center", gap="small")
+    cols = st.columns([4.8, 2.6, 0.7, 0.7, 0.7], vertical_alignment="center", gap="small")
     cols[0].markdown(f"**{i + 1}** · {title} &nbsp; {status}")
-    if kind is not None and MORE_PARAMS[kind]:
-        with cols[1].popover("More", icon=":material/tune:", help="Other torch.nn parameters"):
+    if kind is not None or is_loss:
+        with cols[1].popover("More", icon=":material/tune:", help="Other torch.nn parameters, names, initial states"):
             init_widgets(item)
-            for p in MORE_PARAMS[kind]:
-                _param_widget(sid, kind, p, prev_shape)
+            if is_loss:
+                loss_more(sid)
+            else:
+                for p in MORE_PARAMS[kind]:
+                    _param_widget(sid, kind, p, prev_shape)
+                _names_widgets(sid, kind)
     cols[2].button(
         "",
         icon=":material/arrow_upward:",
@@ -184,14 +208,17 @@ def _step_box(i: int, item: dict[str, Any], n: int, stage: Any, failed: int | No
         help="Remove this step",
     )
     init_widgets(item)
-    if kind is None:
+    if is_loss:
+        loss_widgets(sid)
+    elif kind is None:
         st.text_input(
             f"Step {i + 1} expression",
             key=f"pl_e{sid}",
             label_visibility="collapsed",
             placeholder="a PyTorch expression over x, e.g. x.transpose(1, 2)",
-            help="A safe subset of PyTorch over x (and h_n, c_n, lengths): reshape, view, permute, transpose, "
-            "indexing, flatten, unsqueeze, F.pad, rearrange… Press Enter to run.",
+            help="One PyTorch statement over x (and mask, lengths, input_ids, labels, h_n, c_n, and names bound "
+            "earlier): reshape, view, permute, transpose, indexing, flatten, unsqueeze, F.pad, rearrange…; "
+            "`w = …` binds a name. Press Enter to run.",
         )
         st.pills(
             "Suggestions",
@@ -203,6 +230,41 @@ def _step_box(i: int, item: dict[str, Any], n: int, stage: Any, failed: int | No
         )
     else:
         _layer_widgets(sid, kind, step[kind.value], prev_shape)
+        _state_caption(sid, kind)
+
+
+def _names_widgets(sid: int, kind: LayerKind) -> None:
+    """The layer's input and output names and, for LSTM / GRU, the initial states h0 / c0 (expressions)."""
+    st.divider()
+    st.text_input("input", key=f"pl_s{sid}_input", help="the name this layer reads (default x)")
+    example = {LayerKind.LSTM: "out, (h_n, c_n)", LayerKind.GRU: "out, h_n"}.get(kind, "out")
+    st.text_input(
+        "output",
+        key=f"pl_s{sid}_output",
+        placeholder=f"default: x (e.g. {example})",
+        help="the names it binds, as Python targets; empty: the output becomes x (and h_n / c_n are bound)",
+    )
+    if kind in (LayerKind.LSTM, LayerKind.GRU):
+        st.text_input(
+            "h0",
+            key=f"pl_s{sid}_h0",
+            placeholder="torch.zeros(num_layers * D, x.size(0), hidden_size)",
+            help="initial hidden state, an expression: (num_layers × num_directions, batch, hidden_size) even with "
+            "batch_first=True. Empty: zeros.",
+        )
+        if kind is LayerKind.LSTM:
+            st.text_input(
+                "c0", key=f"pl_s{sid}_c0", placeholder="torch.zeros_like(h0 shape)", help="initial cell state"
+            )
+
+
+def _state_caption(sid: int, kind: LayerKind) -> None:
+    ss = st.session_state
+    parts = [f"{k} = {ss.get(f'pl_s{sid}_{k}')}" for k in ("h0", "c0") if str(ss.get(f"pl_s{sid}_{k}") or "").strip()]
+    names = [f"{k}: {ss.get(f'pl_s{sid}_{k}')}" for k in ("input", "output")
+             if str(ss.get(f"pl_s{sid}_{k}") or "").strip() not in ("", "x")]  # fmt: skip
+    if parts or names:
+        st.caption(" · ".join(f"`{p}`" for p in [*names, *parts]))
 
 
 def _layer_widgets(sid: int, kind: LayerKind, params: dict[str, Any], prev_shape: Any) -> None:
@@ -288,6 +350,15 @@ def input_sidebar(ckpt: Any) -> None:
             help="How token vectors (B, L, H) become one vector per text (B, H); masked by the attention mask.",
         )
         st.caption(DESCRIPTIONS[Pooling(ss["pl_pooling"])])
+        st.text_area(
+            "Labels (one per line, for a loss step)",
+            key="pl_labels",
+            height=80,
+            placeholder="1\n0   — or rows: [0, 1, 1]",
+            help="One line per text (per row of a synthetic tensor): a class id, a float, or a [row] — multi-hot "
+            "labels, or one label per token. In expressions they are the tensor `labels` (ints: long, floats: "
+            "float32; shorter rows padded with -100).",
+        )
         st.number_input(
             "Layer seed",
             min_value=0,
