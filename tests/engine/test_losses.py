@@ -190,3 +190,15 @@ def test_bad_loss_steps_and_labels_are_refused_with_a_clear_message(data, fragme
     with pytest.raises(SpecError) as e:
         Spec.from_dict({"texts": ["a", "b"], **data})
     assert fragment in str(e.value)
+
+
+def test_the_readme_spec_example_runs_to_its_loss(tiny_ckpt):
+    """The README's Spec example (with its labels and loss step) parses and runs; bert-tiny stands in for speed."""
+    import json
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    data = json.loads(re.search(r"```json\n(\{.*?\})\n```", text, re.S).group(1))
+    trace = run_spec(Spec.from_dict({**data, "checkpoint": "random:bert-tiny"}), tiny_ckpt, device="cpu")
+    assert trace.ok and trace.final.kind == "loss" and trace.final.extra("logits") == (1, 2)
