@@ -226,3 +226,26 @@ def test_console_script_embeds_the_same_vectors(tmp_path):
         r = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, r.stderr
     np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
+
+
+def test_cli_trace_prints_the_loss_stage_and_its_warning(tmp_path, capsys):
+    from core.cli import main
+
+    path = tmp_path / "loss.json"
+    path.write_text(
+        json.dumps(
+            {
+                "shape": [8, 32],
+                "steps": [
+                    {"linear": {"out_features": 1}},
+                    {"loss": {"kind": "MSELoss"}, "target": {"shape": [8], "dtype": "float"}},
+                ],
+            }
+        )
+    )
+    assert main(["trace", "--spec", str(path)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    loss = out["stages"][-1]
+    assert loss["kind"] == "loss" and loss["shape"] == [] and loss["extras"]["logits"] == [8, 1]
+    assert isinstance(loss["extras"]["value"], float)
+    assert [w["code"] for w in out["warnings"]] == ["loss_broadcast"]

@@ -106,4 +106,18 @@ CORRECT_MODEL = [
             "steps": ["x.permute(0, 2, 1)", {"conv1d": {"out_channels": 512, "kernel_size": 3}}],
         },
     ),
+    (
+        "002-masked-mean-written-out",
+        {
+            "texts": TEXTS,
+            "steps": [
+                "x = x * mask.unsqueeze(-1).float()",
+                "torch.sum(x, dim=1) / torch.clamp(mask.unsqueeze(-1).float().sum(dim=1), min=1e-9)",
+            ],
+        },
+    ),
+    (
+        "002-masked-mean-one-line",
+        {"texts": TEXTS, "steps": ["(x * mask.unsqueeze(-1)).sum(dim=1) / mask.sum(dim=1, keepdim=True)"]},
+    ),
 ]
