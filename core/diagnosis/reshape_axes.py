@@ -64,12 +64,15 @@ class PermutedView:
 
     ``perm`` orders every input dim (size-1 dims keep their place); ``merged`` is True when the permuted shape
     still needs merging into ``out`` (``(20, 30, 12, 6) -> (600, 6, 12)``); ``moved``: the input dims that
-    changed place.
+    changed place. ``split``: the input's elementary shape when an earlier merge is undone first
+    (``(4, 80)`` made by flattening (4, 10, 8), viewed as ``(4, 8, 10)``: ``x.reshape(4, 10, 8).permute(0, 2, 1)``);
+    then ``perm`` orders the elementary dims.
     """
 
     perm: tuple[int, ...]
     out: tuple[int, ...]
     merged: bool
+    split: tuple[int, ...] | None = None
 
     @property
     def moved(self) -> tuple[int, ...]:
@@ -78,6 +81,8 @@ class PermutedView:
     def source(self, root: str = "x", sizes: tuple[int, ...] | None = None) -> str:
         """``x.permute(0, 2, 1)`` or ``x.permute(0, 1, 3, 2).reshape(-1, 6, 12)`` (``sizes`` as written)."""
         text = f"{root}.permute({', '.join(map(str, self.perm))})"
+        if self.split is not None:
+            text = f"{root}.reshape({', '.join(map(str, self.split))}).permute({', '.join(map(str, self.perm))})"
         if self.merged:
             text += f".reshape({', '.join(map(str, sizes or self.out))})"
         return text
@@ -387,8 +392,17 @@ def reshape_report(in_shape: tuple[int, ...], in_axes: tuple[Axis, ...], out_sha
     )
     axes = tuple(a if a is not None else generic(j, out_shape[j]) for j, a in enumerate(result))
     permuted = permuted_view(in_shape, out_shape)
+    moved_atoms: set[int] = set()
+    if permuted is None and len(atoms) > len([s for s in in_shape if s != 1]) and all(a.full for _, a in atoms):
+        # whole axes merged (tokens·hidden after a flatten) re-cut in the other order: judge the elementary axes
+        # (only whole ones: parts of one axis, like (L/8, 8·H), are regroupings whose re-cuts stay regroupings)
+        elementary = tuple(lengths)
+        inner = permuted_view(elementary, out_shape)
+        if inner is not None:
+            permuted = PermutedView(inner.perm, inner.out, inner.merged, elementary)
+            moved_atoms = {atoms[e][0] for e in inner.moved}
     if permuted is not None:  # the transpose's shape with the memory order's data: every moved dim is scrambled
-        moved = set(permuted.moved)
+        moved = set(permuted.moved) if permuted.split is None else moved_atoms
         why_p = f"the shape of `{permuted.source('x')}` but not its data: view/reshape keeps the memory order"
         axes = tuple(
             Axis("mixed " + "·".join(dict.fromkeys(in_axes[k].name for k in sources[j])), str(out_shape[j]), "mixed",

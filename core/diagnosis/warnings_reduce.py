@@ -154,7 +154,7 @@ def _fix(site: OpSite, t: int, kind: str, formula: str) -> Fix | None:
     spec, i = site.spec, site.index
     prev = site.stages[-2]
     steps = spec.to_dict()["steps"]
-    whole = site.k == 0 and len(site.ops) == 1 and site.root == "x"
+    whole = site.k == 0 and len(site.ops) == 1 and site.root == "x" and not site.op.kw("keepdim", False)
     only_tokens = site.op.name == "reduce" or _reduced_dims(site.op, len(site.s_in)) == {t}
     if whole and only_tokens and kind in POOLINGS and prev.kind == "source" and t == 1 and spec.pooling is Pooling.NONE:
         rest = steps[:i] + steps[i + 1 :]

@@ -42,11 +42,13 @@ def _view_as_permute(site: OpSite, pv: PermutedView) -> Finding:
     _s_in, a_in, s_out, i = site.s_in, site.a_in, site.s_out, site.index
     sizes = site.op.args if site.op.name in ("reshape", "view") else s_out
     new: tuple = (Op("permute", pv.perm),) + ((Op("reshape", tuple(sizes)),) if pv.merged else ())
+    if pv.split is not None:
+        new = (Op("reshape", pv.split), *new)
     new_source = render((*site.ops[: site.k], *new, *site.ops[site.k + 1 :]), site.root)
     meant = pv.source(site.root, tuple(sizes))
     moved = sorted(set(pv.moved))
-    names = " and ".join(a_in[d].label for d in moved)
-    if pv.merged:
+    names = " and ".join(a_in[d].label for d in moved) if pv.split is None else labels(a_in)
+    if pv.merged or pv.split is not None:
         want = ""
     else:
         want = " (" + ", ".join(f"dim {j} should be {a_in[pv.perm[j]].label}" for j in moved) + ")"

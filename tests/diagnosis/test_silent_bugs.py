@@ -103,6 +103,14 @@ CASES = [
         "x.permute(0, 1, 3, 2).reshape(24, 2, 10)",
         False,
     ),
+    (
+        "view-after-flatten",
+        {"shape": [4, 10, 8], "steps": ["x.flatten(1)", "x.view(4, 8, 10)"]},
+        "view_as_permute",
+        ["the same shape as `x.reshape(4, 10, 8).permute(0, 2, 1)`, but not the same data"],
+        "x.reshape(4, 10, 8).permute(0, 2, 1)",
+        False,
+    ),
     # ---- the last step of a bidirectional LSTM / GRU
     (
         "bilstm-x-last",
@@ -403,6 +411,8 @@ def test_batch_reduction_is_warned_without_a_fix():
     "data",
     [
         {"shape": [32, 128, 768], "steps": ["x.reshape(32, 16, 6144)"]},  # a regrouping, not a transpose
+        {"shape": [32, 128, 768], "steps": ["x.reshape(32, 16, 6144)", "x.reshape(32, 8, 12288)"]},  # regrouped again
+        {"shape": [4, 10, 8], "steps": ["x.flatten(1)", "x.view(4, 10, 8)"]},  # flatten undone
         {"shape": [32, 10, 64], "steps": ["x.flatten(1)"]},
         {
             "shape": [4, 10, 32],
