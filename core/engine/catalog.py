@@ -342,7 +342,22 @@ for _n in ("softmax", "log_softmax"):
     )
 op("bmm", "mat2:tensor", "bmm", "torch.bmm", words="batched matrix product with {0}")
 op("mm", "mat2:tensor", "mm", "torch.mm", words="matrix product with {0}")
+op(
+    "baddbmm",
+    "batch1:tensor, batch2:tensor, *beta:num=1, *alpha:num=1",
+    "baddbmm",
+    "torch.baddbmm",
+    words="beta·input + alpha·(batch1 @ batch2)",
+)
 op("einsum", "", words="einsum {0!r}")
+op(
+    "scaled_dot_product_attention",
+    "key:tensor, value:tensor, attn_mask:opt_tensor=None, dropout_p:num=0.0, is_causal:bool=False, *scale:opt_num=None",
+    (),
+    "F.scaled_dot_product_attention",
+    _kw("", "key", "value", "attn_mask", "dropout_p", "is_causal", func="F.scaled_dot_product_attention"),
+    words="attention: softmax(q·kᵀ/√d) · v",
+)
 
 # -------------------------------------------------------------------------------------- constructors
 _CTOR = "*dtype:dtype=None, *device:device=None, *requires_grad:bool=False"
@@ -390,6 +405,12 @@ op("full_like", "fill_value:num, *dtype:dtype=None", (), "torch.full_like", word
 for _n in ("new_zeros", "new_ones"):
     op(_n, "size:sizes, *dtype:dtype=None", _n, words=f"new {_n[4:]} of shape {{0}}")
 op("new_full", "size:ints, fill_value:num, *dtype:dtype=None", "new_full", words="new tensor of {1}, shape {0}")
+op(
+    "new_tensor",
+    "data:data, *dtype:dtype=None",
+    "new_tensor",
+    words="the constant {0} (dtype and device of the tensor)",
+)
 
 # --------------------------------------------------------------------------------- family 7 and more
 op(

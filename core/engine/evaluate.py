@@ -30,7 +30,7 @@ MAX_NUMEL = 2**27
 MAX_WORK = 2**33
 LEGACY_VARARGS = ("reshape", "view", "expand", "repeat", "permute")
 _CALL_ONLY = ("pick", "tuple", "reflected", "attr")
-_WORK_OPS = ("matmul", "bmm", "mm", "einsum", "max_pool1d", "avg_pool1d")
+_WORK_OPS = ("matmul", "bmm", "mm", "baddbmm", "einsum", "max_pool1d", "avg_pool1d", "scaled_dot_product_attention")
 
 
 class DataDependent(Exception):
@@ -126,6 +126,10 @@ def _work(op: Op, t: Any, args: tuple, out: torch.Tensor) -> int:
         return out.numel() * math.prod(args[0] if isinstance(args[0], tuple) else (args[0],))
     if op.name == "einsum":
         return _einsum_work(args[0], [t, *args[1]], out)
+    if op.name == "scaled_dot_product_attention":  # q·kᵀ then weights·v
+        return 2 * out.numel() * int(args[0].shape[-2]) if args[0].dim() >= 2 else out.numel()
+    if op.name == "baddbmm":
+        return out.numel() * (int(args[0].shape[-1]) if args[0].dim() else 1)
     other = args[0]
     k = t.shape[-1] if t.dim() else 1
     if op.kw("reflected") and isinstance(other, torch.Tensor):
