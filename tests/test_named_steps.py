@@ -140,10 +140,13 @@ def test_packed_sequence_through_an_lstm_matches_plain_torch() -> None:
 
 MEAN_BY_HAND = [
     "(x * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True)",
-    ["m = attention_mask.unsqueeze(-1).expand(x.size()).float()", "torch.sum(x * m, 1) / torch.clamp(m.sum(1), min=1e-9)"],
+    [
+        "m = attention_mask.unsqueeze(-1).expand(x.size()).float()",
+        "torch.sum(x * m, 1) / torch.clamp(m.sum(1), min=1e-9)",
+    ],
     "torch.einsum('blh,bl->bh', x, mask.float()) / mask.sum(-1, keepdim=True)",
     "x.masked_fill(~mask.bool().unsqueeze(-1), 0.0).sum(1) / lengths.unsqueeze(-1)",
-]  # fmt: skip
+]
 TEXTS = ["A short one.", "A much longer second sentence that needs padding in the first.", "Mid length here."]
 
 
