@@ -24,6 +24,7 @@ from ui.pipeline.state import (
     append_step,
     init_widgets,
     load_spec,
+    split_layer,
 )
 
 NEW_STEPS: dict[str, Any] = {
@@ -35,7 +36,7 @@ NEW_STEPS: dict[str, Any] = {
 }
 ADD_LABELS = {"expression": "+ expr", "lstm": "+ LSTM", "gru": "+ GRU", "conv1d": "+ Conv1d", "linear": "+ Linear"}
 ADD_HELP = {
-    "expression": "a PyTorch expression over x: reshape, permute, transpose, indexing…",
+    "expression": "a PyTorch expression or assignment: reshape, permute, indexing, masks, matmul, softmax…",
     "lstm": "torch.nn.LSTM (input_size inferred)",
     "gru": "torch.nn.GRU (input_size inferred)",
     "conv1d": "torch.nn.Conv1d (in_channels inferred from dim 1)",
@@ -137,7 +138,7 @@ def step_editor(trace: Any) -> None:
 
 def _step_box(i: int, item: dict[str, Any], n: int, stage: Any, failed: int | None, prev_shape: Any) -> None:
     sid, step = item["id"], item["step"]
-    kind = None if isinstance(step, str) else LayerKind(next(iter(step)))
+    kind = None if isinstance(step, str) else LayerKind(split_layer(step)[0])
     title = "expression" if kind is None else f"nn.{TORCH_NAMES[kind]}"
     if stage is not None:
         status = f":green[→ `{tuple(stage.shape)}`]"
@@ -203,6 +204,13 @@ def _step_box(i: int, item: dict[str, Any], n: int, stage: Any, failed: int | No
         )
     else:
         _layer_widgets(sid, kind, step[kind.value], prev_shape)
+        siblings = split_layer(step)[2]
+        if siblings:
+            parts = [f"reads `{siblings.get('input', 'x')}`"]
+            if "output" in siblings:
+                parts.append(f"binds `{siblings['output']}`")
+            parts += [f"{k} = `{siblings[k]}`" for k in ("h0", "c0") if k in siblings]
+            st.caption(" · ".join(parts))
 
 
 def _layer_widgets(sid: int, kind: LayerKind, params: dict[str, Any], prev_shape: Any) -> None:
