@@ -103,6 +103,7 @@ def step_editor(trace: Any) -> None:
     stages = {s.step_index: s for s in trace.stages if s.step_index is not None} if trace else {}
     sources = [s for s in trace.stages if s.step_index is None] if trace else []
     failed = trace.error.step_index if trace is not None and trace.error is not None else None
+    refused = failed is not None and trace.error.kind == "refused"
     prev_shape = sources[-1].shape if sources else None
     head = st.columns([5, 2], vertical_alignment="center")
     head[0].markdown("#### Steps")
@@ -119,7 +120,7 @@ def step_editor(trace: Any) -> None:
     for i, item in enumerate(chain):
         stage = stages.get(i)
         with st.container(border=True, key=f"pl_box{item['id']}"):
-            _step_box(i, item, len(chain), stage, failed, prev_shape)
+            _step_box(i, item, len(chain), stage, failed, prev_shape, refused)
         if stage is not None:
             prev_shape = stage.shape
         elif failed is not None and i >= failed:
@@ -136,7 +137,9 @@ def step_editor(trace: Any) -> None:
         )
 
 
-def _step_box(i: int, item: dict[str, Any], n: int, stage: Any, failed: int | None, prev_shape: Any) -> None:
+def _step_box(
+    i: int, item: dict[str, Any], n: int, stage: Any, failed: int | None, prev_shape: Any, refused: bool = False
+) -> None:
     sid, step = item["id"], item["step"]
     kind = None if isinstance(step, str) else LayerKind(split_layer(step)[0])
     title = "expression" if kind is None else f"nn.{TORCH_NAMES[kind]}"
@@ -145,7 +148,7 @@ def _step_box(i: int, item: dict[str, Any], n: int, stage: Any, failed: int | No
         if stage.warnings:
             status += f" :orange[⚠ {len(stage.warnings)}]"
     elif failed == i:
-        status = ":red[**✗ fails here**]"
+        status = ":red[**✗ refused**]" if refused else ":red[**✗ fails here**]"
     else:
         status = ":gray[not run]"
     cols = st.columns([5.2, 2.2, 0.7, 0.7, 0.7], vertical_alignment="center", gap="small")
