@@ -249,3 +249,16 @@ def test_cli_trace_prints_the_loss_stage_and_its_warning(tmp_path, capsys):
     assert loss["kind"] == "loss" and loss["shape"] == [] and loss["extras"]["logits"] == [8, 1]
     assert isinstance(loss["extras"]["value"], float)
     assert [w["code"] for w in out["warnings"]] == ["loss_broadcast"]
+
+
+def test_trace_refusal_at_a_later_step_exit_1_with_the_stages_before_it(tmp_path):
+    """Issue 11: a refused step 2 keeps step 1 (exit 1, JSON printed); refused at step 1 nothing ran (exit 2)."""
+    spec = {"shape": [2, 5, 8], "steps": ["w = x.mean(1)", "w.numpy()"]}
+    r = cli("trace", "--spec", write_spec(tmp_path, spec))
+    assert r.returncode == 1, r.stderr
+    out = json.loads(r.stdout)
+    assert [s["shape"] for s in out["stages"]] == [[2, 5, 8], [2, 8]]
+    assert out["stages"][1]["extras"]["binds"] == ["w"]
+    err = out["error"]
+    assert err["refused"] is True and err["kind"] == "refused" and err["step"] == 1
+    assert "`w.numpy` is not allowed" in err["message"] and "Traceback" not in r.stderr

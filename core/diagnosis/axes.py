@@ -448,7 +448,7 @@ def _conv_axes(params: dict[str, Any], axes: tuple[Axis, ...], shape: tuple[int,
     return (*lead, channels, positions)
 
 
-def _rnn_axes(params: dict[str, Any], axes: tuple[Axis, ...], out: tuple[int, ...]):
+def _hidden_out(params: dict[str, Any]) -> Axis:
     h = params.get("hidden_size")
     proj = params.get("proj_size") or 0
     if params.get("bidirectional"):
@@ -457,7 +457,11 @@ def _rnn_axes(params: dict[str, Any], axes: tuple[Axis, ...], out: tuple[int, ..
     else:
         width = "proj_size" if proj else "hidden_size"
         formula = f"{width} = {proj or h}"
-    hidden_out = Axis("hidden_out", width, "features", formula)
+    return Axis("hidden_out", width, "features", formula)
+
+
+def _rnn_axes(params: dict[str, Any], axes: tuple[Axis, ...], out: tuple[int, ...]):
+    hidden_out = _hidden_out(params)
     if len(out) == 2:  # unbatched (seq, features): dim 0 is time
         first = axes[0] if axes else generic(0, out[0])
         if first.role == "batch":
@@ -476,9 +480,8 @@ def _rnn_axes(params: dict[str, Any], axes: tuple[Axis, ...], out: tuple[int, ..
 
 def packed_axes(step: LayerStep, params: dict[str, Any], out: tuple[int, ...]) -> tuple[Axis, ...]:
     """A recurrent layer's output on a PackedSequence: (packed tokens ΣL, hidden_out)."""
-    rnn = _rnn_axes(params, (), (1, 1, out[-1] if out else 0))
     tokens = Axis("packed tokens", "ΣL", "tokens", "the real tokens of every sequence, time step by time step")
-    return fit((tokens, rnn[-1]), out)
+    return fit((tokens, _hidden_out(params)), out)
 
 
 def sequence_dim(axes: tuple[Axis, ...]) -> int | None:

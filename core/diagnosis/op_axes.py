@@ -24,6 +24,7 @@ KEEP = {
     "clone", "detach", "gelu", "silu", "leaky_relu", "elu", "float", "long", "int", "bool", "half", "double", "to",
     "type", "type_as", "cpu", "softmax", "log_softmax", "cumsum", "tril", "triu", "normalize", "layer_norm", "flip",
     "roll", "zeros_like", "ones_like", "full_like", "clamp", "clamp_min", "clamp_max", "data", "argsort",
+    "scaled_dot_product_attention",
 }  # fmt: skip
 BROADCAST = {"add", "sub", "mul", "div", "floordiv", "mod", "pow", "eq", "ne", "lt", "le", "gt", "ge", "and", "or",
              "xor", "maximum", "minimum", "masked_fill", "where"}  # fmt: skip

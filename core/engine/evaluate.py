@@ -30,7 +30,7 @@ MAX_NUMEL = 2**27
 MAX_WORK = 2**33
 LEGACY_VARARGS = ("reshape", "view", "expand", "repeat", "permute")
 _CALL_ONLY = ("pick", "tuple", "reflected", "attr")
-_WORK_OPS = ("matmul", "bmm", "mm", "einsum", "max_pool1d", "avg_pool1d")
+_WORK_OPS = ("matmul", "bmm", "mm", "baddbmm", "einsum", "max_pool1d", "avg_pool1d", "scaled_dot_product_attention")
 
 
 class DataDependent(Exception):
@@ -126,6 +126,10 @@ def _work(op: Op, t: Any, args: tuple, out: torch.Tensor) -> int:
         return out.numel() * math.prod(args[0] if isinstance(args[0], tuple) else (args[0],))
     if op.name == "einsum":
         return _einsum_work(args[0], [t, *args[1]], out)
+    if op.name == "scaled_dot_product_attention":  # q·kᵀ then weights·v
+        return 2 * out.numel() * int(args[0].shape[-2]) if args[0].dim() >= 2 else out.numel()
+    if op.name == "baddbmm":
+        return out.numel() * (int(args[0].shape[-1]) if args[0].dim() else 1)
     other = args[0]
     k = t.shape[-1] if t.dim() else 1
     if op.kw("reflected") and isinstance(other, torch.Tensor):
@@ -355,12 +359,25 @@ def _apply_meta(d: OpDef, op: Op, t: Any, args: tuple, kwargs: dict, ctx: Ctx) -
     gap = _meta_gap(op, t, args)
     if gap is not None:
         raise ShapeError(gap[0], kind=classify(gap[0]))
+    if any(not x.is_meta for x in tensors_of(out)):  # a prediction never holds data
+        raise AssertionError(f"`{op.source or op.name}` left the meta device during a prediction")
     ctx.check(op, out)
     ctx.check_work(op, t, args, out)
     return out
 
 
+# ops whose result can be far larger than their inputs: if meta ever failed where the CPU succeeds, a retry on
+# real memory could allocate that result before any budget check, so their meta message is final
+GROWING = frozenset({
+    "repeat", "expand", "repeat_interleave", "einops_repeat", "matmul", "bmm", "mm", "baddbmm", "einsum",
+    "scaled_dot_product_attention", "one_hot", "unfold", "pad", "zeros", "ones", "full", "arange", "eye", "tensor",
+    "new_zeros", "new_ones", "new_full", "new_tensor", "zeros_like", "ones_like", "full_like",
+})  # fmt: skip
+
+
 def _cpu_retry(d: OpDef, op: Op, t: Any, args: tuple, kwargs: dict, meta_error: Exception) -> Any:
+    if op.name in GROWING or d.ctor:
+        raise ShapeError(message(meta_error), kind=classify(message(meta_error))) from None
     try:
         out = _quiet(invoke, d, op, _cpu_twin(t), _cpu_twin(args), _cpu_twin(kwargs))
     except ExpressionRefused:
@@ -381,6 +398,10 @@ def _meta_gap(op: Op, t: Any, args: tuple) -> tuple[str] | None:
             return (f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {args[0]})",)
     if op.name == "index_select" and len(args) > 1 and isinstance(args[1], torch.Tensor) and args[1].dim() > 1:
         return ("index_select(): Index is supposed to be a vector",)
+    if op.name in ("max", "min") and args and isinstance(args[0], int) and isinstance(t, torch.Tensor) and t.dim():
+        d = args[0] + t.dim() if args[0] < 0 else args[0]
+        if 0 <= d < t.dim() and t.shape[d] == 0:
+            return (f"{op.name}(): Expected reduction dim {d} to have non-zero size.",)
     return None
 
 
@@ -456,6 +477,8 @@ def apply(op: Op, t: Any, args: tuple, kwargs: dict, ctx: Ctx) -> Any:
     d = OPS[op.name]
     if not d.ctor and t is None:
         raise ExpressionRefused(f"`{op.source or op.name}` needs a tensor")
+    if d.ctor and kwargs.get("device") is None:  # a constructor lives where the chain runs: meta to predict
+        kwargs = {**kwargs, "device": ctx.default_device}
     return (_apply_meta if ctx.meta else _apply_real)(d, op, t, args, kwargs, ctx)
 
 

@@ -81,7 +81,9 @@ def meta_env(
             out[name] = (
                 v if v.is_meta else torch.empty_strided(tuple(v.shape), v.stride(), dtype=v.dtype, device="meta")
             )
-        elif is_packed(v) or v is None:
+        elif is_packed(v):
+            out[name] = v  # ops on it stop a prediction (the packed sizes come from the lengths' values)
+        elif v is None:
             continue
         else:
             shape = tuple(int(s) for s in v)

@@ -70,9 +70,10 @@ def parse_prefix(spec: Spec) -> tuple[dict[StepKey, Statement], ExpressionRefuse
 def source_env(spec: Spec, shape: tuple[int, ...], tokens: tuple[int, int] | None = None) -> dict[str, Any]:
     """Shapes of the names a pipeline starts with: ``x``, ``lengths`` (b,), ``mask`` / ``attention_mask`` and, for
     texts, ``input_ids`` (b, l). ``tokens`` is (batch, seq_len) when known (texts), else read from the source."""
-    if tokens is None:
-        src = tuple(spec.shape) if spec.shape is not None else tuple(shape)
-        tokens = (src[0], src[1]) if len(src) >= 2 else None
+    if tokens is None and spec.shape is not None:
+        tokens = (spec.shape[0], spec.shape[1]) if len(spec.shape) >= 2 else None
+    elif tokens is None and spec.pooling.value == "none" and len(shape) >= 2:
+        tokens = (shape[0], shape[1])  # texts, unpooled: x is (B, L, H)
     env: dict[str, Any] = {"x": tuple(shape), "lengths": tuple(shape[:1])}
     if tokens is not None:
         env.update(mask=tokens, attention_mask=tokens, lengths=tokens[:1])

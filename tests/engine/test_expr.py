@@ -532,10 +532,99 @@ def test_property_permute_then_inverse_is_identity(case) -> None:
 
 def test_docstring_examples() -> None:
     import doctest
+    import importlib
 
-    import core.engine.expr
-    import core.engine.ops
-    import core.engine.parse
+    names = ["expr", "parse", "parse_args", "ops", "values", "render", "catalog", "opdef", "predict"]
+    for name in names:
+        result = doctest.testmod(importlib.import_module(f"core.engine.{name}"))
+        assert result.failed == 0 and result.attempted > 0, name
+    assert doctest.testmod(importlib.import_module("core.diagnosis.op_axes")).failed == 0
 
-    for mod in (core.engine.expr, core.engine.parse, core.engine.ops):
-        assert doctest.testmod(mod).failed == 0
+
+# ------------------------------------------------------------- the correctness faults of issue 11, each a kind
+
+
+@pytest.mark.parametrize(
+    ("src", "shape"),
+    [
+        ("torch.reshape(x, ())", (1,)),
+        ("x.reshape(())", (1,)),
+        ("x.view(())", (1, 1)),
+        ("torch.reshape(x, ())", (2,)),
+        ("x.reshape(())", (2,)),
+        ("torch.permute(x, ())", ()),
+        ("x.permute(())", ()),
+        ("x.permute(())", (2,)),
+        ("x.expand(())", ()),
+        ("x.repeat(())", ()),
+        ("x.new_zeros(())", (2, 3)),
+        ("torch.zeros(())", (2,)),
+        ("x[:, 16:].amax(dim=1)", (4, 16, 32)),
+        ("x[:, :0].amax()", (4, 16, 32)),
+        ("x[:, :0].amin(dim=(0, 1))", (4, 16, 32)),
+        ("x[:, :0].max(dim=1).values", (4, 16, 32)),
+        ("x[:, :0].argmax(dim=1)", (4, 16, 32)),
+        ("x[:, :0].mean(dim=1)", (4, 16, 32)),
+        ("x[:, :0].sum(dim=1)", (4, 16, 32)),
+        ("x.T", (5,)),
+        ("x.T", ()),
+        ("x.mT", ()),
+        ("x.mT", (5,)),
+        ("x.t()", (5,)),
+        ("x.t()", (2, 3, 4)),
+    ],
+)
+def test_function_and_method_forms_agree_with_torch(src, shape) -> None:
+    """Issue 11 kinds: an empty size tuple in both forms, reductions over an empty dim, .T / .mT / .t() on any rank:
+    the prediction and the run give torch's result or torch's own (CPU) error message."""
+    import warnings
+
+    env = {"x": torch.randn(shape)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref_fn = {"torch": torch, "F": torch.nn.functional}
+        try:
+            expected, error = eval(src, ref_fn, env), None  # the reference: plain torch on a trusted test string
+        except Exception as e:
+            expected, error = None, e
+    expr = parse_expr(src)
+    if error is None:
+        assert predict_shapes(expr, shapes_of(env))[-1] == tuple(expected.shape)
+        out = run_expr(expr, env)[-1][1]
+        assert torch.equal(out, expected) or (out.isnan() == expected.isnan()).all()
+    else:
+        with pytest.raises(ShapeError) as predicted:
+            predict_shapes(expr, shapes_of(env))
+        with pytest.raises(ShapeError) as ran:
+            run_expr(expr, env)
+        assert ran.value.message == str(error) == predicted.value.message
+
+
+@pytest.mark.parametrize(
+    ("src", "message"),
+    [
+        ("x.softmax(5)", "Dimension out of range (expected to be in range of [-3, 2], but got 5)"),
+        ("F.log_softmax(x, dim=-4)", "Dimension out of range (expected to be in range of [-3, 2], but got -4)"),
+        ("x.index_select(1, torch.zeros(2, 2, dtype=torch.long))", "index_select(): Index is supposed to be a vector"),
+    ],
+)
+def test_meta_kernels_that_skip_a_check_are_caught(src, message) -> None:
+    """torch's meta kernels accept these, its CPU kernels refuse them: the prediction follows the CPU."""
+    env = {"x": torch.randn(2, 3, 4)}
+    with pytest.raises(ShapeError) as predicted:
+        predict_shapes(parse_expr(src), shapes_of(env))
+    with pytest.raises(ShapeError) as ran:
+        run_expr(parse_expr(src), env)
+    assert predicted.value.message == ran.value.message == message
+
+
+def test_meta_messages_are_replaced_by_the_cpu_ones() -> None:
+    """A broadcast error: meta says "Attempting to broadcast a dimension...", the CPU what users see in their code."""
+    env = {"x": torch.randn(4, 16, 32)}
+    with pytest.raises(ShapeError) as predicted:
+        predict_shapes(parse_expr("x + x[:, :3]"), shapes_of(env))
+    assert (
+        predicted.value.message
+        == "The size of tensor a (16) must match the size of tensor b (3) at non-singleton dimension 1"
+    )
+    assert predicted.value.kind == "broadcast"

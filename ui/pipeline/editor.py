@@ -46,7 +46,7 @@ ADD_LABELS = {
     "loss": "+ Loss",
 }
 ADD_HELP = {
-    "expression": "a PyTorch expression over x: reshape, permute, transpose, indexing…",
+    "expression": "a PyTorch expression or assignment: reshape, permute, indexing, masks, matmul, softmax…",
     "lstm": "torch.nn.LSTM (input_size inferred)",
     "gru": "torch.nn.GRU (input_size inferred)",
     "conv1d": "torch.nn.Conv1d (in_channels inferred from dim 1)",
@@ -117,6 +117,7 @@ def step_editor(trace: Any) -> None:
     stages = {s.step_index: s for s in trace.stages if s.step_index is not None} if trace else {}
     sources = [s for s in trace.stages if s.step_index is None] if trace else []
     failed = trace.error.step_index if trace is not None and trace.error is not None else None
+    refused = failed is not None and trace.error.kind == "refused"
     prev_shape = sources[-1].shape if sources else None
     head = st.columns([5, 2], vertical_alignment="center")
     head[0].markdown("#### Steps")
@@ -133,7 +134,7 @@ def step_editor(trace: Any) -> None:
     for i, item in enumerate(chain):
         stage = stages.get(i)
         with st.container(border=True, key=f"pl_box{item['id']}"):
-            _step_box(i, item, len(chain), stage, failed, prev_shape)
+            _step_box(i, item, len(chain), stage, failed, prev_shape, refused)
         if stage is not None:
             prev_shape = stage.shape
         elif failed is not None and i >= failed:
@@ -150,7 +151,9 @@ def step_editor(trace: Any) -> None:
         )
 
 
-def _step_box(i: int, item: dict[str, Any], n: int, stage: Any, failed: int | None, prev_shape: Any) -> None:
+def _step_box(
+    i: int, item: dict[str, Any], n: int, stage: Any, failed: int | None, prev_shape: Any, refused: bool = False
+) -> None:
     sid, step = item["id"], item["step"]
     is_loss = isinstance(step, dict) and step_key(step) == LOSS_KEY
     kind = None if isinstance(step, str) or is_loss else LayerKind(step_key(step))
@@ -164,7 +167,7 @@ def _step_box(i: int, item: dict[str, Any], n: int, stage: Any, failed: int | No
         if stage.warnings:
             status += f" :orange[⚠ {len(stage.warnings)}]"
     elif failed == i:
-        status = ":red[**✗ fails here**]"
+        status = ":red[**✗ refused**]" if refused else ":red[**✗ fails here**]"
     else:
         status = ":gray[not run]"
     cols = st.columns([4.8, 2.6, 0.7, 0.7, 0.7], vertical_alignment="center", gap="small")
@@ -259,12 +262,16 @@ def _names_widgets(sid: int, kind: LayerKind) -> None:
 
 
 def _state_caption(sid: int, kind: LayerKind) -> None:
+    """What the layer reads and binds, and its initial states, under its widgets (set in the More popover)."""
     ss = st.session_state
-    parts = [f"{k} = {ss.get(f'pl_s{sid}_{k}')}" for k in ("h0", "c0") if str(ss.get(f"pl_s{sid}_{k}") or "").strip()]
-    names = [f"{k}: {ss.get(f'pl_s{sid}_{k}')}" for k in ("input", "output")
-             if str(ss.get(f"pl_s{sid}_{k}") or "").strip() not in ("", "x")]  # fmt: skip
-    if parts or names:
-        st.caption(" · ".join(f"`{p}`" for p in [*names, *parts]))
+    value = {k: str(ss.get(f"pl_s{sid}_{k}") or "").strip() for k in ("input", "output", "h0", "c0")}
+    if not any(value[k] for k in ("output", "h0", "c0")) and value["input"] in ("", "x"):
+        return
+    parts = [f"reads `{value['input'] or 'x'}`"]
+    if value["output"]:
+        parts.append(f"binds `{value['output']}`")
+    parts += [f"{k} = `{value[k]}`" for k in ("h0", "c0") if value[k] and kind in (LayerKind.LSTM, LayerKind.GRU)]
+    st.caption(" · ".join(parts))
 
 
 def _layer_widgets(sid: int, kind: LayerKind, params: dict[str, Any], prev_shape: Any) -> None:

@@ -148,6 +148,12 @@ def step_key(step: dict[str, Any]) -> str:
     return next(k for k in step if k not in LAYER_KEYS)
 
 
+def split_layer(step: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """(layer key, its parameters, the sibling keys input / output / h0 / c0) of a layer step's JSON."""
+    kind_name = step_key(step)
+    return kind_name, dict(step[kind_name] or {}), {k: v for k, v in step.items() if k in LAYER_KEYS}
+
+
 def init_widgets(item: dict[str, Any]) -> None:
     """Seed the widget keys of one chain item from its step (only keys not already set)."""
     ss = st.session_state
@@ -261,8 +267,7 @@ def sync_chain() -> list[Any]:
         elif step_key(step) == LOSS_KEY:
             item["step"] = _sync_loss(sid)
         else:
-            kind_name = step_key(step)
-            params = step[kind_name]
+            kind_name, params, _ = split_layer(step)
             kind = LayerKind(kind_name)
             managed = (*MAIN_PARAMS[kind], *MORE_PARAMS[kind])
             new: dict[str, Any] = {}
