@@ -37,8 +37,14 @@ def mixes_batch(site: OpSite) -> bool:
         return False
     rep = reshape_report(site.s_in, site.a_in, site.s_out)
     held = [j for j, src in enumerate(rep.sources) if b in src]
-    return any(rep.axes[j].role == "mixed" for j in held) or any(
-        k < b and site.s_in[k] > 1 for j in held for k in rep.sources[j]
+    if any(rep.axes[j].role == "mixed" for j in held):
+        return True
+    if any(k < b and site.s_in[k] > 1 for j in held for k in rep.sources[j]):
+        return True  # folded under an axis in front of it: (layers·directions·batch, H)
+    # merged with an axis after it, behind another axis: (2, B, H) -> (2, B·H), one row per direction
+    return any(
+        len([k for k in rep.sources[j] if site.s_in[k] > 1]) > 1 and any(site.s_out[i] > 1 for i in range(j))
+        for j in held
     )
 
 
@@ -77,6 +83,12 @@ def _rows_detail(site: OpSite, b: int, j: int) -> str:
     if len(first) > 1:
         shown = ", ".join(map(str, first[:3])) + (", …" if len(first) > 3 else "")
         return f"entry 0 of dim {j} holds values of texts {shown}, not one text"
+    before = [i for i in range(j) if s_out[i] > 1]
+    if before and s_out[j] % n == 0 and s_out[j] > n:
+        return (
+            f"every entry of dim {before[0]} holds all {n} texts side by side in dim {j} ({n} × {s_out[j] // n} "
+            "values): a row is no longer one text"
+        )
     if s_out[j] > n and s_out[j] % n == 0:
         reps = s_out[j] // n
         return (

@@ -245,6 +245,14 @@ CASES = [
         False,
     ),
     (
+        "h_n-view-one-row-per-direction",
+        {"shape": [4, 10, 32], "steps": [{"lstm": {**BI, "hidden_size": 16}}, "h_n.view(2, -1)"]},
+        "batch_axis_mixed",
+        ["every entry of dim 0 holds all 4 texts side by side in dim 1"],
+        "torch.cat([h_n[-2], h_n[-1]], dim=1)",
+        False,
+    ),
+    (
         "h_n-batch-first-assumed",
         {"shape": [4, 10, 32], "steps": [{"lstm": BI}, "h_n[:, -2, :]"]},
         "batch_axis_dropped",
@@ -422,6 +430,16 @@ def test_batch_reduction_is_warned_without_a_fix():
         {"shape": [4, 10, 32], "steps": [{"lstm": BI}, "torch.cat([x[:, -1, :64], x[:, 0, 64:]], dim=1)"]},
         {"shape": [4, 10, 32], "steps": ["x.mean(dim=1)"]},  # synthetic: no padding
         {"shape": [2, 3, 4], "steps": ["x.view(2, 3, 4)"]},
+        {"shape": [4, 3], "steps": ["x.view(-1)"]},  # everything flattened, batch-major
+        {"shape": [4, 10, 32], "steps": ["x.reshape(-1, 32)"]},  # one row per token, batch-major
+        {  # torch's idiom: a seq-first bidirectional output split into its directions
+            "shape": [4, 10, 32],
+            "steps": [
+                "x.transpose(0, 1)",
+                {"lstm": {"hidden_size": 16, "bidirectional": True}},
+                "x.view(10, 4, 2, 16)",
+            ],
+        },
         {"shape": [6, 1, 4], "steps": ["x.view(6, 4, 1)"]},  # only a size-1 dim moves: same data
     ],
 )
