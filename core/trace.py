@@ -225,6 +225,7 @@ def _run_steps(
     for i, step in enumerate(spec.steps):
         prev = trace.stages[-1]
         text = step_source(step)
+        plain = _plain_x_step(step, exprs.get(i), env, trace)
         if refusal is not None and i == refusal.step_index:
             trace.error = _refused(refusal, i, text, prev)
             return
@@ -255,9 +256,23 @@ def _run_steps(
             same = shown == tuple(first(out).shape)
             axes_env[name] = ax.fit(axes, shown) if same else ax.fit(axes_env.get(name, ()), shown)
         stage = _add(trace, out, kind, f"step {i + 1}", text, axes, step_index=i, extras=extras, side=side)
-        found = [*notes, *diagnosis.stage_findings(spec, trace.stages, i, step, info)]
+        # the findings read a step as a chain over x whose input is the previous stage; a step over other names
+        # (w = ..., layer input / output) gets torch's warnings only, until diagnosis reads info["names"]
+        info["names"] = {k: tuple(getattr(first(v), "shape", ())) for k, v in env.items()}
+        found = [*notes, *(diagnosis.stage_findings(spec, trace.stages, i, step, info) if plain else [])]
         if found:
             trace.stages[-1] = _with_warnings(stage, found)
+
+
+def _plain_x_step(step: Any, stmt: Statement | None, env: dict[str, Any], trace: Trace) -> bool:
+    """True for a step that reads ``x`` = the previous stage and binds only ``x`` (the form diagnosis reads)."""
+    if env.get("x") is not trace.tensors[-1]:
+        return False
+    if isinstance(step, LayerStep):
+        return step.input == "x" and step.output is None and step.h0 is None
+    from core.engine.parse import names_read
+
+    return stmt is not None and stmt.targets is None and names_read(stmt) <= {"x", "lengths", "h_n", "c_n"}
 
 
 def _start_axes(trace: Trace, env: dict[str, Any]) -> dict[str, tuple]:

@@ -65,6 +65,7 @@ SUGGESTIONS: dict[str, str] = {
     "reshape to T=4 steps": "x.reshape(x.shape[0], 4, -1)",
     "h_n[-1]": "h_n[-1]",
     "last real token": "x[torch.arange(x.shape[0]), lengths - 1]",
+    "masked mean": "(x * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True)",
 }
 TORCH_NAMES = {LayerKind.LSTM: "LSTM", LayerKind.GRU: "GRU", LayerKind.CONV1D: "Conv1d", LayerKind.LINEAR: "Linear"}
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
