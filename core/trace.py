@@ -256,8 +256,8 @@ def _run_steps(
             same = shown == tuple(first(out).shape)
             axes_env[name] = ax.fit(axes, shown) if same else ax.fit(axes_env.get(name, ()), shown)
         stage = _add(trace, out, kind, f"step {i + 1}", text, axes, step_index=i, extras=extras, side=side)
-        # the findings read a step as a chain over x whose input is the previous stage; a step over other names
-        # (w = ..., layer input / output) gets torch's warnings only, until diagnosis reads info["names"]
+        # the findings read a step as a chain over x whose input is the previous stage (a loss step reads its own
+        # logits and targets); a step over other names (w = ..., layer input / output) gets torch's warnings only
         info["names"] = {k: tuple(getattr(first(v), "shape", ())) for k, v in env.items()}
         found = [*notes, *(diagnosis.stage_findings(spec, trace.stages, i, step, info) if plain else [])]
         if found:
@@ -265,11 +265,15 @@ def _run_steps(
 
 
 def _plain_x_step(step: Any, stmt: Statement | None, env: dict[str, Any], trace: Trace) -> bool:
-    """True for a step that reads ``x`` = the previous stage and binds only ``x`` (the form diagnosis reads)."""
+    """True for a step in a form diagnosis reads: one that reads ``x`` = the previous stage and binds only ``x``
+    (a layer may take initial states: their rule reads the h0 / c0 text), or a loss step (its rules read the logits
+    and targets it names)."""
+    if isinstance(step, LossStep):
+        return True
     if env.get("x") is not trace.tensors[-1]:
         return False
     if isinstance(step, LayerStep):
-        return step.input == "x" and step.output is None and step.h0 is None
+        return step.input == "x" and step.output is None
     from core.engine.parse import names_read
 
     return stmt is not None and stmt.targets is None and names_read(stmt) <= {"x", "lengths", "h_n", "c_n"}
