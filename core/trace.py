@@ -222,10 +222,11 @@ def _run_steps(
     refusal: ExpressionRefused | None = None,
 ) -> None:
     axes_env = _start_axes(trace, env)
+    book = diagnosis.NameBook.start(trace.stages, env, axes_env)
+    info["book"] = book  # every name as the next step finds it: shape, axes, the stage that bound it, its path
     for i, step in enumerate(spec.steps):
         prev = trace.stages[-1]
         text = step_source(step)
-        plain = _plain_x_step(step, exprs.get(i), env, trace)
         if refusal is not None and i == refusal.step_index:
             trace.error = _refused(refusal, i, text, prev)
             return
@@ -252,31 +253,30 @@ def _run_steps(
             return
         env.update(binds)
         for name, value in binds.items():
+            if kind in ("lstm", "gru") and any(value is v for v in side.values()):
+                continue  # h_n / c_n under any name: their axes were set by the layer step
             shown = tuple(getattr(first(value), "shape", ()))
             same = shown == tuple(first(out).shape)
             axes_env[name] = ax.fit(axes, shown) if same else ax.fit(axes_env.get(name, ()), shown)
         stage = _add(trace, out, kind, f"step {i + 1}", text, axes, step_index=i, extras=extras, side=side)
-        # the findings read a step as a chain over x whose input is the previous stage (a loss step reads its own
-        # logits and targets); a step over other names (w = ..., layer input / output) gets torch's warnings only
+        # diagnosis reads the step over the names it read, as it found them (info["book"]), whatever they are called
         info["names"] = {k: tuple(getattr(first(v), "shape", ())) for k, v in env.items()}
-        found = [*notes, *(diagnosis.stage_findings(spec, trace.stages, i, step, info) if plain else [])]
+        info["ops"] = side.get("ops") if kind == "expr" else None
+        found = [*notes, *diagnosis.stage_findings(spec, trace.stages, i, step, info)]
         if found:
             trace.stages[-1] = _with_warnings(stage, found)
+        book.bind(stage.index, _reads(step, exprs, i), binds, axes_env, side, kind)
 
 
-def _plain_x_step(step: Any, stmt: Statement | None, env: dict[str, Any], trace: Trace) -> bool:
-    """True for a step in a form diagnosis reads: one that reads ``x`` = the previous stage and binds only ``x``
-    (a layer may take initial states: their rule reads the h0 / c0 text), or a loss step (its rules read the logits
-    and targets it names)."""
-    if isinstance(step, LossStep):
-        return True
-    if env.get("x") is not trace.tensors[-1]:
-        return False
-    if isinstance(step, LayerStep):
-        return step.input == "x" and step.output is None
+def _reads(step: Any, exprs: dict[Any, Statement], i: int) -> list[str]:
+    """The names step ``i`` read, the tensor it works on first (an expression's root, a layer's or loss's input)."""
     from core.engine.parse import names_read
 
-    return stmt is not None and stmt.targets is None and names_read(stmt) <= {"x", "lengths", "h_n", "c_n"}
+    stmts = [exprs[k] for k in (i, (i, "h0"), (i, "c0"), (i, "target")) if k in exprs]
+    first_name = [step.input] if isinstance(step, (LayerStep, LossStep)) else []
+    if isinstance(step, str) and i in exprs and exprs[i].expr.root is not None:
+        first_name = [exprs[i].expr.root]
+    return [*first_name, *sorted(n for st in stmts for n in names_read(st))]
 
 
 def _start_axes(trace: Trace, env: dict[str, Any]) -> dict[str, tuple]:
@@ -361,8 +361,9 @@ def _run_layer_step(
         binds.update(unpack(step.targets, value))
     if step.output is not None or step.input != "x":
         extras.append(("binds", step.names))
-    for name, v in side.items():
-        axes_env[name] = ax.state_axes(tuple(v.shape))
+    for name, v in binds.items():  # h_n / c_n, and the user's names for them (``out, (h, c)``)
+        if any(v is s for s in side.values()):
+            axes_env[name] = ax.state_axes(tuple(v.shape))
     return out, axes, side, tuple(extras), binds
 
 
@@ -430,8 +431,14 @@ def _refused(e: ExpressionRefused, i: int, text: str, prev: Stage) -> ShapeError
 
 
 def _located(err: ShapeError, i: int, text: str, prev: Stage, spec: Spec, trace: Trace, info: dict[str, Any]):
+    """The failure at step ``i``, its input being the tensor the step reads (a layer's or loss's ``input``, an
+    expression's root), which is the previous stage only when the step reads ``x`` right after it."""
     err.step_index, err.step = i, text
-    err.input_shape, err.input_axes = prev.shape, prev.axis_labels
+    named = diagnosis.step_input(spec.steps[i], info.get("book"))
+    if named is not None and named.shape:
+        err.input_shape, err.input_axes = named.shape, tuple(a.label for a in named.axes)
+    else:
+        err.input_shape, err.input_axes = prev.shape, prev.axis_labels
     return diagnosis.explain_failure(err, spec, trace.stages, info)
 
 

@@ -181,11 +181,15 @@ def test_input_ids_and_mask_are_names_for_texts() -> None:
     assert ones.ok and torch.equal(ones.tensors[-1], torch.ones(2, 5, dtype=torch.long))
 
 
-def test_diagnosis_reads_x_steps_only_where_x_is_the_previous_stage() -> None:
+def test_diagnosis_reads_each_step_over_the_names_it_reads() -> None:
     """``x.view(2, 8, 5)`` after ``w = x.mean(1)`` reads x = the source, not the previous stage (2, 8): the
-    view-as-permute warning still comes from the x-step, and nothing is diagnosed against the wrong input."""
+    view-as-permute warning comes from that step, judged against the source; the same step written with a name
+    (``w = x.view(2, 8, 5)``) is warned alike, and its fix keeps ``w =``."""
     alone = run_spec(Spec.from_dict({"shape": SHAPE, "steps": ["x.view(2, 8, 5)"]}))
     assert [w.code for w in alone.warnings] == ["view_as_permute"]
     named = run_spec(Spec.from_dict({"shape": SHAPE, "steps": ["w = x.mean(1)", "x.view(2, 8, 5)"]}))
     assert named.ok and named.final.shape == (2, 8, 5)
-    assert all(w.code != "view_as_permute" or w.step_index == 1 for w in named.warnings)
+    assert [(w.code, w.step_index) for w in named.warnings] == [("view_as_permute", 1)]
+    bound = run_spec(Spec.from_dict({"shape": SHAPE, "steps": ["w = x.view(2, 8, 5)"]}))
+    (w,) = bound.warnings
+    assert w.code == "view_as_permute" and w.fix.step == "w = x.permute(0, 2, 1)"

@@ -39,6 +39,7 @@ __all__ = [
     "generic",
     "index_drops",
     "layer_axes",
+    "names_env",
     "op_axes",
     "pooled_axes",
     "reshape_axes",
@@ -169,6 +170,11 @@ class _Env:
                 axes = fit((), tuple(out))
             shape = tuple(out)
         return fit(axes, tuple(shapes[-1]))
+
+
+def names_env(prev: Stage | None, names: dict[str, tuple[Axis, ...]]) -> _Env:
+    """What ``op_axes`` reads for operands (``x * mask``: the mask's (batch, tokens)): every name's labels."""
+    return _Env(prev, names)
 
 
 # ------------------------------------------------------------------------------------------ per op

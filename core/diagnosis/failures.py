@@ -3,6 +3,10 @@ and a fix, a concrete spec edit (``core.fixes.Fix``) checked by prediction befor
 
 One fix builder per error kind (``_FIXES``); each yields candidate fixes best first, with the step the predicted
 shapes must get past, and the first that does wins.
+
+The failing step's input is the tensor it reads (``step_names.step_input``: a layer's or loss's ``input``, an
+expression's root), with that name's axes — not the previous stage — and a fix that changes it is written over that
+name (``emb = emb.permute(0, 2, 1)``; ``finding_tools.on_input``).
 """
 
 from __future__ import annotations
@@ -13,8 +17,9 @@ from typing import Any
 
 from core.diagnosis import axes as ax
 from core.diagnosis.failures_loss import loss_fix, state_fix
-from core.diagnosis.finding_tools import predicts, render
+from core.diagnosis.finding_tools import on_input, predicts, render
 from core.diagnosis.reshape_axes import FEATURE_ROLES, SEQUENCE_ROLES
+from core.diagnosis.step_names import step_input
 from core.errors import ShapeError
 from core.fixes import Fix
 from core.records import Axis, Stage
@@ -30,7 +35,10 @@ def explain_failure(err: ShapeError, spec: Spec, stages: list[Stage], info: dict
     step = spec.steps[i] if i is not None and 0 <= i < len(spec.steps) else None
     shape = tuple(err.input_shape) if err.input_shape is not None else (tuple(prev.shape) if prev else None)
     axes: tuple[Axis, ...] = ()
-    if prev is not None and shape is not None and tuple(prev.shape) == shape:
+    named = step_input(step, info.get("book")) if step is not None else None
+    if named is not None and shape is not None and tuple(named.shape) == shape:
+        axes = ax.fit(named.axes, shape)
+    elif prev is not None and shape is not None and tuple(prev.shape) == shape:
         axes = ax.fit(prev.axes, shape)
     layer = None
     if isinstance(step, LayerStep) and shape is not None:
@@ -55,7 +63,7 @@ def explain_failure(err: ShapeError, spec: Spec, stages: list[Stage], info: dict
             elif ex.kind == "rnn_hidden" and isinstance(step, LayerStep):
                 fix = state_fix(spec, stages, i, step, shape)
             else:
-                fix = _failure_fix(ex, spec, stages, i, step, shape, axes)
+                fix = _failure_fix(ex, spec, stages, i, step, shape, axes, info)
             cause = _cause(ex, stages, step, shape, axes, info)
         except Exception:  # no fix rather than a broken trace
             fix = None
@@ -90,7 +98,7 @@ def _cause(ex, stages, step, shape, axes, info) -> tuple[str, str] | None:
     if ex.kind == "conv_channels" and isinstance(step, LayerStep):
         return _conv_layout_cause(ex.numbers, step, shape, axes, info)
     if ex.kind == "linear_mat" and isinstance(step, LayerStep) and step.kind is LayerKind.LINEAR and axes:
-        return _bidirectional_width_cause(ex.numbers, stages, shape, axes)
+        return _bidirectional_width_cause(ex.numbers, stages, shape, axes, info.get("book"), step.input)
     return None
 
 
@@ -126,14 +134,14 @@ def _conv_layout_cause(nums, step, shape, axes, info) -> tuple[str, str] | None:
     return lead, advice
 
 
-def _bidirectional_width_cause(nums, stages, shape, axes) -> tuple[str, str] | None:
+def _bidirectional_width_cause(nums, stages, shape, axes, book, name) -> tuple[str, str] | None:
     from core.diagnosis.rnn_states import rnn_facts
 
     last = axes[-1]
     b, c = nums.get("got_features"), nums.get("in_features")
     if not last.symbol.startswith("2·") or b is None or c is None or b % 2:
         return None
-    facts = rnn_facts(stages, judged=False)
+    facts = rnn_facts(stages, book, name)
     what = f"bidirectional {facts.kind}" if facts is not None and facts.bidirectional else "bidirectional layer"
     lead = (
         f"The input's last dim is {last.label} = 2 × {b // 2} = {b}: the {what} concatenates its forward and "
@@ -158,18 +166,18 @@ def _order(ndim: int, src: int, dst: int) -> list[int]:
     return order
 
 
-def _move(ndim: int, src: int, dst: int) -> str:
+def _move(ndim: int, src: int, dst: int, name: str = "x") -> str:
     order = [d for d in range(ndim) if d != src]
     order.insert(dst, src)
-    return f"x.permute({', '.join(map(str, order))})"
+    return f"{name}.permute({', '.join(map(str, order))})"
 
 
-def _failure_fix(ex, spec, stages, i, step, shape, axes) -> Fix | None:
+def _failure_fix(ex, spec, stages, i, step, shape, axes, info=None) -> Fix | None:
     """Candidate fixes for the error, best first; the first one whose predicted shapes get past step i wins."""
     builder = _FIXES.get(ex.kind)
     if builder is None:
         return None
-    for fix, through in builder(ex.numbers, i, step, shape, axes, spec):
+    for fix, through in builder(ex.numbers, i, step, shape, axes, spec, info or {}):
         if fix is not None and predicts(spec, fix, stages, through):
             return fix
     return None
@@ -179,41 +187,29 @@ def _name(axes: tuple[Axis, ...], d: int, size: int) -> str:
     return f"{axes[d].label} = {size}" if d < len(axes) else f"dim {d} ({size})"
 
 
-def _fix_conv_channels(nums, i, step, shape, axes, spec=None):
+def _fix_conv_channels(nums, i, step, shape, axes, spec=None, info=None):
     want = nums.get("expected_channels")
     if len(shape) != 3 or not isinstance(step, LayerStep):
         return
     feat = _token_layout(shape, tuple(axes))
     if feat is not None and shape[feat] != want and spec is not None:
         # (batch, tokens, hidden) with the wrong in_channels: permute, then the real feature size
-        src = _move(3, feat, 1)
-        steps = spec.to_dict()["steps"]
-        ((kind, params),) = ((k, v) for k, v in steps[i].items() if k == step.kind.value)
-        steps[i] = {**steps[i], kind: {**params, "in_channels": shape[feat]}}
-        steps.insert(i, src)
+        new = {**step.to_json(), step.kind.value: {**step.params, "in_channels": shape[feat]}}
+        fix = on_input(spec, i, step.input, _move(3, feat, 1), step=new)
         yield (
             Fix(
-                f"insert `{src}` before step {i + 1} and set its in_channels={shape[feat]} (moves "
+                f"{fix.description} and set its in_channels={shape[feat]} (moves "
                 f"{_name(axes, feat, shape[feat])} to dim 1, where Conv1d reads its channels)",
                 "set",
                 key="steps",
-                value=steps,
+                value=fix.value,
             ),
             i + 1,
         )
     for d in (2, 0):
-        if shape[d] == want and d != 1:
-            src = _move(3, d, 1)
-            yield (
-                Fix(
-                    f"insert `{src}` before step {i + 1}: moves {_name(axes, d, want)} to dim 1, where Conv1d "
-                    "reads its channels",
-                    "insert",
-                    index=i,
-                    step=src,
-                ),
-                i + 1,
-            )
+        if shape[d] == want and d != 1 and spec is not None:
+            why = f": moves {_name(axes, d, want)} to dim 1, where Conv1d reads its channels"
+            yield on_input(spec, i, step.input, _move(3, d, 1), why), i + 1
     if feat is not None:
         return  # dim 1 is the sequence: in_channels = the number of tokens would be no fix
     yield (
@@ -228,7 +224,7 @@ def _fix_conv_channels(nums, i, step, shape, axes, spec=None):
     )
 
 
-def _fix_kernel(nums, i, step, shape, axes, spec=None):
+def _fix_kernel(nums, i, step, shape, axes, spec=None, info=None):
     if not isinstance(step, LayerStep):
         return
     if step.params.get("stride", 1) == 1:
@@ -248,22 +244,13 @@ def _fix_kernel(nums, i, step, shape, axes, spec=None):
     )
 
 
-def _fix_rnn_input(nums, i, step, shape, axes, spec=None):
+def _fix_rnn_input(nums, i, step, shape, axes, spec=None, info=None):
     want = nums.get("expected_input_size")
-    if len(shape) == 3 and want in shape[:-1]:
+    if len(shape) == 3 and want in shape[:-1] and isinstance(step, LayerStep) and spec is not None:
         d = max(k for k in range(2) if shape[k] == want)
         if d != 0 or (axes and axes[0].role != "batch"):
-            src = _move(3, d, 2)
-            yield (
-                Fix(
-                    f"insert `{src}` before step {i + 1}: moves {_name(axes, d, want)} last, where the layer "
-                    "reads its features",
-                    "insert",
-                    index=i,
-                    step=src,
-                ),
-                i + 1,
-            )
+            why = f": moves {_name(axes, d, want)} last, where the layer reads its features"
+            yield on_input(spec, i, step.input, _move(3, d, 2), why), i + 1
     yield (
         Fix(
             f"set input_size={shape[-1]} on step {i + 1} (the size of the last dim)",
@@ -285,28 +272,18 @@ def _fix_rnn_input(nums, i, step, shape, axes, spec=None):
     )
 
 
-def _fix_linear(nums, i, step, shape, axes, spec=None):
+def _fix_linear(nums, i, step, shape, axes, spec=None, info=None):
     want = nums.get("in_features")
-    if not isinstance(step, LayerStep) or step.kind is not LayerKind.LINEAR:
+    if not isinstance(step, LayerStep) or step.kind is not LayerKind.LINEAR or spec is None:
         return
     if len(shape) >= 3 and math.prod(shape[1:]) == want:
         labels = " × ".join(a.name for a in axes[1:]) or "the dims after batch"
-        yield (
-            Fix(
-                f"insert `x.flatten(1)` before step {i + 1}: merges {labels} into {want:,} features",
-                "insert",
-                index=i,
-                step="x.flatten(1)",
-            ),
-            i + 1,
-        )
+        why = f": merges {labels} into {want:,} features"
+        yield on_input(spec, i, step.input, "x.flatten(1)", why, suffix="flat"), i + 1
     if len(shape) >= 2 and want in shape[:-1] and not (axes and axes[shape.index(want)].role == "batch"):
         d = max(k for k in range(len(shape) - 1) if shape[k] == want)
-        src = _move(len(shape), d, len(shape) - 1)
-        yield (
-            Fix(f"insert `{src}` before step {i + 1}: moves {_name(axes, d, want)} last", "insert", index=i, step=src),
-            i + 1,
-        )
+        why = f": moves {_name(axes, d, want)} last"
+        yield on_input(spec, i, step.input, _move(len(shape), d, len(shape) - 1), why), i + 1
     yield (
         Fix(
             f"set in_features={shape[-1]} on step {i + 1} (the size of the last dim)",
@@ -319,29 +296,35 @@ def _fix_linear(nums, i, step, shape, axes, spec=None):
     )
 
 
-def _fix_view_stride(nums, i, step, shape, axes, spec=None):
+def _fix_view_stride(nums, i, step, shape, axes, spec=None, info=None):
     if isinstance(step, str) and ".view(" in step:
         new = step.replace(".view(", ".reshape(")
         yield Fix(f"replace `.view(` by `.reshape(` in step {i + 1}: `{new}`", "replace", index=i, step=new), i
 
 
-def _fix_reshape_size(nums, i, step, shape, axes, spec=None):
+def _fix_reshape_size(nums, i, step, shape, axes, spec=None, info=None):
     if not isinstance(step, str):
         return
-    new = _resized_source(step, shape)
+    new = _resized_source(step, shape, (info or {}).get("env"))
     if new is not None:
         yield Fix(f"replace step {i + 1} by `{new}`", "replace", index=i, step=new), i
 
 
-def _resized_source(step: str, shape: tuple[int, ...]) -> str | None:
-    """The step with its failing reshape/view given sizes that hold the element count (last size first)."""
-    from core.engine.expr import bind, parse_expr
+def _resized_source(step: str, shape: tuple[int, ...], env: dict[str, Any] | None = None) -> str | None:
+    """The step with its failing reshape/view given sizes that hold the element count (last size first), over
+    the name it reads and bound to its own targets. ``env``: the names as the step found them (for its operands)."""
+    from core.diagnosis.step_names import assignment
+    from core.engine.expr import bind, parse_statement
     from core.engine.ops import Op, chain_shapes
 
-    expr = parse_expr(step)
-    if expr.root != "x":
+    stmt = parse_statement(step)
+    expr, root = stmt.expr, stmt.expr.root
+    if root is None or (stmt.targets is not None and not isinstance(stmt.targets, str)):
         return None
-    ops = bind(expr, {"x": shape, "lengths": shape[:1]})
+    names: dict[str, Any] = dict(env or {})
+    names[root] = shape
+    names.setdefault("lengths", shape[:1])
+    ops = bind(expr, names)
     cur = shape
     for k, op in enumerate(ops):
         try:
@@ -358,12 +341,12 @@ def _resized_source(step: str, shape: tuple[int, ...]) -> str | None:
             if rest and n % rest == 0:
                 sizes[j] = n // rest
                 new_ops = (*ops[:k], Op(op.name, tuple(sizes)), *ops[k + 1 :])
-                return render(new_ops, "x")
+                return assignment(stmt.targets, render(new_ops, root))
         return None
     return None
 
 
-def _fix_kwarg(nums, i, step, shape, axes, spec=None):
+def _fix_kwarg(nums, i, step, shape, axes, spec=None, info=None):
     arg = nums.get("argument")
     if not isinstance(step, LayerStep) or arg not in step.params:
         return

@@ -11,6 +11,10 @@ edit checked by prediction before it is offered (``failures`` asks for them; the
   dropped them) and flatten both; one-hot rows flattened -> ``argmax``; h_n folded into the batch -> the earlier
   batch warning's rearrangement.
 - ``rnn_hidden``: an h0 / c0 whose sizes do not fit -> rebuilt from the input's batch (``initial_states``).
+
+The loss reads its ``input`` name wherever it was bound: the head, the step that dropped the tokens and the tensor to
+flatten are found along that name's data path (``step_names``), and the edits keep the user's names
+(``logits = logits.view(-1, 5)``).
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from core.diagnosis.finding_tools import predicts
+from core.diagnosis.finding_tools import on_input, predicts
+from core.diagnosis.step_names import assignment
 from core.fixes import Fix
 from core.records import Stage
 from core.spec import LayerKind, LayerStep, LossKind, LossStep, Spec, SyntheticTarget
@@ -45,13 +50,16 @@ def loss_inputs(spec: Spec, i: int, step: LossStep, env: dict[str, Any]) -> tupl
     return logits, target
 
 
-def loss_json(step: LossStep, kind: LossKind | None = None, target: Any = None, drop: tuple[str, ...] = ()) -> dict:
-    """The step as JSON with another kind and/or target (parameters the new kind does not take are dropped)."""
+def loss_json(
+    step: LossStep, kind: LossKind | None = None, target: Any = None, drop: tuple[str, ...] = (), input: str = ""
+) -> dict:
+    """The step as JSON with another kind, target and/or input name (parameters the new kind does not take are
+    dropped)."""
     from core.loss_step import LOSS_PARAMS
 
     new_kind = kind or step.kind
     params = {k: v for k, v in step.params.items() if k in LOSS_PARAMS[new_kind] and k not in drop}
-    out = LossStep(new_kind, params, step.input, step.target if target is None else target).to_json()
+    out = LossStep(new_kind, params, input or step.input, step.target if target is None else target).to_json()
     return out
 
 
@@ -66,7 +74,7 @@ def loss_fix(
     builder = _BUILDERS.get(kind)
     if builder is None:
         return None
-    for fix, through in builder(spec, stages, i, step, logits, target, nums):
+    for fix, through in builder(spec, stages, i, step, logits, target, nums, info):
         if predicts(spec, fix, stages, through):
             return fix
     return None
@@ -86,8 +94,19 @@ def _expr(step: LossStep, suffix: str) -> Any:
     return f"{text}{suffix}" if simple else f"({text}){suffix}"
 
 
-def _head(spec: Spec, i: int, width: int) -> int | None:
-    """The last Linear step before ``i`` with an explicit or inferred out_features of ``width`` (the classifier)."""
+def _head(spec: Spec, i: int, width: int, stages: list[Stage], info: dict[str, Any], name: str) -> int | None:
+    """The Linear step with out_features ``width`` that made the logits ``name`` (the classifier): the step that
+    bound the name; for ``x``, the last layer step before ``i`` when it is that Linear."""
+    book = info.get("book")
+    named = book.get(name) if book is not None else None
+    if named is not None and named.stage is not None and named.role == "output":
+        j = stages[named.stage].step_index
+        s = spec.steps[j] if j is not None else None
+        if isinstance(s, LayerStep) and s.kind is LayerKind.LINEAR and s.params.get("out_features") == width:
+            return j
+        return None
+    if name != "x":
+        return None
     for j in range(i - 1, -1, -1):
         s = spec.steps[j]
         if isinstance(s, LayerStep):
@@ -97,10 +116,10 @@ def _head(spec: Spec, i: int, width: int) -> int | None:
     return None
 
 
-def _target_size(spec, stages, i, step, logits, target, nums) -> Candidates:
+def _target_size(spec, stages, i, step, logits, target, nums, info) -> Candidates:
     lshape, tshape = tuple(logits.shape), tuple(target.shape)
     if len(lshape) == len(tshape) and lshape[:-1] == tshape[:-1] and lshape[-1] != tshape[-1]:
-        j = _head(spec, i, lshape[-1])
+        j = _head(spec, i, lshape[-1], stages, info, step.input)
         if j is not None:
             n = tshape[-1]
             yield (
@@ -114,9 +133,8 @@ def _target_size(spec, stages, i, step, logits, target, nums) -> Candidates:
                 i,
             )
     if len(tshape) == len(lshape) - 1 and tshape == lshape[:-1]:
-        if lshape[-1] == 1 and step.input == "x":
-            yield Fix(f"insert `x.squeeze(-1)` before step {i + 1}: one output per text, (N, 1) -> (N,)", "insert",
-                      index=i, step="x.squeeze(-1)"), i + 1  # fmt: skip
+        if lshape[-1] == 1:
+            yield on_input(spec, i, step.input, "x.squeeze(-1)", ": one output per text, (N, 1) -> (N,)"), i + 1
         if lshape[-1] >= 2:
             new_target: Any = _expr(step, ".long()") if target.dtype.is_floating_point else None
             if isinstance(step.target, SyntheticTarget):
@@ -144,7 +162,7 @@ def _one_hot(target: Any) -> bool:
     return bool(torch.all((t == 0) | (t == 1)) and torch.all(t.sum(dim=1) == 1))
 
 
-def _multi_target(spec, stages, i, step, logits, target, nums) -> Candidates:
+def _multi_target(spec, stages, i, step, logits, target, nums, info) -> Candidates:
     lshape, tshape = tuple(logits.shape), tuple(target.shape)
     if len(tshape) != 2 or len(lshape) != 2 or tshape[0] != lshape[0]:
         return
@@ -171,44 +189,50 @@ def _multi_target(spec, stages, i, step, logits, target, nums) -> Candidates:
         )
 
 
-def _class_dim(spec, stages, i, step, logits, target, nums) -> Candidates:
+def _class_dim(spec, stages, i, step, logits, target, nums, info) -> Candidates:
     lshape = tuple(logits.shape)
     flat: Any = _expr(step, ".view(-1)")
     shown = flat
     if isinstance(step.target, SyntheticTarget):
         flat = SyntheticTarget((target.numel(),), step.target.dtype, step.target.high)
         shown = "target.view(-1)"
-    if len(lshape) < 3 or step.input != "x" or flat is None:
+    if len(lshape) < 3 or flat is None:
         return
     c = lshape[-1]
-    steps = spec.to_dict()["steps"]
-    steps[i] = loss_json(step, target=flat)
-    steps.insert(i, f"x.view(-1, {c})")
+    fix = on_input(spec, i, step.input, f"x.view(-1, {c})", step=loss_json(step, target=flat))
     yield (
         Fix(
-            f"insert `x.view(-1, {c})` before step {i + 1} and compare with `{shown}`: one row of {c} logits per "
-            "token against one label per token",
+            f"{fix.description} and compare with `{shown}`: one row of {c} logits per token against one label per "
+            "token",
             "set",
             key="steps",
-            value=steps,
+            value=fix.value,
         ),
         i + 1,
     )
 
 
-def _dropped_tokens(stages: list[Stage]) -> int | None:
-    """The step that took the token axis away (pooled or indexed it), looking back from the loss."""
-    for k in range(len(stages) - 1, 0, -1):
-        st, before = stages[k], stages[k - 1]
-        if st.step_index is None:
-            return None
-        had = any(a.role == "tokens" for a in before.axes)
-        if had and not any(a.role == "tokens" for a in st.axes) and st.kind == "expr":
-            return st.step_index
+def _dropped_tokens(stages: list[Stage], info: dict[str, Any], name: str) -> tuple[int, Any, str] | None:
+    """The expression step that took the token axis away (pooled or indexed it) on the way to the tensor ``name``
+    holds: ``(step index, its targets, the name it read)``."""
+    book = info.get("book")
+    named = book.get(name) if book is not None else None
+    if named is None:
+        return None
+    from core.diagnosis.step_names import statement_targets
+
+    for k in sorted(named.lineage, reverse=True):
+        st = stages[k] if k < len(stages) else None
+        read = book.inputs.get(k, ())
+        if st is None or st.step_index is None or st.kind != "expr" or not read:
+            continue
+        had = any(a.role == "tokens" for a in read[0].axes)
+        if had and not any(a.role == "tokens" for a in st.axes):
+            return st.step_index, statement_targets(st.source), read[0].name
     return None
 
 
-def _loss_batch(spec, stages, i, step, logits, target, nums) -> Candidates:
+def _loss_batch(spec, stages, i, step, logits, target, nums, info) -> Candidates:
     b, t = nums.get("input_batch"), nums.get("target_batch")
     lshape = tuple(logits.shape)
     if not b or not t or len(lshape) != 2:
@@ -225,22 +249,29 @@ def _loss_batch(spec, stages, i, step, logits, target, nums) -> Candidates:
                                 f"the one-hot rows flattened", target="labels.argmax(dim=1)"), i  # fmt: skip
         # labels per token: keep the tokens, flatten logits and labels alike
         steps = spec.to_dict()["steps"]
-        j = _dropped_tokens(stages)
-        if j is not None and step.input == "x":
-            new = [s for k, s in enumerate(steps) if k != j]
-            loss_at = i - 1
-            new.insert(loss_at, f"x.view(-1, {c})")
-            what = f"remove step {j + 1} (it dropped the tokens) and insert `x.view(-1, {c})` before the loss"
-            yield Fix(f"{what}: logits per token ({t}, {c}) against {t} labels", "set", key="steps", value=new), i
-        elif spec.pooling.value != "none" and step.input == "x":
-            new = list(steps)
-            new.insert(i, f"x.view(-1, {c})")
+        dropped = _dropped_tokens(stages, info, step.input)
+        per_token = f"logits per token ({t}, {c}) against {t} labels"
+        if dropped is not None:
+            j, targets, root = dropped
+            if targets is None and root == "x":
+                kept, what, at = [s for k, s in enumerate(steps) if k != j], f"remove step {j + 1}", i - 1
+            else:
+                keep = assignment(targets, root)
+                kept, what, at = [*steps[:j], keep, *steps[j + 1 :]], f"replace step {j + 1} by `{keep}`", i
+            then = on_input(_with_steps(spec, kept), at, step.input, f"x.view(-1, {c})")
+            fixed = [*kept[:at], then.step, *kept[at:]] if then.op == "insert" else then.value
+            view = then.description.split("`")[1]
+            yield Fix(f"{what} (it dropped the tokens) and insert `{view}` before the loss: {per_token}", "set",
+                      key="steps", value=fixed), i  # fmt: skip
+        elif spec.pooling.value != "none":
+            then = on_input(_with_steps(spec, steps, pooling="none"), i, step.input, f"x.view(-1, {c})")
+            fixed = [*steps[:i], then.step, *steps[i:]] if then.op == "insert" else then.value
+            view = then.description.split("`")[1]
             yield (
                 Fix(
-                    f"set pooling to none (keep the tokens) and insert `x.view(-1, {c})` before the loss: logits per "
-                    f"token ({t}, {c}) against {t} labels",
+                    f"set pooling to none (keep the tokens) and insert `{view}` before the loss: {per_token}",
                     "update",
-                    value={"pooling": "none", "steps": new},
+                    value={"pooling": "none", "steps": fixed},
                 ),
                 i + 1,
             )
@@ -249,6 +280,10 @@ def _loss_batch(spec, stages, i, step, logits, target, nums) -> Candidates:
             for w in st.warnings:
                 if w.code == "batch_axis_mixed" and w.fix is not None:
                     yield w.fix, i
+
+
+def _with_steps(spec: Spec, steps: list[Any], **top: Any) -> Spec:
+    return Spec.from_dict({**spec.to_dict(), **top, "steps": steps})
 
 
 def state_fix(spec: Spec, stages: list[Stage], i: int, step: LayerStep, shape: tuple[int, ...]) -> Fix | None:

@@ -97,9 +97,11 @@ def replace_fix(spec: Spec, stages: list[Stage], i: int, source: str, why: str =
 class OpSite:
     """Op ``k`` of the expression step ``index`` that just ran.
 
-    ``stages[-1]`` is the step's stage and ``stages[-2]`` its input; ``shapes[k]`` / ``axes[k]`` are what op ``k``
-    received and ``shapes[k + 1]`` / ``axes[k + 1]`` what it produced (``shapes[0]`` is the root's shape).
-    ``info`` is the trace's run facts (``padded``, ``lengths``...).
+    ``stages[-1]`` is the step's stage; the step reads ``root`` (``x`` or any name: ``out``, ``h``, ``emb``), whose
+    record as the step found it is ``named`` (shape, axes, the stage that bound it, its data's path). ``shapes[k]``
+    / ``axes[k]`` are what op ``k`` received and ``shapes[k + 1]`` / ``axes[k + 1]`` what it produced
+    (``shapes[0]`` is the root's shape). ``targets``: the names the step binds (None: a bare step, which binds
+    ``x``). ``info`` is the trace's run facts (``padded``, ``lengths``, ``env``, ``book``...).
     """
 
     spec: Spec
@@ -112,6 +114,7 @@ class OpSite:
     shapes: list[tuple[int, ...]]
     axes: list[tuple[Axis, ...]]
     info: dict[str, Any]
+    targets: Any = None
 
     @property
     def op(self) -> Any:
@@ -129,34 +132,66 @@ class OpSite:
     def a_in(self) -> tuple[Axis, ...]:
         return self.axes[self.k]
 
+    @property
+    def book(self) -> Any:
+        return self.info.get("book")
 
-def env_shapes(stages: list[Stage], x_shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
-    """The shapes of the names an expression may use (``x``, ``lengths``, ``h_n``, ``c_n``) at this point."""
-    shapes = {"x": tuple(x_shape), "lengths": tuple(stages[0].shape[:1])}
-    for st in reversed(stages):
-        if st.extra("h_n") is not None:
-            shapes["h_n"] = tuple(st.extra("h_n"))
-            if st.extra("c_n") is not None:
-                shapes["c_n"] = tuple(st.extra("c_n"))
-            break
-    return shapes
+    @property
+    def named(self) -> Any:
+        """The root's ``step_names.Named`` (None when the trace kept no book)."""
+        return self.book.get(self.root) if self.book is not None else None
+
+    @property
+    def role(self) -> str:
+        """What the root holds: ``source``, ``output``, ``h_n`` / ``c_n``, ``value``, ``mask``…"""
+        named = self.named
+        return named.role if named is not None else ("h_n" if self.root in ("h_n", "c_n") else "value")
+
+    @property
+    def is_state(self) -> bool:
+        return self.role in ("h_n", "c_n")
+
+    @property
+    def single(self) -> bool:
+        """The step binds one name (or is bare): a fix may give it another expression."""
+        return self.targets is None or isinstance(self.targets, str)
+
+    def write(self, expr: str, **names: str) -> str:
+        """The step rewritten to compute ``expr`` — written over ``x`` (the root), ``h_n`` … — in the user's names,
+        bound to the step's own targets: ``last = out[torch.arange(out.shape[0]), lengths - 1]``."""
+        from core.diagnosis.step_names import assignment, rename
+
+        return assignment(self.targets, rename(expr, {"x": self.root, **names}))
+
+    def keep(self, expr: str) -> str:
+        """``expr`` (already in the user's names) bound to the step's own targets."""
+        from core.diagnosis.step_names import assignment
+
+        return assignment(self.targets, expr)
 
 
 def op_sites(spec: Spec, stages: list[Stage], i: int, step: str, info: dict[str, Any]) -> list[OpSite]:
-    """One ``OpSite`` per op of the expression step ``step`` (its root, bound ops, shapes and axes after each op)."""
-    from core.engine.expr import bind, parse_expr
-    from core.engine.ops import chain_shapes
+    """One ``OpSite`` per op of the expression step ``step``: the ops as the run bound them (``info["ops"]``:
+    ``[(op, shape after it), ...]``), starting from the root the step reads, with its shape and axes."""
+    from core.engine.parse import parse_statement
 
-    x_stage = stages[-2]
-    expr = parse_expr(step)
-    env = env_shapes(stages, x_stage.shape)
-    ops = bind(expr, env)
-    root_shape = env[expr.root]
-    shapes = [root_shape, *chain_shapes(root_shape, ops)]
-    axes = [ax.root_axes(expr.root, root_shape, x_stage)]
+    stmt = parse_statement(step)
+    root = stmt.expr.root
+    book = info.get("book")
+    named = book.get(root) if book is not None else None
+    ran = info.get("ops") or []
+    if root is None or named is None or not ran:
+        return []
+    ops = tuple(op for op, _ in ran)
+    shapes = [tuple(named.shape), *(tuple(s) for _, s in ran)]
+    env = ax.names_env(stages[-2] if len(stages) > 1 else None, {n: v.axes for n, v in book.names.items()})
+    axes = [ax.fit(named.axes, tuple(named.shape))]
     for op, a, b in zip(ops, shapes, shapes[1:]):
-        axes.append(ax.fit(ax.op_axes(op, a, axes[-1], b), b))
-    return [OpSite(spec, stages, i, step, expr.root, ops, k, shapes, axes, info) for k in range(len(ops))]
+        try:
+            axes.append(ax.fit(ax.op_axes(op, a, axes[-1], b, env), b))
+        except Exception:  # a label rule must never break a diagnosis
+            axes.append(ax.fit((), b))
+    return [OpSite(spec, stages, i, step, root, ops, k, shapes, axes, info, stmt.targets) for k in range(len(ops))]
 
 
 def render(ops: Any, root: str) -> str:
@@ -164,6 +199,41 @@ def render(ops: Any, root: str) -> str:
     from core.engine.expr import to_source
 
     return to_source(tuple(ops), root)
+
+
+# ------------------------------------------------------------------------------------- steps on a named input
+
+
+def on_input(spec: Spec, i: int, name: str, expr: str, why: str = "", suffix: str = "t", step: Any = None) -> Fix:
+    """A fix that applies ``expr`` (written over ``x``) to the tensor that step ``i`` (a layer or a loss) reads as
+    ``name``, just before it — in the user's names:
+
+    - ``x``: insert the bare step ``x.permute(0, 2, 1)`` (its result becomes ``x``), as for every old spec;
+    - a name no later step reads: insert ``emb = emb.permute(0, 2, 1)``;
+    - a name later steps still read as it was: bind a new one (``emb_t = emb.permute(0, 2, 1)``) and point the
+      step's ``input`` at it, so the other readers keep theirs.
+
+    ``step``: step ``i`` rewritten as well (JSON, e.g. with in_channels set), or None to keep it.
+    """
+    from core.diagnosis.step_names import fresh, read_later, reads, rename
+
+    steps = spec.to_dict()["steps"]
+    new_step = dict(step) if step is not None else None
+    if name == "x":
+        text = expr
+    elif read_later(spec.steps, i, name):
+        taken = {n for s in spec.steps for n in reads(s)} | {name}
+        new = fresh(name, taken, suffix)
+        text = f"{new} = {rename(expr, {'x': name})}"
+        new_step = {**(new_step or steps[i]), "input": new}
+    else:
+        text = f"{name} = {rename(expr, {'x': name})}"
+    described = f"insert `{text}` before step {i + 1}{why}"
+    if new_step is None:
+        return Fix(described, "insert", index=i, step=text)
+    steps[i] = new_step
+    steps.insert(i, text)
+    return Fix(described, "set", key="steps", value=steps)
 
 
 # ---------------------------------------------------------------------------------------------- wording

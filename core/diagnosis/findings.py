@@ -2,7 +2,9 @@
 
 - ``spec_findings``: notes on the whole spec (truncation, random weights, pooling vs checkpoint) — ``warnings_spec``.
 - ``stage_findings``: warnings after a step that ran but probably means the wrong thing, e.g.
-  ``x.view(32, 768, 128)`` on (B, L, H): the shape of ``x.permute(0, 2, 1)``, scrambled data. Each family of
+  ``x.view(32, 768, 128)`` on (B, L, H): the shape of ``x.permute(0, 2, 1)``, scrambled data — over whatever
+  names the step reads (``last = out[:, -1, :]`` three steps after the LSTM, a Conv1d whose ``input`` is ``emb``):
+  ``step_names.NameBook`` holds each name's shape, axes, binding stage and data path. Each family of
   warnings is one module: ``warnings_reshape`` and ``warnings_indexing`` look at each op of an expression step,
   ``warnings_layers`` at a layer step. A new family is a new module plus one entry in ``OP_WARNINGS`` or
   ``LAYER_WARNINGS``.
@@ -29,11 +31,21 @@ from core.diagnosis import (
 )
 from core.diagnosis.failures import explain_failure
 from core.diagnosis.finding_tools import OpSite, op_sites
+from core.diagnosis.step_names import NameBook, step_input
 from core.diagnosis.warnings_spec import spec_findings
 from core.records import Finding, Stage
 from core.spec import LayerStep, LossStep, Spec
 
-__all__ = ["LAYER_WARNINGS", "LOSS_WARNINGS", "OP_WARNINGS", "explain_failure", "spec_findings", "stage_findings"]
+__all__ = [
+    "LAYER_WARNINGS",
+    "LOSS_WARNINGS",
+    "OP_WARNINGS",
+    "NameBook",
+    "explain_failure",
+    "spec_findings",
+    "stage_findings",
+    "step_input",
+]
 
 OP_WARNINGS: tuple[Callable[[OpSite], list[Finding]], ...] = (
     warnings_batch.op_findings,  # the batch axis mixed with another (h_n.view(B, -1)) or dropped (h_n[:, -2, :])
@@ -44,11 +56,11 @@ OP_WARNINGS: tuple[Callable[[OpSite], list[Finding]], ...] = (
 )
 """Rules run on every op of an expression step, in this order; each returns [] for ops it does not judge."""
 
-LAYER_WARNINGS: tuple[Callable[[Spec, list[Stage], int, LayerStep], list[Finding]], ...] = (
+LAYER_WARNINGS: tuple[Callable[[Spec, list[Stage], int, LayerStep, dict[str, Any]], list[Finding]], ...] = (
     warnings_layers.layer_findings,  # batch_first, unbatched sequences, Conv1d over hidden
     warnings_initial_states.layer_findings,  # h0 / c0 built with the batch size as a number
 )
-"""Rules run on a layer step: ``(spec, stages, step_index, step) -> findings``."""
+"""Rules run on a layer step: ``(spec, stages, step_index, step, info) -> findings`` (its input: ``step_input``)."""
 
 LOSS_WARNINGS: tuple[Callable[[Spec, list[Stage], int, LossStep, dict[str, Any]], list[Finding]], ...] = (
     warnings_loss.loss_findings,  # a loss that broadcast, NLLLoss on raw logits, BCE targets that are not 0/1
@@ -57,7 +69,9 @@ LOSS_WARNINGS: tuple[Callable[[Spec, list[Stage], int, LossStep, dict[str, Any]]
 
 
 def stage_findings(spec: Spec, stages: list[Stage], step_index: int, step: Any, info: dict[str, Any]) -> list[Finding]:
-    """Warnings (and notes) for the step that just ran; ``stages[-1]`` is its stage, ``stages[-2]`` its input."""
+    """Warnings (and notes) for the step that just ran; ``stages[-1]`` is its stage. The tensors it read are in
+    ``info["book"]`` as it found them (``step_input``), and for an expression step ``info["ops"]`` holds each op as
+    the run bound it with the shape after it."""
     if len(stages) < 2:
         return []
     try:
@@ -66,7 +80,7 @@ def stage_findings(spec: Spec, stages: list[Stage], step_index: int, step: Any, 
                 f for site in op_sites(spec, stages, step_index, step, info) for rule in OP_WARNINGS for f in rule(site)
             ]
         if isinstance(step, LayerStep):
-            return [f for rule in LAYER_WARNINGS for f in rule(spec, stages, step_index, step)]
+            return [f for rule in LAYER_WARNINGS for f in rule(spec, stages, step_index, step, info)]
         if isinstance(step, LossStep):
             return [f for rule in LOSS_WARNINGS for f in rule(spec, stages, step_index, step, info)]
     except Exception:  # a diagnosis rule must never break a trace that ran

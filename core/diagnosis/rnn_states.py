@@ -12,16 +12,22 @@ An LSTM/GRU returns ``output`` and ``h_n``:
   state at the last position (and ``h_n``) is the state after the padding. Each text's own last real token is at
   ``lengths - 1``.
 
+Which LSTM/GRU a step reads from is found on the data's path (``step_names.Named.lineage``), not by looking at the
+previous stage: ``out`` three steps after the LSTM, ``h`` of ``out, (h, c)``, and the fixes name the tensors the way
+the user did.
+
     >>> final_state(RnnFacts("LSTM", 2, 1, True, 64, True), padded=False)
     'torch.cat([h_n[-2], h_n[-1]], dim=1)'
-    >>> final_state(RnnFacts("LSTM", 2, 1, False, 64, True), padded=True)
-    'torch.cat([x[lengths - 1, torch.arange(x.shape[1]), :64], x[0, :, 64:]], dim=1)'
+    >>> final_state(RnnFacts("LSTM", 2, 1, False, 64, True, output="out"), padded=True)
+    'torch.cat([out[lengths - 1, torch.arange(out.shape[1]), :64], out[0, :, 64:]], dim=1)'
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from core.diagnosis.step_names import rename
 from core.records import Stage
 
 BOTH_DIRECTIONS = "torch.cat([h_n[-2], h_n[-1]], dim=1)"
@@ -33,8 +39,10 @@ GATHER_LAST_SEQ_FIRST = "x[lengths - 1, torch.arange(x.shape[1])]"  # (l, b, h) 
 class RnnFacts:
     """An LSTM/GRU stage as the diagnosis needs it.
 
-    ``half``: the width of one direction of the output (proj_size or hidden_size); ``is_prev``: the stage is the
-    input of the step being judged, so ``x`` is its output.
+    ``half``: the width of one direction of the output (proj_size or hidden_size); ``is_prev``: the tensor the
+    judged step reads *is* this layer's output (the same layout: what a layout-keeping step such as
+    ``.contiguous()`` leaves), so its halves and positions are the layer's own. ``output`` / ``state``: the names
+    that still hold the layer's output and its ``h_n`` (the user's names first), None when rebound since.
     """
 
     kind: str  # "LSTM" | "GRU"
@@ -45,6 +53,9 @@ class RnnFacts:
     is_prev: bool
     seq_len: int = 0  # the time steps it ran (the padded length on a padded batch)
     over_tokens: bool = False  # it stepped along the tokens axis (so [PAD] positions were read)
+    stage: int = -1
+    output: str | None = "x"
+    state: str | None = "h_n"
 
     @property
     def bidirectional(self) -> bool:
@@ -63,49 +74,72 @@ class RnnFacts:
             return self.layer(e)
         return f"{self.layer(e)}'s {'backward' if e % 2 else 'forward'} direction"
 
-
-def rnn_facts(stages: list[Stage], judged: bool = True) -> RnnFacts | None:
-    """The nearest LSTM/GRU stage before the step being judged, or None.
-
-    ``judged``: ``stages[-1]`` is the judged step's own stage (a warning); False: every stage came before the
-    step (a failure, whose step has no stage).
-    """
-    before = stages[:-1] if judged else stages
-    for st in reversed(before):
-        if st.kind in ("lstm", "gru") and st.extra("h_n") is not None:
-            p = dict(st.extra("params", ()))
-            h_n = tuple(st.extra("h_n"))
-            t = 1 if p.get("batch_first") else 0
-            seq = st.axes[t] if len(st.shape) == 3 and len(st.axes) == 3 else None
-            return RnnFacts(
-                kind=st.kind.upper(),
-                directions=2 if p.get("bidirectional") else 1,
-                num_layers=int(p.get("num_layers", 1)),
-                batch_first=bool(p.get("batch_first")),
-                half=int(h_n[-1]),
-                is_prev=st is before[-1],
-                seq_len=int(st.shape[t]) if seq is not None else 0,
-                over_tokens=seq is not None and seq.role == "tokens",
-            )
-    return None
+    @property
+    def both(self) -> str:
+        """Both directions' final states of the last layer, in the user's name for h_n."""
+        return both_directions(self.state or "h_n")
 
 
-def gather_last(batch_first: bool, directions: int = 1, half: int = 0) -> str:
-    """Each text's own final state from a padded (unpacked) output: the forward half at ``lengths - 1`` and, when
-    bidirectional, the backward half at position 0 (where the backward direction ends)."""
+def rnn_facts(stages: list[Stage], book: Any, name: str | None) -> RnnFacts | None:
+    """The LSTM/GRU nearest on the path of the data that ``name`` holds (``book``: the trace's ``NameBook`` as the
+    step found it), or None when no recurrent layer produced it."""
+    from core.diagnosis.axes import fit
+
+    named = book.get(name) if book is not None else None
+    if named is None:
+        return None
+    found = [k for k in named.lineage if k < len(stages) and stages[k].kind in ("lstm", "gru")]
+    found = [k for k in found if stages[k].extra("h_n") is not None]
+    if not found:
+        return None
+    k = max(found)
+    st = stages[k]
+    p = dict(st.extra("params", ()))
+    h_n = tuple(st.extra("h_n"))
+    t = 1 if p.get("batch_first") else 0
+    seq = st.axes[t] if len(st.shape) == 3 and len(st.axes) == 3 else None
+    same = named.is_data and tuple(named.shape) == tuple(st.shape) and fit(named.axes, named.shape) == st.axes
+    return RnnFacts(
+        kind=st.kind.upper(),
+        directions=2 if p.get("bidirectional") else 1,
+        num_layers=int(p.get("num_layers", 1)),
+        batch_first=bool(p.get("batch_first")),
+        half=int(h_n[-1]),
+        is_prev=bool(same),
+        seq_len=int(st.shape[t]) if seq is not None else 0,
+        over_tokens=seq is not None and seq.role == "tokens",
+        stage=k,
+        output=book.holding(k, "output"),
+        state=book.holding(k, "h_n"),
+    )
+
+
+def both_directions(state: str = "h_n") -> str:
+    """``torch.cat([h_n[-2], h_n[-1]], dim=1)``: the last layer's forward and backward final states."""
+    return f"torch.cat([{state}[-2], {state}[-1]], dim=1)"
+
+
+def gather_last(batch_first: bool, directions: int = 1, half: int = 0, name: str = "x") -> str:
+    """Each text's own final state from a padded (unpacked) output ``name``: the forward half at ``lengths - 1``
+    and, when bidirectional, the backward half at position 0 (where the backward direction ends)."""
     if directions == 1:
-        return GATHER_LAST if batch_first else GATHER_LAST_SEQ_FIRST
-    if batch_first:  # (b, l, 2h) -> (b, 2h)
-        return f"torch.cat([x[torch.arange(x.shape[0]), lengths - 1, :{half}], x[:, 0, {half}:]], dim=1)"
-    return f"torch.cat([x[lengths - 1, torch.arange(x.shape[1]), :{half}], x[0, :, {half}:]], dim=1)"
+        text = GATHER_LAST if batch_first else GATHER_LAST_SEQ_FIRST
+    elif batch_first:  # (b, l, 2h) -> (b, 2h)
+        text = f"torch.cat([x[torch.arange(x.shape[0]), lengths - 1, :{half}], x[:, 0, {half}:]], dim=1)"
+    else:
+        text = f"torch.cat([x[lengths - 1, torch.arange(x.shape[1]), :{half}], x[0, :, {half}:]], dim=1)"
+    return rename(text, {"x": name})
 
 
-def final_state(facts: RnnFacts, padded: bool) -> str | None:
-    """The expression for each text's final state (both directions), or None when the step cannot reach the output.
+def final_state(facts: RnnFacts, padded: bool, data: str | None = None) -> str | None:
+    """The expression for each text's final state (both directions), or None when no name reaches it.
 
-    Not padded: ``h_n[-1]`` / ``torch.cat([h_n[-2], h_n[-1]], dim=1)``. Padded: gathered from ``x`` (only when the
-    step reads the LSTM's output directly).
+    Not padded: ``h_n[-1]`` / ``torch.cat([h_n[-2], h_n[-1]], dim=1)`` in the user's name for h_n. Padded: gathered
+    from ``data`` (a name holding the layer's output, by default the one that still holds it).
     """
     if padded:
-        return gather_last(facts.batch_first, facts.directions, facts.half) if facts.is_prev else None
-    return BOTH_DIRECTIONS if facts.bidirectional else "h_n[-1]"
+        source = data or facts.output
+        return gather_last(facts.batch_first, facts.directions, facts.half, source) if source else None
+    if facts.state is None:
+        return None
+    return both_directions(facts.state) if facts.bidirectional else f"{facts.state}[-1]"

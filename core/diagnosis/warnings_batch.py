@@ -6,7 +6,8 @@
 - ``batch_axis_dropped``: an integer index on the batch axis (``h_n[:, -2, :]``, assuming batch_first for h_n,
   keeps one text), or a reduction over it (``x.mean(dim=0)`` averages the texts together).
 
-A batch of one text is never judged: there is nothing to mix.
+A batch of one text is never judged: there is nothing to mix. Over any name (``h`` of ``out, (h, c)`` is a state
+by what it holds); a fix keeps the step's own target and names.
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ def _mixed(site: OpSite, b: int) -> Finding:
     with_what = " and ".join(dict.fromkeys(site.a_in[k].label for k in others)) or "another axis"
     detail = _rows_detail(site, b, held[0])
     root_note = ""
-    if site.root in ("h_n", "c_n") and b != 0:
+    if site.is_state and b != 0:
         root_note = (
             f" {site.root} is (num_layers·num_directions, batch, hidden) even with batch_first=True (batch_first "
             "applies to the input and output only), so its batch is dim 1."
@@ -120,13 +121,14 @@ def _mixed(site: OpSite, b: int) -> Finding:
     fix = None
     if src is not None:
         msg += f" Rearrange instead: `{src}`."
-        if src.startswith(("torch.cat", "x[", "h_n[")):
+        if src.startswith("torch.cat") or src.endswith("[-1]") or "lengths - 1" in src:
             why = " (one final state per text)"
         elif site.s_out[held[0]] > site.s_in[b]:
             why = " (batch first, then merge)"
         else:
             why = " (one row per text)"
-        fix = replace_fix(site.spec, site.stages[:-1], site.index, src, why)
+        if site.single:
+            fix = replace_fix(site.spec, site.stages[:-1], site.index, site.keep(src), why)
     return Finding("batch_axis_mixed", msg, fix, step_index=site.index)
 
 
@@ -142,8 +144,8 @@ def _rearranged(site: OpSite, b: int) -> str | None:
         if pv.merged:
             moved += (Op("reshape", tuple(sizes)),)
         return render((*ops[:k], *moved, *ops[k + 1 :]), site.root)
-    facts = rnn_facts(site.stages)
-    if site.root == "h_n" and k == 0 and len(ops) == 1 and facts is not None:
+    facts = rnn_facts(site.stages, site.book, site.root)
+    if site.role == "h_n" and k == 0 and len(ops) == 1 and facts is not None:
         return final_state(facts, bool(site.info.get("padded")))  # one final state per text
     if b == 0:
         return None  # the batch is already first: the new sizes themselves split it, no reordering helps
@@ -160,7 +162,7 @@ def _rearranged(site: OpSite, b: int) -> str | None:
 def _indexed(site: OpSite, b: int, idx: int) -> Finding:
     n = site.s_in[b]
     root_note = ""
-    if site.root in ("h_n", "c_n"):
+    if site.is_state:
         root_note = (
             f" {site.root} is (num_layers·num_directions, batch, hidden) even with batch_first=True (batch_first "
             "applies to the input and output only): its layers·directions are dim 0."
@@ -172,8 +174,9 @@ def _indexed(site: OpSite, b: int, idx: int) -> Finding:
     src = _index_moved(site, b, idx)
     fix = None
     if src is not None:
-        msg += f" Index the {'layers·directions' if site.root in ('h_n', 'c_n') else 'sequence'} axis instead: `{src}`."
-        fix = replace_fix(site.spec, site.stages[:-1], site.index, src, " (keeps every text)")
+        msg += f" Index the {'layers·directions' if site.is_state else 'sequence'} axis instead: `{src}`."
+        if site.single:
+            fix = replace_fix(site.spec, site.stages[:-1], site.index, site.keep(src), " (keeps every text)")
     return Finding("batch_axis_dropped", msg, fix, step_index=site.index)
 
 
@@ -181,27 +184,27 @@ def _index_moved(site: OpSite, b: int, idx: int) -> str | None:
     """The pick the step most likely meant, on the right axis, and safe on a padded or bidirectional output."""
     if site.k != 0 or len(site.ops) != 1:
         return None
-    facts: RnnFacts | None = rnn_facts(site.stages)
+    facts: RnnFacts | None = rnn_facts(site.stages, site.book, site.root)
     padded = bool(site.info.get("padded"))
-    if site.root in ("h_n", "c_n"):
+    if site.is_state:
         if facts is None:
             return None
         size = site.s_in[0]
         if facts.bidirectional or padded or not -size <= idx < size:
-            return final_state(facts, padded) if site.root == "h_n" else None
+            return final_state(facts, padded) if site.role == "h_n" else None
         return f"{site.root}[{idx}]"
-    if site.root != "x":
+    if not site.named or not site.named.is_data:
         return None
     t = next((d for d, a in enumerate(site.a_in) if a.role in SEQUENCE_ROLES), None)
     if t is None or idx not in (0, -1):
         return None
     rnn = facts if facts is not None and facts.is_prev else None
     if rnn is not None and (rnn.bidirectional or (padded and idx == -1)):
-        return final_state(rnn, padded)
+        return final_state(rnn, padded, data=site.root)
     if padded and idx == -1 and {b, t} == {0, 1}:
-        return gather_last(b == 0)
+        return gather_last(b == 0, name=site.root)
     items = ", ".join(str(idx) if d == t else ":" for d in range(t + 1))
-    return f"x[{items}]"
+    return f"{site.root}[{items}]"
 
 
 def _reduced(site: OpSite, b: int) -> Finding:

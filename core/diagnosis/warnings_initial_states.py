@@ -8,21 +8,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from core.diagnosis.finding_tools import checked
 from core.diagnosis.initial_states import batch_code, literal_batch, rebuilt_step
+from core.diagnosis.step_names import step_input
 from core.fixes import Fix
 from core.records import Finding, Stage
 from core.spec import LayerKind, LayerStep, Spec
 
 
-def layer_findings(spec: Spec, stages: list[Stage], i: int, step: LayerStep) -> list[Finding]:
+def layer_findings(spec: Spec, stages: list[Stage], i: int, step: LayerStep, info: dict[str, Any]) -> list[Finding]:
+    """``state_fixed_batch`` for an h0 written with the batch as a number; the batch is read from the layer's own
+    input (``emb.size(0)`` when it reads ``emb``)."""
     from core.engine.layers import resolved_params
 
     if step.kind not in (LayerKind.LSTM, LayerKind.GRU) or step.h0 is None:
         return []
     batch = literal_batch(step.h0)
-    prev = stages[-2]
-    shape = tuple(prev.shape)
+    named = step_input(step, info.get("book"))
+    shape = tuple(named.shape) if named is not None else ()
     if batch is None or len(shape) != 3:
         return []
     params = resolved_params(step, shape)

@@ -5,21 +5,22 @@
 - ``nll_raw_logits``: NLLLoss reads log-probabilities (after log_softmax); raw logits (positive values) make it
   ``-x[target]``, which grows without bound. Fix: CrossEntropyLoss (log_softmax + NLLLoss in one).
 - ``softmax_before_loss``: CrossEntropyLoss applies log_softmax itself; probabilities from a softmax step go
-  through softmax twice and the loss hardly moves. Fix: remove the softmax step.
+  through softmax twice and the loss hardly moves. Fix: remove the softmax step (``x.softmax(-1)``,
+  ``logits = logits.softmax(-1)``), or give the loss the logits the softmax read (``probs = logits.softmax(-1)``:
+  the loss reads ``logits``).
+
+The loss reads its ``input`` name wherever it was bound; the step that bound it is found by name, not by position.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from core.diagnosis.failures_loss import loss_inputs, loss_json
-from core.diagnosis.finding_tools import checked
+from core.diagnosis.finding_tools import checked, on_input
 from core.fixes import Fix
 from core.records import Finding, Stage
 from core.spec import LossKind, LossStep, Spec
-
-_SOFTMAX = re.compile(r"^(?:x\.softmax\(|torch\.softmax\(x,|F\.softmax\(x,)\s*(?:dim=)?-?\d+\)$")
 
 
 def loss_findings(spec: Spec, stages: list[Stage], i: int, step: LossStep, info: dict[str, Any]) -> list[Finding]:
@@ -46,26 +47,33 @@ def loss_findings(spec: Spec, stages: list[Stage], i: int, step: LossStep, info:
                 f"nn.NLLLoss reads log-probabilities (the output of log_softmax, all ≤ 0), but its input has "
                 f"positive values up to {float(logits.max()):.3g}: raw logits. NLLLoss then is just −logit[target], "
                 "which training can push to −∞ by growing one logit. Use nn.CrossEntropyLoss on the logits (it "
-                "applies log_softmax itself), or insert `x.log_softmax(dim=-1)` before NLLLoss.",
+                f"applies log_softmax itself), or insert `{_logsoftmax(step.input)}` before NLLLoss.",
                 checked(spec, fix, stages[:-1], i),
                 step_index=i,
             )
         )
-    prev_step = spec.steps[i - 1] if i > 0 else None
-    if (
-        step.kind is LossKind.CROSS_ENTROPY
-        and step.input == "x"
-        and isinstance(prev_step, str)
-        and _SOFTMAX.match(prev_step.replace(" ", "").replace(",dim", ", dim").replace(",-", ", -"))
-    ):
-        fix = Fix(f"remove step {i} (CrossEntropyLoss applies the softmax itself)", "delete", index=i - 1)
+    soft = _softmax_step(spec, stages, step, info) if step.kind is LossKind.CROSS_ENTROPY else None
+    if soft is not None:
+        j, root = soft
+        if root == step.input:
+            fix = checked(spec, Fix(f"remove step {j + 1} (CrossEntropyLoss applies the softmax itself)", "delete",
+                                    index=j), stages[:-1], i - 1)  # fmt: skip
+        else:
+            fix = checked(
+                spec,
+                Fix(f"give step {i + 1} the logits `{root}` instead of `{step.input}` (CrossEntropyLoss applies the "
+                    "softmax itself)", "replace", index=i, step=loss_json(step, input=root)),
+                stages[:-1],
+                i,
+            )  # fmt: skip
         out.append(
             Finding(
                 "softmax_before_loss",
-                f"Step {i} `{prev_step}` turns the logits into probabilities, and nn.CrossEntropyLoss applies "
+                f"Step {j + 1} `{spec.steps[j]}` turns the logits into probabilities, and nn.CrossEntropyLoss applies "
                 "log_softmax again: softmax twice squeezes every row towards uniform, so the loss hardly moves and "
-                "gradients vanish. Give CrossEntropyLoss the raw logits.",
-                checked(spec, fix, stages[:-1], i - 1),
+                "gradients vanish. Give CrossEntropyLoss the raw logits"
+                + (f" (`{root}`)." if root != step.input else "."),
+                fix,
                 step_index=i,
             )
         )
@@ -81,14 +89,9 @@ def _broadcast(spec, stages, i, step, logits_shape, target_shape) -> Finding:
         "(torch only warns)."
     )
     fix = None
-    if logits_shape[-1:] == (1,) and logits_shape[:-1] == target_shape and step.input == "x":
-        msg += " Squeeze the predictions to one value per text: `x.squeeze(-1)`."
-        fix = checked(
-            spec,
-            Fix(f"insert `x.squeeze(-1)` before step {i + 1}: (N, 1) -> (N,)", "insert", index=i, step="x.squeeze(-1)"),
-            stages[:-1],
-            i + 1,
-        )
+    if logits_shape[-1:] == (1,) and logits_shape[:-1] == target_shape:
+        msg += f" Squeeze the predictions to one value per text: `{step.input}.squeeze(-1)`."
+        fix = checked(spec, on_input(spec, i, step.input, "x.squeeze(-1)", ": (N, 1) -> (N,)"), stages[:-1], i + 1)
     elif target_shape[-1:] == (1,) and target_shape[:-1] == logits_shape and isinstance(step.target, str):
         new = f"{step.target}.squeeze(-1)"
         msg += f" Squeeze the targets: `{new}`."
@@ -102,3 +105,48 @@ def _broadcast_shape(a: tuple[int, ...], b: tuple[int, ...]) -> list[int]:
     n = max(len(a), len(b))
     a, b = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
     return [max(x, y) for x, y in zip(a, b)]
+
+
+def _softmax_step(spec: Spec, stages: list[Stage], step: LossStep, info: dict[str, Any]) -> tuple[int, str] | None:
+    """(index, the name it read) of the step that bound the loss's input with a softmax over the classes, when the
+    name it read still holds the logits; None otherwise."""
+    from core.engine.parse import parse_statement
+
+    book = info.get("book")
+    named = book.get(step.input) if book is not None else None
+    if named is None or named.stage is None or named.role != "value" or not named.shape:
+        return None
+    j = stages[named.stage].step_index
+    text = spec.steps[j] if j is not None else None
+    if not isinstance(text, str):
+        return None
+    expr = parse_statement(text).expr
+    if len(expr.ops) != 1 or expr.ops[0].name not in ("softmax",) or expr.root is None:
+        return None
+    dim = _literal(expr.ops[0].args[0] if expr.ops[0].args else None)
+    ndim = len(named.shape)
+    if dim is None or ndim < 2 or dim % ndim != 1:
+        return None
+    if expr.root != step.input:
+        read = book.inputs.get(named.stage, ())
+        now = book.get(expr.root)
+        was = next((n for n in read if n.name == expr.root), None)
+        if now is None or was is None or now.stage != was.stage:
+            return None  # rebound since: the logits are gone
+    return j, expr.root
+
+
+def _logsoftmax(name: str) -> str:
+    return "x.log_softmax(dim=-1)" if name == "x" else f"{name} = {name}.log_softmax(dim=-1)"
+
+
+def _literal(arg: Any) -> int | None:
+    """An int written in a step (``1``, ``-1``), or None."""
+    value = getattr(arg, "value", None)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    text = getattr(arg, "text", None)
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None

@@ -6,8 +6,10 @@
   formula with ``mask`` (sentence-transformers' Pooling: masked sum over the clamped count of real tokens; max
   after pushing [PAD] to -inf).
 
-Any layout: the token axis is found by its meaning (``tokens``), wherever it is, and after an LSTM as well as on the
-encoder output. A chain that already applied the mask (``x * mask.unsqueeze(-1)``, ``masked_fill``) is left alone.
+Any layout and any name: the token axis is found by its meaning (``tokens``), wherever it is, on the encoder output,
+after an LSTM (``pooled = out.mean(dim=1)``) or any name the step reads; the masked formula is written over that name
+and keeps the step's own target. A chain that already applied the mask (``x * mask.unsqueeze(-1)``, ``masked_fill``)
+is left alone.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 from core.diagnosis.finding_tools import OpSite, predicts, replace_fix, shorter
+from core.diagnosis.rnn_states import rnn_facts
+from core.diagnosis.step_names import NOT_DATA_ROLES, reads, rename
 from core.fixes import Fix
 from core.records import Finding
 from core.spec import Pooling
@@ -79,7 +83,7 @@ def masked_formula(kind: str, t: int, ndim: int) -> str:
 def op_findings(site: OpSite) -> list[Finding]:
     """A warning when op ``site.k`` reduces the full, padded token axis of data that was not masked."""
     lengths = tuple(site.info.get("lengths") or ())
-    if not site.info.get("padded") or not lengths or site.root in NOT_DATA:
+    if not site.info.get("padded") or not lengths or site.root in NOT_DATA or site.role in NOT_DATA_ROLES:
         return []
     t = next((d for d, a in enumerate(site.a_in) if a.role == "tokens" and site.s_in[d] == max(lengths)), None)
     if t is None:
@@ -123,8 +127,8 @@ def _unmasked(site: OpSite, t: int, kind: str, lengths: tuple[int, ...], zeroed:
     top = max(lengths)
     short = [n for n in lengths if n < top]
     fewest = min(lengths)
-    prev = site.stages[-2]
-    after = f"the {prev.kind.upper()}'s outputs at [PAD] positions" if prev.kind in ("lstm", "gru") else "[PAD] vectors"
+    rnn = rnn_facts(site.stages, site.book, site.root)
+    after = f"the {rnn.kind}'s outputs at [PAD] positions" if rnn is not None and rnn.over_tokens else "[PAD] vectors"
     effect = {
         "mean": f"and {after} are averaged in as if they were words",
         "sum": f"and {after} are added in",
@@ -132,8 +136,8 @@ def _unmasked(site: OpSite, t: int, kind: str, lengths: tuple[int, ...], zeroed:
         "min": f"and {after} compete for every feature's minimum",
     }[kind]
     formula = masked_formula(kind, t, len(site.s_in))
-    ways = f"the masked formula `{formula}`"
-    if kind in POOLINGS and prev.kind == "source":
+    ways = f"the masked formula `{rename(formula, {'x': site.root})}`"
+    if kind in POOLINGS and site.role == "source":
         ways = f"pooling '{kind}' (masked by the attention mask), or " + ways
     if zeroed:
         effect = (
@@ -141,7 +145,7 @@ def _unmasked(site: OpSite, t: int, kind: str, lengths: tuple[int, ...], zeroed:
             "each text's own number of tokens"
         )
         formula = f"x.sum(dim={t}) / " + ("mask.sum(dim=1, keepdim=True)" if len(site.s_in) == 3 else "mask.sum(dim=1)")
-        ways = f"`{formula}`"
+        ways = f"`{rename(formula, {'x': site.root})}`"
     msg = (
         f"`{site.step}` takes the {kind} over all {top} positions of {site.a_in[t].label} for every text, but the "
         f"batch is padded: {shorter(short, lengths)} ({', '.join(map(str, short))} real tokens) — the shortest "
@@ -151,12 +155,15 @@ def _unmasked(site: OpSite, t: int, kind: str, lengths: tuple[int, ...], zeroed:
 
 
 def _fix(site: OpSite, t: int, kind: str, formula: str) -> Fix | None:
+    """Pooling (a bare ``x.mean(dim=1)`` on the encoder output), else the masked formula over the step's own
+    name, bound to its own target (``pooled = (out * mask.unsqueeze(-1)).sum(dim=1) / …``)."""
     spec, i = site.spec, site.index
-    prev = site.stages[-2]
     steps = spec.to_dict()["steps"]
-    whole = site.k == 0 and len(site.ops) == 1 and site.root == "x" and not site.op.kw("keepdim", False)
+    whole = site.k == 0 and len(site.ops) == 1 and not site.op.kw("keepdim", False) and site.single
     only_tokens = site.op.name == "reduce" or _reduced_dims(site.op, len(site.s_in)) == {t}
-    if whole and only_tokens and kind in POOLINGS and prev.kind == "source" and t == 1 and spec.pooling is Pooling.NONE:
+    bare_x = site.root == "x" and site.targets is None and site.role == "source"
+    bare_x = bare_x and not any("x" in reads(s) for s in spec.steps[:i])  # nothing else reads the encoder output
+    if whole and bare_x and only_tokens and kind in POOLINGS and t == 1 and spec.pooling is Pooling.NONE:
         rest = steps[:i] + steps[i + 1 :]
         fix = Fix(
             f"set pooling to '{kind}' (masked over the real tokens) and remove step {i + 1}",
@@ -167,5 +174,5 @@ def _fix(site: OpSite, t: int, kind: str, formula: str) -> Fix | None:
             return fix
     batch = next((d for d, a in enumerate(site.a_in) if a.role == "batch"), None)
     if whole and batch == 1 - t and len(site.s_in) in (2, 3) and "mask" in (site.info.get("env") or {}):
-        return replace_fix(spec, site.stages[:-1], i, formula, " (masked: only the real tokens count)")
+        return replace_fix(spec, site.stages[:-1], i, site.write(formula), " (masked: only the real tokens count)")
     return None

@@ -25,13 +25,12 @@ def op_findings(site: OpSite) -> list[Finding]:
 
     if site.op.name not in RESHAPES or mixes_batch(site):
         return []
-    s_in, a_in, s_out, ops, k = site.s_in, site.a_in, site.s_out, site.ops, site.k
+    s_in, a_in, s_out = site.s_in, site.a_in, site.s_out
     rep = reshape_report(s_in, a_in, s_out)
     if rep.permuted is not None:
         return [_view_as_permute(site, rep.permuted)]
     if rep.cuts:
-        return [_reshape_cut(site.spec, site.stages, site.index, site.step, site.root, ops, k, s_in, a_in, s_out,
-                             rep.cuts[0])]  # fmt: skip
+        return [_reshape_cut(site, rep.cuts[0])]
     return []
 
 
@@ -59,13 +58,15 @@ def _view_as_permute(site: OpSite, pv: PermutedView) -> Finding:
         f"the new dims{want}: each row now holds a run of consecutive memory that cuts across {names}. The run "
         "succeeds; the meaning does not. To swap axes use permute or transpose."
     )
-    fix = replace_fix(site.spec, site.stages[:-1], i, new_source)
+    fix = replace_fix(site.spec, site.stages[:-1], i, site.keep(new_source)) if site.single else None
     return Finding("view_as_permute", msg, fix, step_index=i)
 
 
-def _reshape_cut(spec, stages, i, step, root, ops, k, s_in, a_in, s_out, cut) -> Finding:
+def _reshape_cut(site: OpSite, cut) -> Finding:
     from core.engine.ops import Op
 
+    spec, stages, i, step, root, ops, k = site.spec, site.stages, site.index, site.step, site.root, site.ops, site.k
+    s_in, a_in, s_out = site.s_in, site.a_in, site.s_out
     d = cut.dim
     inner = " × ".join(a.name for a in a_in[d + 1 :]) or "values"
     unit = math.prod(s_in[d + 1 :])
@@ -89,7 +90,7 @@ def _reshape_cut(spec, stages, i, step, root, ops, k, s_in, a_in, s_out, cut) ->
         pad = (0, 0) * (len(s_in) - 1 - d) + (0, padded - length)
         name = ops[k].name if ops[k].name in ("reshape", "view") else "reshape"
         new_ops = (*ops[:k], Op("pad", (pad,)), Op(name, (*s_out[:d], steps_n, width)), *ops[k + 1 :])
-        new_source = render(new_ops, root)
+        new_source = site.keep(render(new_ops, root))
         msg += (
             f" Pad {a_in[d].name} to a multiple of {steps_n} first ({length} → {padded} with `F.pad`) and use "
             f"the width that keeps whole {a_in[d].name}: {padded // steps_n} × {unit:,} = {width:,}."
@@ -100,5 +101,5 @@ def _reshape_cut(spec, stages, i, step, root, ops, k, s_in, a_in, s_out, cut) ->
             index=i,
             step=new_source,
         )
-        fix = checked(spec, cand, stages[:-1], i)
+        fix = checked(spec, cand, stages[:-1], i) if site.single else None
     return Finding("reshape_cuts_axis", msg, fix, step_index=i)

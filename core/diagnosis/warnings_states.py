@@ -8,6 +8,9 @@
 - ``batch_axis_mixed``: ``torch.cat([h_n[-2], h_n[-1]], dim=0)`` stacks the directions into the batch.
 - ``axis_dropped`` (a note): which layer and direction was taken — ``torch.cat([h_n[-2], h_n[-1]], dim=1)`` keeps
   both directions of the last layer.
+
+A state is recognised by what it holds, not by its name: ``h`` of ``out, (h, c)`` is judged like ``h_n``, against
+the layer that returned it, and the fixes read ``h`` and the name that holds that layer's output.
 """
 
 from __future__ import annotations
@@ -16,16 +19,16 @@ from typing import Any
 
 from core.diagnosis import axes as ax
 from core.diagnosis.finding_tools import OpSite, replace_fix, shorter
-from core.diagnosis.rnn_states import BOTH_DIRECTIONS, RnnFacts, final_state, rnn_facts
+from core.diagnosis.rnn_states import RnnFacts, final_state, rnn_facts
 from core.records import Finding
 
 
 def op_findings(site: OpSite) -> list[Finding]:
     """Findings for op ``site.k`` when it takes entries of ``h_n`` / ``c_n`` along layers·directions."""
-    if site.op.name not in ("index", "select") or site.root not in ("h_n", "c_n") or site.k != 0:
+    if site.op.name not in ("index", "select") or not site.is_state or site.k != 0:
         return []
     drops = [(d, idx) for d, axis, idx in ax.index_drops(site.op, site.s_in, site.a_in) if axis.role == "layers"]
-    facts = rnn_facts(site.stages)
+    facts = rnn_facts(site.stages, site.book, site.root)
     if not drops or facts is None:
         return []
     size = site.s_in[0]
@@ -77,13 +80,16 @@ def _cat_dim(cat: Any, site: OpSite) -> int:
 
 def _backward_only(site: OpSite, facts: RnnFacts) -> Finding:
     size = site.s_in[0]
+    both = site.write("torch.cat([x[-2], x[-1]], dim=1)")
     msg = (
         f"`{site.step}` is the last entry of {site.root}, whose {size} entries are "
         f"{', '.join(facts.entry(e) for e in range(size))}: it is the backward direction of the last layer only — "
         f"half the final state ({facts.half} of 2 × {facts.half}), the half that read the text from right to left. "
-        f"For the final state of both directions use `{BOTH_DIRECTIONS}` -> (batch, {2 * facts.half})."
+        f"For the final state of both directions use `{both}` -> (batch, {2 * facts.half})."
     )
-    fix = replace_fix(site.spec, site.stages[:-1], site.index, BOTH_DIRECTIONS, " (forward and backward final states)")
+    fix = None
+    if site.single:
+        fix = replace_fix(site.spec, site.stages[:-1], site.index, both, " (forward and backward final states)")
     return Finding("bidirectional_last_step", msg, fix, step_index=site.index)
 
 
@@ -105,7 +111,8 @@ def _padded_state(site: OpSite, facts: RnnFacts, lengths: tuple[int, ...], whole
     """``h_n[-1]`` of an LSTM/GRU run over a padded (unpacked) batch: the state after the [PAD] tokens."""
     top = max(lengths)
     short = [n for n in lengths if n < top]
-    last = "x[:, -1, :]" if facts.batch_first else "x[-1]"
+    out = facts.output or "x"
+    last = f"{out}[:, -1, :]" if facts.batch_first else f"{out}[-1]"
     same = "" if facts.bidirectional else f" — the same value as `{last}` of the output"
     src = final_state(facts, padded=True)
     msg = (
@@ -124,6 +131,7 @@ def _padded_state(site: OpSite, facts: RnnFacts, lengths: tuple[int, ...], whole
         "(nn.utils.rnn.pack_padded_sequence) so that h_n holds each text's real last state."
     )
     fix = None
-    if src is not None and whole:
-        fix = replace_fix(site.spec, site.stages[:-1], site.index, src, " (each text's last real token of the output)")
+    if src is not None and whole and site.single:
+        fix = replace_fix(site.spec, site.stages[:-1], site.index, site.keep(src),
+                          " (each text's last real token of the output)")  # fmt: skip
     return Finding("padded_last_step", msg, fix, step_index=site.index)
