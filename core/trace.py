@@ -265,7 +265,7 @@ def _run_steps(
         found = [*notes, *diagnosis.stage_findings(spec, trace.stages, i, step, info)]
         if found:
             trace.stages[-1] = _with_warnings(stage, found)
-        book.bind(stage.index, _reads(step, exprs, i), binds, axes_env, side, kind)
+        book.bind(stage.index, _reads(step, exprs, i), binds, axes_env, side, kind, before=info["env"])
 
 
 def _reads(step: Any, exprs: dict[Any, Statement], i: int) -> list[str]:

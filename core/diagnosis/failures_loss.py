@@ -253,6 +253,10 @@ def _loss_batch(spec, stages, i, step, logits, target, nums, info) -> Candidates
         per_token = f"logits per token ({t}, {c}) against {t} labels"
         if dropped is not None:
             j, targets, root = dropped
+            if targets == step.input and j == i - 1:  # `logits = tok_logits[:, 0]` right before the loss
+                keep = assignment(targets, f"{root}.view(-1, {c})")
+                yield Fix(f"replace step {j + 1} by `{keep}` (it dropped the tokens): {per_token}", "replace",
+                          index=j, step=keep), i  # fmt: skip
             if targets is None and root == "x":
                 kept, what, at = [s for k, s in enumerate(steps) if k != j], f"remove step {j + 1}", i - 1
             else:

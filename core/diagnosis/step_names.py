@@ -93,17 +93,25 @@ class NameBook:
         axes: dict[str, tuple[Axis, ...]],
         side: dict[str, Any] | None = None,
         kind: str = "expr",
+        before: dict[str, Any] | None = None,
     ) -> None:
         """Record the names a step bound at stage ``stage``, having read ``reads`` (root first).
 
         ``side``: a layer's ``h_n`` / ``c_n`` (a bound value that *is* one of them gets that role); ``kind``:
-        ``"expr"`` (role ``value``), ``"loss"`` or a layer kind (role ``output``).
+        ``"expr"`` (role ``value``), ``"loss"`` or a layer kind (role ``output``). A step that only renames
+        (``hidden = x``, ``out = output``) binds the very same tensor: the new name keeps what the old one held
+        (``before``: the values as the step found them).
         """
         read = tuple(self.names[n] for n in dict.fromkeys(reads) if n in self.names)
         self.inputs[stage] = read
         lineage = frozenset({stage}).union(*(n.lineage for n in read))
         states = {id(v): k for k, v in (side or {}).items() if k in STATE_ROLES}
+        held = {id((before or {}).get(n)): n for n in reads if n in (before or {})}
         for name, value in binds.items():
+            same = held.get(id(value))
+            if kind == "expr" and same is not None and same in self.names:  # an alias of a name read
+                self.names[name] = replace(self.names[same], name=name)
+                continue
             if kind == "expr":
                 role = "value"
             elif kind == "loss":
@@ -199,6 +207,24 @@ def targets_text(targets: Any) -> str:
 def assignment(targets: Any, expr: str) -> str:
     """The step ``expr`` bound to ``targets`` (None: a bare step, whose result becomes ``x``)."""
     return expr if targets is None else f"{targets_text(targets)} = {expr}"
+
+
+def value_text(step: str) -> str | None:
+    """The expression of a step as written (the right-hand side of ``a = …``); None for ``a += …`` or bad text."""
+    import ast
+
+    try:
+        tree = ast.parse(step.strip())
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    if len(tree.body) != 1:
+        return None
+    node = tree.body[0]
+    if isinstance(node, ast.Expr):
+        return ast.get_source_segment(step.strip(), node.value)
+    if isinstance(node, ast.Assign) and len(node.targets) == 1:
+        return ast.get_source_segment(step.strip(), node.value)
+    return None
 
 
 def statement_targets(step: str) -> Any:

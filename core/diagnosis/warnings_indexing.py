@@ -154,9 +154,10 @@ def _padded_last(
         msg += f" Take each text's own last real token with `{gather}`"
     if path is not None:
         state = f"`{path.state}[-1]`" if path.state else "`h_n[-1]`"
+        same = "is this same padded last step" if rnn is not None else "is the state after the [PAD] tokens too"
         msg += (
             ", or pack the batch (nn.utils.rnn.pack_padded_sequence) so that h_n holds each text's real last "
-            f"state — without packing, {state} is this same padded last step."
+            f"state — without packing, {state} {same}."
         )
     else:
         msg += ", or pool with the attention mask (pooling 'mean')."

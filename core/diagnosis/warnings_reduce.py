@@ -18,7 +18,7 @@ from typing import Any
 
 from core.diagnosis.finding_tools import OpSite, predicts, replace_fix, shorter
 from core.diagnosis.rnn_states import rnn_facts
-from core.diagnosis.step_names import NOT_DATA_ROLES, reads, rename
+from core.diagnosis.step_names import NOT_DATA_ROLES, reads, rename, value_text
 from core.fixes import Fix
 from core.records import Finding
 from core.spec import Pooling
@@ -172,7 +172,36 @@ def _fix(site: OpSite, t: int, kind: str, formula: str) -> Fix | None:
         )
         if predicts(spec, fix, site.stages[:-1], max(len(rest) - 1, 0)):
             return fix
+    if "mask" not in (site.info.get("env") or {}):
+        return None
+    why = " (masked: only the real tokens count)"
+    masked = _masked_root(site, kind)
+    if masked is not None:  # max / min / sum in any spelling: mask the name the step reads, keep the rest
+        value = value_text(site.step)
+        if value is not None:
+            return replace_fix(spec, site.stages[:-1], i, site.keep(rename(value, {site.root: masked})), why)
     batch = next((d for d, a in enumerate(site.a_in) if a.role == "batch"), None)
-    if whole and batch == 1 - t and len(site.s_in) in (2, 3) and "mask" in (site.info.get("env") or {}):
-        return replace_fix(spec, site.stages[:-1], i, site.write(formula), " (masked: only the real tokens count)")
+    if whole and batch == 1 - t and len(site.s_in) in (2, 3):
+        return replace_fix(spec, site.stages[:-1], i, site.write(formula), why)
     return None
+
+
+def _masked_root(site: OpSite, kind: str) -> str | None:
+    """The root with its [PAD] positions made neutral for a max / min / sum (``out.masked_fill(mask.unsqueeze(-1)
+    == 0, float("-inf"))``, ``(out * mask.unsqueeze(-1))``), when the root is (batch, tokens, …) or (tokens, batch,
+    …) at the mask's own length; the rest of the step (``.max(dim=1).values``, tuple unpacking) is kept."""
+    if kind == "mean":
+        return None
+    lengths = tuple(site.info.get("lengths") or ())
+    root_axes, shape = site.axes[0], site.shapes[0]
+    roles = [a.role for a in root_axes[:2]]
+    if len(shape) not in (2, 3) or not lengths or sorted(roles) != ["batch", "tokens"]:
+        return None
+    if shape[roles.index("tokens")] != max(lengths):
+        return None
+    m = "mask" if roles[1] == "tokens" else "mask.T"
+    m3 = f"{m}.unsqueeze(-1)" if len(shape) == 3 else m
+    if kind == "sum":
+        return f"({site.root} * {m3})"
+    fill = '"-inf"' if kind == "max" else '"inf"'
+    return f"{site.root}.masked_fill({m3} == 0, float({fill}))"

@@ -4,6 +4,7 @@ same kinds as the synthetic tables, at real hidden sizes (128, 256, 384) and rea
 from __future__ import annotations
 
 import pytest
+from named_forms import twin
 
 from core.fixes import apply_fix
 from core.spec import Spec
@@ -83,12 +84,18 @@ def mini():
     return load_checkpoint("random:bert-mini", "cpu")
 
 
-@pytest.mark.parametrize("sid,data,code", CASES, ids=[c[0] for c in CASES])
+# every case also in its named twin (``out1, (hn1, cn1) = lstm(x)``, ``t2 = out1[:, -1, :]``...)
+FORMS = [(sid, data, code) for sid, data, code in CASES] + [
+    (sid + ":named", twin(data), code) for sid, data, code in CASES
+]
+
+
+@pytest.mark.parametrize("sid,data,code", FORMS, ids=[c[0] for c in FORMS])
 def test_fix_clears_it_on_random_bert_mini(sid, data, code, mini):
     _check({**data, "checkpoint": "random:bert-mini"}, code, mini)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sid,data,code", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("sid,data,code", FORMS, ids=[c[0] for c in FORMS])
 def test_fix_clears_it_on_the_bundled_model(sid, data, code, real_ckpt):
     _check(data, code, real_ckpt)

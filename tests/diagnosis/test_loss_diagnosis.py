@@ -4,6 +4,7 @@ and fixed with the right numbers; the fix applied and re-run must remove the err
 from __future__ import annotations
 
 import pytest
+from named_forms import rename, twin_with_names
 
 from core.fixes import apply_fix
 from core.spec import Spec
@@ -295,6 +296,37 @@ def test_loss_and_state_errors_are_explained_and_fixed(sid, data, kind, expl, fi
     assert not [w for w in fixed.warnings if w.severity == "warning"], [w.to_dict() for w in fixed.warnings]
 
 
+# The named twins' fixes say the same in the twin's names; where the edit itself differs, this is what it says.
+NAMED_FIX = {
+    # the step that dropped the tokens binds the loss's input: it flattens the per-token logits instead
+    "ce-8-vs-512-per-token": ["replace step 2 by `t2 = y1.view(-1, 5)` (it dropped the tokens)"],
+    "bce-one-output-not-squeezed": ["insert `y1 = y1.squeeze(-1)` before step 2"],
+    "ce-pooled-vs-token-labels": ["set pooling to none (keep the tokens)", "insert `y1 = y1.view(-1, 3)`"],
+    "ce-per-token-logits-classes-last": ["insert `y1 = y1.view(-1, 5)` before step 2", "`target.view(-1)`"],
+    "ce-per-token-texts-ragged-labels": ["insert `y1 = y1.view(-1, 3)` before step 2", "`labels.view(-1)`"],
+    "mse-n1-vs-n": ["insert `y1 = y1.squeeze(-1)` before step 2"],
+    # the softmax binds `t2` from `y1`: the loss is given `y1`, the raw logits
+    "softmax-then-cross-entropy": ["give step 3 the logits `y1` instead of `t2`"],
+}
+
+
+@pytest.mark.parametrize("sid,data,kind,expl,fix_parts,model", ERRORS, ids=[e[0] + ":named" for e in ERRORS])
+def test_named_twin_errors_are_explained_and_fixed(sid, data, kind, expl, fix_parts, model, tiny_ckpt):
+    """Every error above with the steps written as names (``y1 = head(x)``, the loss reading ``y1``)."""
+    ckpt = tiny_ckpt if model else None
+    named, seen = twin_with_names(data)
+    err = run(named, ckpt).error
+    assert err is not None and err.kind == kind, (err.kind if err else None, err and err.message)
+    for fragment in expl:
+        assert rename(fragment, seen[err.step_index]) in err.explanation, (fragment, err.explanation)
+    assert err.fix is not None, err.explanation
+    for fragment in NAMED_FIX.get(sid, [rename(f, seen[err.step_index]) for f in fix_parts]):
+        assert fragment in err.fix.description or fragment in str(err.fix.to_dict()), (fragment, err.fix)
+    fixed = run(apply_fix(named, err.fix), ckpt)
+    assert fixed.ok, (fixed.error.message, fixed.error.explanation)
+    assert not [w for w in fixed.warnings if w.severity == "warning"], [w.to_dict() for w in fixed.warnings]
+
+
 # (id, spec, warning code, message fragments, fix fragments)
 WARNINGS = [
     (
@@ -395,6 +427,23 @@ def test_loss_and_state_warnings_and_their_fixes(sid, data, code, fragments, fix
     for fragment in fix_parts:
         assert fragment in w.fix.description or fragment in str(w.fix.to_dict()), (fragment, w.fix)
     fixed = run(apply_fix(data, w.fix))
+    assert fixed.ok, fixed.error
+    assert not [x for x in fixed.warnings if x.severity == "warning"], [x.to_dict() for x in fixed.warnings]
+
+
+@pytest.mark.parametrize("sid,data,code,fragments,fix_parts", WARNINGS, ids=[w[0] + ":named" for w in WARNINGS])
+def test_named_twin_warnings_and_their_fixes(sid, data, code, fragments, fix_parts):
+    named, seen = twin_with_names(data)
+    trace = run(named)
+    assert trace.ok, trace.error
+    found = [w for w in trace.warnings if w.code == code]
+    assert len(found) == 1, [w.to_dict() for w in trace.warnings]
+    w = found[0]
+    for fragment in fragments:
+        assert rename(fragment, seen[w.step_index]) in w.message, (fragment, w.message)
+    for fragment in NAMED_FIX.get(sid, [rename(f, seen[w.step_index]) for f in fix_parts]):
+        assert fragment in w.fix.description or fragment in str(w.fix.to_dict()), (fragment, w.fix)
+    fixed = run(apply_fix(named, w.fix))
     assert fixed.ok, fixed.error
     assert not [x for x in fixed.warnings if x.severity == "warning"], [x.to_dict() for x in fixed.warnings]
 

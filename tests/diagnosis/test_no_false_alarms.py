@@ -5,6 +5,7 @@ example."""
 from __future__ import annotations
 
 import pytest
+from named_forms import twin
 from seed_examples import CORRECT, CORRECT_MODEL
 
 from core.spec import Spec
@@ -55,6 +56,33 @@ def test_seed_correct_examples_raise_no_silent_bug_warning(sid, data, checkpoint
     trace = run_spec(spec, checkpoints["random:bert-base"] if spec.uses_model else None, device="cpu")
     assert trace.ok, str(trace.error)
     assert not _silent_bugs(trace) and not [w for w in trace.warnings if w.severity == "warning"]
+
+
+@pytest.mark.parametrize("sid,spec", CORRECT_LESSON_SPECS, ids=[c[0] + ":named" for c in CORRECT_LESSON_SPECS])
+def test_lesson_correct_pipelines_written_with_names_raise_no_silent_bug_warning(sid, spec, checkpoints):
+    """The same pipelines as pasted code writes them (``out1, (hn1, cn1) = lstm(x)``, ``t2 = out1[:, -1, :]``):
+    diagnosis now reads every named step, and must stay as quiet as on the bare form."""
+    ckpt = checkpoints.get(spec.checkpoint) if spec.uses_model else None
+    if spec.uses_model and ckpt is None:
+        pytest.skip(f"{spec.checkpoint} is the bundled model: covered by the slow run")
+    bare = run_spec(spec, ckpt, device="cpu")
+    trace = run_spec(Spec.from_dict(twin(spec.to_dict())), ckpt, device="cpu")
+    assert trace.ok, str(trace.error)
+    assert not _silent_bugs(trace)
+    assert _codes(trace) == _codes(bare), (_codes(trace), _codes(bare))
+
+
+@pytest.mark.parametrize("sid,data", CORRECT + CORRECT_MODEL, ids=[c[0] + ":named" for c in CORRECT + CORRECT_MODEL])
+def test_seed_correct_examples_written_with_names_raise_no_warning(sid, data, checkpoints):
+    spec = Spec.from_dict(twin({**data, "checkpoint": "random:bert-base"} if "texts" in data else data))
+    trace = run_spec(spec, checkpoints["random:bert-base"] if spec.uses_model else None, device="cpu")
+    assert trace.ok, str(trace.error)
+    assert not _silent_bugs(trace) and not [w for w in trace.warnings if w.severity == "warning"]
+
+
+def _codes(trace) -> list[tuple[str, int | None]]:
+    """The warnings of a trace, by code and step (notes left out)."""
+    return sorted((w.code, w.step_index) for w in trace.warnings if w.severity == "warning")
 
 
 @pytest.mark.slow

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from named_forms import fix_steps, names_written, rename, twin, twin_with_names
 
 from core.fixes import apply_fix
 from core.spec import Spec
@@ -316,15 +317,34 @@ def test_silent_bug_is_warned_and_its_fix_clears_it(sid, data, code, fragments, 
         assert step in fixed_steps(w.fix), w.fix
 
 
-def fixed_steps(fix) -> list:
-    """The steps a fix writes: the replaced step, or the whole new list of a "set steps" / "update" edit."""
-    if fix.op in ("replace", "insert"):
-        return [fix.step]
-    if fix.op == "set" and fix.key == "steps":
-        return list(fix.value)
-    if fix.op == "update":
-        return list(fix.value.get("steps", []))
-    return []
+fixed_steps = fix_steps
+
+
+def check_named_twin(data: dict, code: str, fragments: list, step, ckpt=None):
+    """The named twin of a case (``out1, (hn1, cn1) = lstm(x)``, ``t2 = out1[:, -1, :]``): the same finding, its
+    wording in the twin's names, and a fix that clears it, keeps the judged step's own target and never falls back
+    to ``x`` / ``h_n`` / ``c_n`` where the user wrote other names."""
+    named, seen = twin_with_names(data)
+    w, fixed = check_fix_clears(named, code, ckpt)
+    j = w.step_index
+    for fragment in fragments:
+        assert rename(fragment, seen[j]) in w.message, (rename(fragment, seen[j]), w.message)
+    original = named["steps"][j]
+    for new in fix_steps(w.fix):
+        if isinstance(new, str) and new not in named["steps"]:
+            read = names_written(new)
+            assert not read & ({"x", "h_n", "c_n"} - names_written(original)), (new, original)
+    if w.fix.op == "replace":
+        assert w.fix.step.startswith(original.split(" = ")[0] + " = "), (w.fix.step, original)
+    if step is not None and w.fix.op == "replace":
+        assert w.fix.step == f"t{j + 1} = {rename(step, seen[j])}", (w.fix.step, step)
+    return w, fixed
+
+
+@pytest.mark.parametrize("sid,data,code,fragments,step,model", CASES, ids=[c[0] + ":named" for c in CASES])
+def test_named_twin_is_warned_and_its_fix_clears_it(sid, data, code, fragments, step, model, tiny_ckpt):
+    """Issue 12 §2 "warn wherever they occur": every case above written with names, as pasted code writes it."""
+    check_named_twin(data, code, fragments, step, tiny_ckpt if model else None)
 
 
 def test_pooling_fix_replaces_the_unmasked_mean(tiny_ckpt):
@@ -415,36 +435,42 @@ def test_batch_reduction_is_warned_without_a_fix():
     )
 
 
-@pytest.mark.parametrize(
-    "data",
-    [
-        {"shape": [32, 128, 768], "steps": ["x.reshape(32, 16, 6144)"]},  # a regrouping, not a transpose
-        {"shape": [32, 128, 768], "steps": ["x.reshape(32, 16, 6144)", "x.reshape(32, 8, 12288)"]},  # regrouped again
-        {"shape": [4, 10, 8], "steps": ["x.flatten(1)", "x.view(4, 10, 8)"]},  # flatten undone
-        {"shape": [32, 10, 64], "steps": ["x.flatten(1)"]},
-        {
-            "shape": [4, 10, 32],
-            "steps": [{"lstm": {"hidden_size": 8, "batch_first": True}}, "h_n.view(4, -1)"],
-        },  # 1 layer
-        {"shape": [1, 10, 32], "steps": [{"lstm": BI}, "h_n.view(1, -1)"]},  # one text: nothing to mix
-        {"shape": [4, 10, 32], "steps": [{"lstm": BI}, "torch.cat([x[:, -1, :64], x[:, 0, 64:]], dim=1)"]},
-        {"shape": [4, 10, 32], "steps": ["x.mean(dim=1)"]},  # synthetic: no padding
-        {"shape": [2, 3, 4], "steps": ["x.view(2, 3, 4)"]},
-        {"shape": [4, 3], "steps": ["x.view(-1)"]},  # everything flattened, batch-major
-        {"shape": [4, 10, 32], "steps": ["x.reshape(-1, 32)"]},  # one row per token, batch-major
-        {  # torch's idiom: a seq-first bidirectional output split into its directions
-            "shape": [4, 10, 32],
-            "steps": [
-                "x.transpose(0, 1)",
-                {"lstm": {"hidden_size": 16, "bidirectional": True}},
-                "x.view(10, 4, 2, 16)",
-            ],
-        },
-        {"shape": [6, 1, 4], "steps": ["x.view(6, 4, 1)"]},  # only a size-1 dim moves: same data
-    ],
-)
+QUIET = [
+    {"shape": [32, 128, 768], "steps": ["x.reshape(32, 16, 6144)"]},  # a regrouping, not a transpose
+    {"shape": [32, 128, 768], "steps": ["x.reshape(32, 16, 6144)", "x.reshape(32, 8, 12288)"]},  # regrouped again
+    {"shape": [4, 10, 8], "steps": ["x.flatten(1)", "x.view(4, 10, 8)"]},  # flatten undone
+    {"shape": [32, 10, 64], "steps": ["x.flatten(1)"]},
+    {
+        "shape": [4, 10, 32],
+        "steps": [{"lstm": {"hidden_size": 8, "batch_first": True}}, "h_n.view(4, -1)"],
+    },  # 1 layer
+    {"shape": [1, 10, 32], "steps": [{"lstm": BI}, "h_n.view(1, -1)"]},  # one text: nothing to mix
+    {"shape": [4, 10, 32], "steps": [{"lstm": BI}, "torch.cat([x[:, -1, :64], x[:, 0, 64:]], dim=1)"]},
+    {"shape": [4, 10, 32], "steps": ["x.mean(dim=1)"]},  # synthetic: no padding
+    {"shape": [2, 3, 4], "steps": ["x.view(2, 3, 4)"]},
+    {"shape": [4, 3], "steps": ["x.view(-1)"]},  # everything flattened, batch-major
+    {"shape": [4, 10, 32], "steps": ["x.reshape(-1, 32)"]},  # one row per token, batch-major
+    {  # torch's idiom: a seq-first bidirectional output split into its directions
+        "shape": [4, 10, 32],
+        "steps": [
+            "x.transpose(0, 1)",
+            {"lstm": {"hidden_size": 16, "bidirectional": True}},
+            "x.view(10, 4, 2, 16)",
+        ],
+    },
+    {"shape": [6, 1, 4], "steps": ["x.view(6, 4, 1)"]},  # only a size-1 dim moves: same data
+]
+
+
+@pytest.mark.parametrize("data", QUIET)
 def test_no_false_alarm(data):
     trace = run(data)
+    assert trace.ok and not warnings_of(trace), [w.to_dict() for w in trace.warnings]
+
+
+@pytest.mark.parametrize("data", QUIET)
+def test_no_false_alarm_named(data):
+    trace = run(twin(data))
     assert trace.ok and not warnings_of(trace), [w.to_dict() for w in trace.warnings]
 
 
@@ -454,5 +480,6 @@ def test_masked_pooling_and_gather_on_a_padded_batch_stay_quiet(tiny_ckpt):
         {"texts": SHORT_LONG, "checkpoint": TINY, "steps": ["x[:, 0, :]"]},
         {"texts": SHORT_LONG, "checkpoint": TINY, "steps": ["x[:, 1:-1, :]"]},
     ):
-        trace = run(data, tiny_ckpt)
-        assert trace.ok and not warnings_of(trace), [w.to_dict() for w in trace.warnings]
+        for form in (data, twin(data)):
+            trace = run(form, tiny_ckpt)
+            assert trace.ok and not warnings_of(trace), [w.to_dict() for w in trace.warnings]
