@@ -203,6 +203,8 @@ def render(ops: Any, root: str) -> str:
 
 # ------------------------------------------------------------------------------------- steps on a named input
 
+STARTING_NAMES = ("x", "mask", "attention_mask", "input_ids", "lengths", "labels", "h_n", "c_n", "loss")
+
 
 def on_input(spec: Spec, i: int, name: str, expr: str, why: str = "", suffix: str = "t", step: Any = None) -> Fix:
     """A fix that applies ``expr`` (written over ``x``) to the tensor that step ``i`` (a layer or a loss) reads as
@@ -215,14 +217,14 @@ def on_input(spec: Spec, i: int, name: str, expr: str, why: str = "", suffix: st
 
     ``step``: step ``i`` rewritten as well (JSON, e.g. with in_channels set), or None to keep it.
     """
-    from core.diagnosis.step_names import fresh, read_later, reads, rename
+    from core.diagnosis.step_names import binds, fresh, read_later, reads, rename
 
     steps = spec.to_dict()["steps"]
     new_step = dict(step) if step is not None else None
     if name == "x":
         text = expr
     elif read_later(spec.steps, i, name):
-        taken = {n for s in spec.steps for n in reads(s)} | {name}
+        taken = {n for s in spec.steps for n in (*reads(s), *binds(s))} | {name, *STARTING_NAMES}
         new = fresh(name, taken, suffix)
         text = f"{new} = {rename(expr, {'x': name})}"
         new_step = {**(new_step or steps[i]), "input": new}

@@ -52,11 +52,12 @@ class Named:
     role: str
     stage: int | None = None
     lineage: frozenset[int] = frozenset()
+    from_mask: bool = False  # computed from the attention mask (``m = mask.unsqueeze(-1).float()``)
 
     @property
     def is_data(self) -> bool:
         """True for a tensor of features (not a mask, ids, lengths, labels, a loss or an RNN state)."""
-        return self.role not in NOT_DATA_ROLES and self.role not in STATE_ROLES
+        return self.role not in NOT_DATA_ROLES and self.role not in STATE_ROLES and not self.from_mask
 
 
 @dataclass
@@ -79,7 +80,7 @@ class NameBook:
             role = "source" if name == "x" else _START_ROLES.get(name, "value")
             stage = len(stages) - 1 if name == "x" else None
             book.names[name] = Named(name, shape, _fit(axes.get(name, ()), shape), role, stage,
-                                     lineage if name == "x" else frozenset())  # fmt: skip
+                                     lineage if name == "x" else frozenset(), role == "mask")  # fmt: skip
         return book
 
     def get(self, name: str | None) -> Named | None:
@@ -107,6 +108,7 @@ class NameBook:
         lineage = frozenset({stage}).union(*(n.lineage for n in read))
         states = {id(v): k for k, v in (side or {}).items() if k in STATE_ROLES}
         held = {id((before or {}).get(n)): n for n in reads if n in (before or {})}
+        masked = kind == "expr" and bool(read) and (read[0].from_mask or read[0].role == "mask")
         for name, value in binds.items():
             same = held.get(id(value))
             if kind == "expr" and same is not None and same in self.names:  # an alias of a name read
@@ -119,7 +121,7 @@ class NameBook:
             else:
                 role = states.get(id(value), "output")
             shape = _shape(value)
-            self.names[name] = Named(name, shape, _fit(axes.get(name, ()), shape), role, stage, lineage)
+            self.names[name] = Named(name, shape, _fit(axes.get(name, ()), shape), role, stage, lineage, masked)
 
     def holding(self, stage: int, role: str) -> str | None:
         """The name that still holds stage ``stage``'s ``role`` value (``"h_n"``, ``"output"``), the user's own

@@ -51,13 +51,17 @@ def _kind(site: OpSite, t: int) -> str | None:
 
 
 def _masked_before(site: OpSite) -> bool:
-    """True when the chain applied the mask before this op (a product with it, or masked_fill)."""
+    """True when the chain applied the mask before this op (a product with it or with a name computed from it,
+    ``m = mask.unsqueeze(-1).float()``; or masked_fill / where)."""
+    book = site.book
     for op in site.ops[: site.k]:
         if op.name in ("masked_fill", "where"):
             return True
         for a in (*op.args, *(v for _, v in op.kwargs)):
             for item in a if isinstance(a, tuple) else (a,):
-                if getattr(item, "root", None) in MASK_NAMES:
+                root = getattr(item, "root", None)
+                named = book.get(root) if book is not None else None
+                if root in MASK_NAMES or (named is not None and (named.from_mask or named.role == "mask")):
                     return True
     return False
 
@@ -85,6 +89,8 @@ def op_findings(site: OpSite) -> list[Finding]:
     lengths = tuple(site.info.get("lengths") or ())
     if not site.info.get("padded") or not lengths or site.root in NOT_DATA or site.role in NOT_DATA_ROLES:
         return []
+    if site.named is not None and site.named.from_mask:
+        return []  # the mask itself, reshaped (``m.sum(1)``: the real-token counts)
     t = next((d for d, a in enumerate(site.a_in) if a.role == "tokens" and site.s_in[d] == max(lengths)), None)
     if t is None:
         return []
