@@ -10,6 +10,7 @@ from typing import Any
 
 import streamlit as st
 
+from core.diagnosis.titles import finding_title
 from core.errors import SpecError
 from core.export import share
 from core.fixes import Fix, apply_fix
@@ -120,17 +121,17 @@ def error_panel(err: Any, spec_dict: dict[str, Any]) -> None:
 
 
 def findings_panel(trace: Any, spec_dict: dict[str, Any]) -> None:
-    """Warnings (runs but probably means the wrong thing) and notes, each with Apply fix when possible."""
+    """Warnings (runs but probably means the wrong thing) and notes under a human title, each with Apply fix
+    when possible (the button below its message, so it never shrinks to "A…" in a narrow column)."""
     for n, f in enumerate(trace.warnings):
         where = f"Step {f.step_index + 1}: " if f.step_index is not None else ""
-        cols = st.columns([8, 1.4], vertical_alignment="center")
+        text = f"**{finding_title(f.code)}** — {where}{f.message}"
         if f.severity == "note":
-            cols[0].info(f"{where}{f.message}", icon=":material/info:")
+            st.info(text, icon=":material/info:")
         else:
-            cols[0].warning(f"{where}{f.message}", icon=":material/warning:")
+            st.warning(text, icon=":material/warning:")
         if f.fix is not None:
-            with cols[1]:
-                apply_fix_button(spec_dict, f.fix, key=f"pl_fix_w{n}", primary=False)
+            apply_fix_button(spec_dict, f.fix, key=f"pl_fix_w{n}", primary=False)
 
 
 def code_span(text: str) -> str:

@@ -1,0 +1,12 @@
+"""Overview: the four tools, and the room link with its QR code (what a teacher puts on the projector)."""
+
+from __future__ import annotations
+
+from ui import home as ui
+from ui.common import ensure_app_navigation
+
+ensure_app_navigation()
+
+ui.intro()
+ui.tools()
+ui.room_panel()

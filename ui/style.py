@@ -1,0 +1,77 @@
+"""Projector-ready styling for every page, and presenter mode. One place for the app's CSS.
+
+Normal mode: legible at 1024×768 with the sidebar open — less side padding on small screens, no word broken
+in the middle (labels, buttons, headings wrap between words), no button label cut to "…" (buttons grow or
+wrap to a new row instead), widgets laid out in wrapping rows.
+
+Presenter mode (``?present=1`` or the sidebar toggle): larger type for the back row, figures drawn larger,
+the sidebar and the controls the class does not need (marked with a ``ctl-`` key, or Streamlit's toolbar,
+chart mode bars, downloads) hidden.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+# Streamlit's own theme sets `word-break: break-word` on text, which breaks a label such as "in_features"
+# inside the word when its column is narrow; we keep words whole and let layouts wrap instead.
+BASE_CSS = """
+[data-testid="stWidgetLabel"] p, [data-testid="stWidgetLabel"] label,
+.stButton button p, .stLinkButton a p, [data-testid="stPopover"] button p,
+[data-testid="stCheckbox"] p, [data-testid="stToggle"] p,
+[data-testid="stHeading"] h1, [data-testid="stHeading"] h2, [data-testid="stHeading"] h3,
+[data-testid="stMarkdownContainer"] h3, [data-testid="stMarkdownContainer"] h4,
+[data-testid="stMarkdownContainer"] h5, [data-testid="stTab"] p {
+  word-break: normal !important;
+  overflow-wrap: normal !important;
+  hyphens: manual;
+}
+/* a button shows its whole label: grow (or wrap between words) rather than cut it to "…" */
+.stButton button, .stDownloadButton button, .stLinkButton a, .stFormSubmitButton button {
+  max-width: 100%;
+}
+.stButton button p, .stButton button [data-testid="stMarkdownContainer"],
+.stDownloadButton button p, .stDownloadButton button [data-testid="stMarkdownContainer"],
+.stLinkButton a p, .stLinkButton a [data-testid="stMarkdownContainer"],
+.stFormSubmitButton button p, .stFormSubmitButton button [data-testid="stMarkdownContainer"],
+[data-testid="stPopover"] button p, [data-testid="stPopover"] button [data-testid="stMarkdownContainer"] {
+  white-space: normal !important;
+  text-overflow: clip !important;
+  overflow: visible !important;
+}
+[data-testid="stCheckbox"] p, [data-testid="stToggle"] p { white-space: normal !important; }
+/* less side padding where every pixel counts (1024 px with the sidebar open leaves ~720 px) */
+@media (max-width: 1366px) {
+  [data-testid="stMainBlockContainer"] {
+    padding-left: 1.75rem !important;
+    padding-right: 1.75rem !important;
+    padding-top: 3.25rem !important;
+  }
+}
+"""
+
+# Presenter mode: the back row reads 20 px type; figures are drawn at 1.3× (CSS zoom on the chart keeps its
+# width and scales its text); what the class does not need is hidden.
+PRESENT_CSS = """
+html { font-size: 20px; }
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stExpandSidebarButton"],
+[data-testid="stToolbar"], [data-testid="stDecoration"], [data-testid="stStatusWidget"],
+.modebar-container, [data-testid="stElementToolbar"],
+[class*="st-key-ctl-"], .stDownloadButton {
+  display: none !important;
+}
+[data-testid="stMainBlockContainer"] {
+  max-width: 100% !important;
+  padding-left: 2rem !important;
+  padding-right: 2rem !important;
+  padding-top: 2.5rem !important;
+}
+[data-testid="stPlotlyChart"] { zoom: 1.3; }
+[data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p { font-size: 0.9rem !important; }
+"""
+
+
+def apply(presenting: bool) -> None:
+    """Inject the app's CSS (and presenter mode's when on) for this run."""
+    css = BASE_CSS + (PRESENT_CSS if presenting else "")
+    st.html(f"<style>{css}</style>")
