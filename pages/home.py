@@ -7,6 +7,7 @@ from ui.common import ensure_app_navigation
 
 ensure_app_navigation()
 
+ui.forward_old_links()
 ui.intro()
 ui.tools()
 ui.room_panel()

@@ -16,9 +16,9 @@ ensure_app_navigation()
 
 lesson, unknown = ui.selected_lesson()
 version = ui.selected_version(lesson)
-ui.lesson_list(lesson)
 
 st.title("Lessons & workshop")
+ui.lesson_list(lesson)
 st.caption(
     "The worked examples of five articles on BERT, LSTM and Conv1d shapes, runnable — and the articles' own "
     "mistakes as find-the-bug exercises. Predict each shape before it is revealed."

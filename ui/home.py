@@ -37,6 +37,15 @@ TOOLS = (
 )
 
 
+def forward_old_links() -> None:
+    """A share link from before the Overview existed (``/?spec=…``, when the Explorer was the root page) opens
+    the Pipeline Explorer with the same query."""
+    from core.export.share import PARAM
+
+    if PARAM in st.query_params:
+        st.switch_page("pages/pipeline.py", query_params=st.query_params.to_dict())
+
+
 def intro() -> None:
     st.title("Shape Explorer")
     st.markdown(

@@ -137,8 +137,25 @@ def _submit(version: Version, question: quiz.Question) -> None:
 # ---------------------------------------------------------------------------------------------- list
 
 
+def _pick() -> None:
+    _open(st.session_state["lesson_pick"])
+
+
 def lesson_list(current: Lesson) -> None:
-    """In the sidebar: lessons grouped by article (titled by its idea), the open one highlighted."""
+    """In the sidebar: lessons grouped by article (titled by its idea), the open one highlighted. In presenter
+    mode (no sidebar) a picker at the top of the page instead."""
+    if room.presenting():
+        names = [x.name for x in list_lessons()]
+        st.session_state["lesson_pick"] = current.name
+        st.selectbox(
+            "Lesson",
+            names,
+            key="lesson_pick",
+            format_func=lambda n: f"{get_lesson(n).article} — {get_lesson(n).title}",
+            on_change=_pick,
+            label_visibility="collapsed",
+        )
+        return
     with st.sidebar:
         st.markdown("#### Lessons")
         score = workshop_score()
@@ -216,7 +233,7 @@ def actions(version: Version) -> bool:
 
 def spec_block(version: Version) -> None:
     lesson = version.lesson
-    with st.expander("The pipeline as a spec (JSON)", icon=":material/data_object:"):
+    with st.container(key="ctl-spec"), st.expander("The pipeline as a spec (JSON)", icon=":material/data_object:"):
         st.code(json.dumps(version.spec.to_dict(), indent=2, ensure_ascii=False), language="json")
         if lesson.fixed_spec is not None and not version.changed:
             st.caption("The fixed version")

@@ -18,6 +18,7 @@ import streamlit as st
 BASE_CSS = """
 [data-testid="stWidgetLabel"] p, [data-testid="stWidgetLabel"] label,
 .stButton button p, .stLinkButton a p, [data-testid="stPopover"] button p,
+.stDownloadButton button p, .stFormSubmitButton button p, [data-testid="stPageLink"] p,
 [data-testid="stCheckbox"] p, [data-testid="stToggle"] p,
 [data-testid="stHeading"] h1, [data-testid="stHeading"] h2, [data-testid="stHeading"] h3,
 [data-testid="stMarkdownContainer"] h3, [data-testid="stMarkdownContainer"] h4,
@@ -50,23 +51,25 @@ BASE_CSS = """
 }
 """
 
-# Presenter mode: the back row reads 20 px type; figures are drawn at 1.3× (CSS zoom on the chart keeps its
-# width and scales its text); what the class does not need is hidden.
+# Presenter mode: the back row reads 20 px type; figures and our HTML blocks (token chips) are drawn at 1.3×
+# (CSS zoom keeps the width and scales the text); the page navigation moves to the top bar (the sidebar is
+# hidden); what the class does not need is hidden.
 PRESENT_CSS = """
 html { font-size: 20px; }
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stExpandSidebarButton"],
-[data-testid="stToolbar"], [data-testid="stDecoration"], [data-testid="stStatusWidget"],
+[data-testid="stDecoration"], [data-testid="stStatusWidget"], [data-testid="stToolbarActions"],
+[data-testid="stMainMenu"], [data-testid="stAppDeployButton"],
 .modebar-container, [data-testid="stElementToolbar"],
-[class*="st-key-ctl-"], .stDownloadButton {
+[class*="st-key-ctl-"], .st-key-pl_export, .stDownloadButton {
   display: none !important;
 }
 [data-testid="stMainBlockContainer"] {
   max-width: 100% !important;
   padding-left: 2rem !important;
   padding-right: 2rem !important;
-  padding-top: 2.5rem !important;
+  padding-top: 4.5rem !important;
 }
-[data-testid="stPlotlyChart"] { zoom: 1.3; }
+[data-testid="stPlotlyChart"], [data-testid="stHtml"] { zoom: 1.3; }
 [data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p { font-size: 0.9rem !important; }
 """
 

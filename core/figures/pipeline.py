@@ -59,7 +59,7 @@ def stage_label(stage: Stage) -> str:
     """Row title of a stage: ``step 2 · x.transpose(1, 2)`` (source shortened to one line)."""
     source = stage.source.split("#")[0].strip() if stage.kind == "source" else stage.source
     source = source if len(source) <= LABEL_CHARS else source[: LABEL_CHARS - 1] + "…"
-    return f"<b>{html.escape(stage.name)}</b><br><span style='font-size:11px;color:#555'>{html.escape(source)}</span>"
+    return f"<b>{html.escape(stage.name)}</b><br><span style='font-size:12px;color:#555'>{html.escape(source)}</span>"
 
 
 def segment_text(name: str, symbol: str, size: int, width_px: float) -> str:
@@ -164,7 +164,7 @@ def shape_flow(stages: Sequence[Stage], error: Any = None, title: str = "", plot
             showarrow=False,
             xanchor="left",
             align="left",
-            font={"size": 11, "color": ERROR_COLOR},
+            font={"size": 12, "color": ERROR_COLOR},
             bgcolor="#fff5f5",
             bordercolor=ERROR_COLOR,
             borderpad=5,
@@ -172,7 +172,7 @@ def shape_flow(stages: Sequence[Stage], error: Any = None, title: str = "", plot
         step_text = _short(str(getattr(error, "step", "")), LABEL_CHARS)
         ticks.append(
             f"<b style='color:{ERROR_COLOR}'>✗ step {step_no}</b><br>"
-            f"<span style='font-size:11px;color:{ERROR_COLOR}'>{step_text}</span>"
+            f"<span style='font-size:12px;color:{ERROR_COLOR}'>{step_text}</span>"
         )
         rows += 1
     fig.update_yaxes(
@@ -193,6 +193,8 @@ def shape_flow(stages: Sequence[Stage], error: Any = None, title: str = "", plot
         title={"text": html.escape(title), "x": 0, "font": {"size": 14}} if title else None,
         legend={"orientation": "h", "yanchor": "top", "y": -0.02, "x": 0, "title": {"text": "axis role "}},
         hoverlabel={"align": "left"},
+        # a segment label that does not fit at 12 px is hidden (the hover has it), never shrunk to ~5 px
+        uniformtext={"minsize": 12, "mode": "hide"},
         meta={"rows": len(stages), "roles": [r for r in ROLE_ORDER if r in per_role]},
         bargap=0.3,
     )

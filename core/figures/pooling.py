@@ -237,7 +237,7 @@ def token_pca_figure(
             mode="markers+text",
             text=labels,
             textposition="top center",
-            textfont={"size": 11},
+            textfont={"size": 12},
             marker={
                 "size": 9,
                 "color": list(range(t)),

@@ -204,15 +204,21 @@ def step_caption(step: Any) -> str:
 
 
 def share_url(page_url: str, spec: Spec) -> str:
-    """The app's root URL (the Pipeline Explorer is the default page) with the spec: ``http://host/?spec=…``.
+    """The link that opens ``spec`` in the Pipeline Explorer: ``http://room-address/pipeline?spec=…``.
 
-    Root, not ``/pipeline``: a fresh server that gets a sub-page URL first runs that page without app.py.
+    The room's address when students can reach this server (never ``localhost``), else this page's own URL.
+    Old links to the root (``/?spec=…``) still open the Explorer: the Overview forwards them.
     """
-    base = page_url.split("?")[0].split("#")[0]
-    trimmed = base.rstrip("/")
-    if trimmed.endswith("/pipeline"):
-        base = trimmed[: -len("pipeline")]
-    return f"{base}?{share.PARAM}={share.encode_spec(spec)}"
+    from ui import room
+
+    query = f"{share.PARAM}={share.encode_spec(spec)}"
+    link = room.room_link(f"pipeline?{query}")
+    if link is not None:
+        return link
+    base = page_url.split("?")[0].split("#")[0].rstrip("/")
+    if not base.endswith("/pipeline"):
+        base = base + "/pipeline" if base else "pipeline"
+    return f"{base}?{query}"
 
 
 def share_and_export(spec: Spec, trace: Any, url_problem: str | None) -> None:
@@ -234,8 +240,8 @@ def share_and_export(spec: Spec, trace: Any, url_problem: str | None) -> None:
             st.caption("The page URL always holds this pipeline; copy it (or this link) to share it.")
             st.code(link, language=None, wrap_lines=True)
         script = export_script(spec, trace)
-        cols = st.columns([1, 1, 4])
-        cols[0].download_button(
+        row = st.container(horizontal=True, gap="small")
+        row.download_button(
             "pipeline.py",
             script,
             file_name="pipeline.py",
@@ -244,7 +250,7 @@ def share_and_export(spec: Spec, trace: Any, url_problem: str | None) -> None:
             on_click="ignore",
             key="pl_dl_py",
         )
-        cols[1].download_button(
+        row.download_button(
             "spec.json",
             spec.to_json(),
             file_name="spec.json",
