@@ -51,7 +51,8 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     p.add_argument(
         "--room-url",
         default=None,
-        help=f"the address students should use, when it is not this machine's LAN address (also ${address.ROOM_URL_ENV})",
+        help="the address students should use, when it is not this machine's LAN address "
+        f"(also ${address.ROOM_URL_ENV})",
     )
     return p.parse_args(argv), extra
 

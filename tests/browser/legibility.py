@@ -20,7 +20,8 @@ CHECK_JS = r"""
   const visible = (el) => {
     const r = el.getBoundingClientRect();
     if (r.width <= 2 || r.height <= 2) return false;  // empty, or a screen-reader-only text
-    if (r.right <= 0 || el.closest("[data-testid='stSidebar'][aria-expanded='false'], [data-testid='stSidebar'][data-collapsed='true']")) return false;
+    const hidden = "[data-testid='stSidebar'][aria-expanded='false'], [data-testid='stSidebar'][data-collapsed='true']";
+    if (r.right <= 0 || el.closest(hidden)) return false;  // off screen, or in the collapsed sidebar
     const cs = getComputedStyle(el);
     return cs.visibility !== 'hidden' && cs.display !== 'none';
   };
@@ -88,7 +89,8 @@ CHECK_JS = r"""
         const iy = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
         if (ix > 2 && iy > 2) {
           if (rects[i][0].contains(rects[j][0]) || rects[j][0].contains(rects[i][0])) continue;
-          out.overlap.push(`"${rects[i][0].textContent.trim().slice(0, 20)}" × "${rects[j][0].textContent.trim().slice(0, 20)}"`);
+          const a1 = rects[i][0].textContent.trim().slice(0, 20), b1 = rects[j][0].textContent.trim().slice(0, 20);
+          out.overlap.push(`"${a1}" × "${b1}"`);
           n++;
         }
       }
