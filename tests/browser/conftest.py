@@ -49,11 +49,12 @@ def chromium_path() -> str:
 
 
 @contextmanager
-def streamlit_server(log_name: str = "streamlit", env: dict[str, str] | None = None):
+def streamlit_server(log_name: str = "streamlit", env: dict[str, str] | None = None, address: str = "127.0.0.1"):
     """Run `streamlit run app.py` on a free loopback port until the block ends; yields the base URL.
 
     env: extra environment (e.g. the room's data folder and teacher key). The room's answers go to a fresh
     temporary folder unless env names one, so browser tests never write into the checkout's data/.
+    address: what the server listens on; "0.0.0.0" makes it a room server (room links use the LAN address).
     """
     port = _free_port()
     data = tempfile.mkdtemp(prefix="shape-explorer-room-")
@@ -76,7 +77,7 @@ def streamlit_server(log_name: str = "streamlit", env: dict[str, str] | None = N
                 "--server.port",
                 str(port),
                 "--server.address",
-                "127.0.0.1",
+                address,
                 "--server.headless",
                 "true",
             ],
