@@ -25,7 +25,9 @@ ERROR_EXAMPLES = {
         "RuntimeError: Given groups=1, weight of size [512, 768, 3], expected input[32, 128, 768] to have "
         "768 channels, but got 128 channels instead"
     ),
-    "reshape size (128 tokens into 16 LSTM steps)": "RuntimeError: shape '[32, 16, 6000]' is invalid for input of size 3145728",
+    "reshape size (128 tokens into 16 LSTM steps)": (
+        "RuntimeError: shape '[32, 16, 6000]' is invalid for input of size 3145728"
+    ),
     "view after transpose": (
         "RuntimeError: view size is not compatible with input tensor's size and stride (at least one "
         "dimension spans across two contiguous subspaces). Use .reshape(...) instead."
