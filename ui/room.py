@@ -156,9 +156,8 @@ def student_id() -> str:
     else a random id for this session. Never a name; not reversible to the cookie."""
     if "room_student" not in st.session_state:
         token = _xsrf_token()
-        salt = teacher_key()  # per server: ids of two servers never match
-        if token:
-            st.session_state["room_student"] = hashlib.sha256(f"{salt}|{token}".encode()).hexdigest()[:16]
+        if token:  # one-way: the id says nothing about the cookie; stable across server restarts
+            st.session_state["room_student"] = hashlib.sha256(f"shape-explorer-room|{token}".encode()).hexdigest()[:16]
         else:
             import secrets
 
@@ -167,12 +166,16 @@ def student_id() -> str:
 
 
 def _xsrf_token() -> str | None:
-    """The token inside ``_streamlit_xsrf`` (``2|mask|masked-token|time``: the mask changes per response, the
-    token does not)."""
     try:
         raw = st.context.cookies.get("_streamlit_xsrf")
     except Exception:  # no cookies in bare mode / AppTest
         return None
+    return xsrf_token_of(raw)
+
+
+def xsrf_token_of(raw: str | None) -> str | None:
+    """The token inside a ``_streamlit_xsrf`` cookie value ``2|mask|masked-token|time`` (hex; the mask changes
+    with every response, the unmasked token does not), or None for anything else."""
     if not raw:
         return None
     parts = str(raw).split("|")
@@ -182,7 +185,7 @@ def _xsrf_token() -> str | None:
         mask, masked = bytes.fromhex(parts[1]), bytes.fromhex(parts[2])
     except ValueError:
         return None
-    if not mask:
+    if not mask or not masked:
         return None
     return bytes(b ^ mask[i % len(mask)] for i, b in enumerate(masked)).hex()
 

@@ -133,3 +133,14 @@ def test_presenter_mode_never_shows_the_results():
     RoomStore().record("s1", "permute-for-conv1d", 1, "(32, 768, 128)", True)
     at = open_page("pages/teacher.py", teacher=True, present="1")
     assert "never shown in presenter mode" in body(at) and not at.table
+
+
+def test_the_xsrf_token_is_unmasked_so_a_reload_keeps_the_student():
+    from ui.room import xsrf_token_of
+
+    # two cookie values of one browser (seen in Chromium): different masks, the same token
+    a = xsrf_token_of("2|b3181ead|35dd4b916dc9721b2d6b97a81a5f5a8e|1795964985")
+    b = xsrf_token_of("2|b2c75e12|34020b2e6c1632a42cb4d7171b801a31|1795964985")
+    assert a == b and len(a) == 32
+    for bad in (None, "", "1|aa|bb|1", "2|zz|bb|1", "2||bb|1", "2|aa|bb", "x" * 300):
+        assert xsrf_token_of(bad) is None

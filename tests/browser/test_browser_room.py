@@ -29,7 +29,15 @@ def _wait_text(pg, text: str, timeout: float = 30_000) -> None:
     pg.wait_for_function("t => document.body.innerText.includes(t)", arg=text, timeout=timeout)
 
 
-def _student_answers(browser, url: str, answer: str) -> None:
+def _answer(pg, answer: str) -> None:
+    box = pg.get_by_placeholder("e.g. 32, 16, 6144 — or error").first
+    box.fill(answer)
+    box.press("Enter")
+    wait_ready(pg)
+    assert pg.get_by_text("You said", exact=False).count() == 1
+
+
+def _student_answers(browser, url: str, answer: str, then_reload_and_answer: str | None = None) -> None:
     ctx = browser.new_context(viewport={"width": 1024, "height": 768})
     pg = ctx.new_page()
     pg.set_default_timeout(120_000)
@@ -37,11 +45,11 @@ def _student_answers(browser, url: str, answer: str) -> None:
         pg.goto(f"{url}/lessons?lesson={LESSON}")
         wait_ready(pg)
         assert_no_exception(pg)
-        box = pg.get_by_placeholder("e.g. 32, 16, 6144 — or error").first
-        box.fill(answer)
-        box.press("Enter")
-        wait_ready(pg)
-        assert pg.get_by_text("You said", exact=False).count() == 1
+        _answer(pg, answer)
+        if then_reload_and_answer:  # same browser, new session: still the same anonymous student
+            pg.reload()
+            wait_ready(pg)
+            _answer(pg, then_reload_and_answer)
         body = pg.locator("[data-testid='stApp']").inner_text()
         assert "Class results" not in body and "/teacher" not in body and "teacher key" not in body.lower()
         assert pg.locator("a[href*='teacher']").count() == 0
@@ -51,9 +59,11 @@ def _student_answers(browser, url: str, answer: str) -> None:
 
 def test_two_students_answer_and_the_teacher_sees_both(browser, room_server):
     url, data = room_server
-    _student_answers(browser, url, "32, 768, 128")  # right
+    _student_answers(browser, url, "32, 768, 128", then_reload_and_answer="error")  # right; a 2nd try is ignored
     _student_answers(browser, url, "(32,128,768)")  # wrong: forgot the permute
-    assert sorted(a.answer for a in RoomStore(data / "room.sqlite3").answers()) == ["(32, 128, 768)", "(32, 768, 128)"]
+    rows = RoomStore(data / "room.sqlite3").answers()
+    assert sorted(a.answer for a in rows) == ["(32, 128, 768)", "(32, 768, 128)"]
+    assert len({a.student for a in rows}) == 2
 
     # without the key: the form, nothing else; a wrong key is refused
     ctx = browser.new_context(viewport={"width": 1024, "height": 768})
