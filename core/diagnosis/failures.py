@@ -38,6 +38,7 @@ def explain_failure(err: ShapeError, spec: Spec, stages: list[Stage], info: dict
     context = {
         "input_shape": shape,
         "input_axes": tuple(a.name for a in axes) or None,
+        "input_symbols": tuple(a.symbol for a in axes) or None,
         "step": err.step,
         "layer": layer,
     }

@@ -122,7 +122,8 @@ TRIGGERED: list[tuple[str, Callable[[], object], str, list[str]]] = [
             torch.randn(4, 10, 768), (torch.zeros(1, 3, 128), torch.zeros(1, 3, 128))
         ),
         "rnn_hidden",
-        ["[1, 3, 128]", "[1, 4, 128]", "NOT batch-first", "torch.zeros(1, 4, 128)"],
+        # issue 12: the state is built from the input's batch, not from the message's numbers
+        ["[1, 3, 128]", "[1, 4, 128]", "NOT batch-first", "torch.zeros(1, x.size(0), 128"],
     ),
     (
         "lstm_unbatched_h0",

@@ -17,8 +17,9 @@ and makes the answer more specific (axis names, which dim to move where).
 
 Layout: ``api.py`` (explain, explain_exception), ``rules.py`` (the table: kind, pattern, handler — one row per
 wording), ``kinds.py`` (the kinds and their titles), ``record.py`` (Explanation), ``context.py`` (what a handler is
-given) and one module of handlers per family of errors (conv, recurrent, matmul, broadcasting, reshape, dims,
-indexing, positions, joining, norms, losses, objects, constructors, einops_errors).
+given), ``causes.py`` (a likely cause and the factoring that tells causes apart) and one module of handlers per family
+of errors (conv, recurrent, states, packing, matmul, broadcasting, reshape, dims, indexing, positions, joining, norms,
+losses, objects, constructors, einops_errors).
 """
 
 from core.diagnosis.explain.api import MAX_SCAN_CHARS, explain, explain_exception

@@ -7,6 +7,7 @@ returns ``recognized=False`` in milliseconds. Pure Python: no torch import.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 from core.diagnosis.explain.context import Ctx, make_ctx
@@ -29,22 +30,45 @@ _HEADER = re.compile(
 _ANSI = re.compile(r"\x1b\[[0-9;]{0,20}[A-Za-z]")
 
 
-def _blocks(text: str) -> tuple[list[tuple[str, str]], str]:
-    """The exception blocks ``(type, message)`` of a paste, last first, and the text before the first one."""
+_FRAMES_CHARS = 4_000  # the traceback's last frames (file lines, source lines, carets) fit in this
+_FILE = re.compile(r"File [\"']?(?P<path>[^\n\"',]{0,300})")
+_TORCH_INTERNALS = re.compile(r"[/\\]torch[/\\](?:nn|_|autograd|functional|overrides)")
+
+
+def _blocks(text: str) -> tuple[list[tuple[str, str, str]], str]:
+    """The exception blocks ``(type, message, last frame)`` of a paste, last first, and the text before the first.
+
+    The last frame is the traceback text right before the exception header, from its last ``File`` line outside
+    torch (``_last_frame``): it names the file and shows the source line that raised.
+    """
     headers = list(_HEADER.finditer(text))
     if not headers:
         return [], text
     blocks = []
     for i, h in enumerate(headers):
         end = headers[i + 1].start() if i + 1 < len(headers) else len(text)
-        blocks.append((h["type"], text[h.end() : end]))
+        blocks.append((h["type"], text[h.end() : end], _last_frame(text, h.start())))
     return blocks[::-1][:_MAX_BLOCKS], text[: headers[0].start()]
 
 
+def _last_frame(text: str, end: int) -> str:
+    """The traceback from its last frame outside torch's own modules to ``end`` (the exception header).
+
+    ``F.embedding`` or ``Module._call_impl`` frames are skipped, so that a lookup that fails inside torch is
+    attributed to the model line that called it (``self.position_embeddings(position_ids)``).
+    """
+    before = text[max(0, end - _FRAMES_CHARS) : end]
+    frames = list(_FILE.finditer(before))
+    if not frames:
+        return before[-600:]
+    outside = [f for f in frames if not _TORCH_INTERNALS.search(f["path"])]
+    return before[(outside or frames)[-1].start() :]
+
+
 def _match(block: str, ctx: Ctx) -> tuple[str, str, str, dict[str, Any]] | None:
-    """(kind, explanation, fix, numbers) of the first row of the table whose pattern is found in ``block``."""
+    """(kind, explanation, fix, numbers) of the first row of the table that applies to ``block``."""
     for rule in RULES:
-        m = rule.regex.search(block)
+        m = rule.search(block, ctx.frames)
         if m:
             expl, fix, numbers = rule.handler(m, ctx)
             return rule.kind, expl, fix, numbers
@@ -58,9 +82,12 @@ def _first_line(block: str, limit: int = 300) -> str:
 
 _NOT_RECOGNIZED = (
     "This doesn't look like a PyTorch shape error we know. We explain: Conv1d/Conv2d channel or rank "
-    "mismatches and kernels longer than the input; LSTM/GRU input_size, rank and hidden-state errors; "
+    "mismatches and kernels longer than the input; LSTM/GRU input_size, rank and initial states (h0/c0); "
+    "pack_padded_sequence lengths; losses (batch sizes, BCE target shapes, one-hot targets, class dim); texts "
+    "longer than a model's positions; "
     "Linear / matmul 'mat1 and mat2 shapes cannot be multiplied' and bmm sizes; broadcasting and expand; "
-    "view/reshape (stride, element count, several -1); permute, dim and index out of range; cat/stack "
+    "view/reshape (stride, element count, several -1); permute, dim and index out of range, index tensors of "
+    "different lengths; cat/stack "
     "sizes; F.pad, LayerNorm, BatchNorm; Keras-style arguments (return_sequences, units, filters, "
     "activation); einops pattern errors; dtype/device mismatches."
 )
@@ -90,15 +117,15 @@ def explain(message: str, context: dict[str, Any] | None = None) -> Explanation:
     text = _ANSI.sub("", text[-MAX_SCAN_CHARS:].replace("\r\n", "\n"))
     ctx = make_ctx(context)
     blocks, before = _blocks(text)
-    candidates = [b for _, b in blocks] + ([before] if before.strip() else [])
-    for block in candidates:
-        found = _match(block, ctx)
+    candidates = [(b, frame) for _, b, frame in blocks] + ([(before, "")] if before.strip() else [])
+    for block, frame in candidates:
+        found = _match(block, replace(ctx, frames=frame))
         if found:
             kind, expl, fix, numbers = found
             return Explanation(True, kind, expl, fix, numbers, message=_first_line(block))
     last = ""
     if blocks:
-        typ, body = blocks[0]
+        typ, body, _ = blocks[0]
         last = f"{typ}: {_first_line(body)}"
     expl = _NOT_RECOGNIZED
     if last:

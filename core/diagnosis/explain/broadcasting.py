@@ -23,7 +23,16 @@ def broadcast(m: re.Match[str], ctx: Ctx) -> Result:
         "states (batch, tokens, hidden) needs `mask.unsqueeze(-1)` -> (batch, tokens, 1), e.g. "
         "`(x * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)`."
     )
+    longer, table = max(a, b), min(a, b)
+    if d == 1 and table in _POSITION_TABLES and longer > table:
+        fix += (
+            f" If it was raised inside a transformer's embeddings (paste the whole traceback to tell), the text has "
+            f"{longer} tokens and the model {table} positions: tokenize with truncation=True, max_length={table}."
+        )
     return expl, fix, {"size_a": a, "size_b": b, "dim": d}
+
+
+_POSITION_TABLES = (512, 1024, 2048, 4096)  # max_position_embeddings of common BERT-style checkpoints
 
 
 def expand(m: re.Match[str], ctx: Ctx) -> Result:

@@ -21,6 +21,8 @@ class Ctx:
         layer: the layer kind in lower case (``"lstm"``, ``"conv1d"``...) or ``""``.
         params: the layer's resolved constructor parameters.
         step: the step's source text, e.g. ``"x @ w"``.
+        symbols: one size symbol per dim of ``shape``, e.g. ``("B", "L", "2·hidden_size")``.
+        frames: the traceback's last frame before the message (file and source line that raised), or ``""``.
     """
 
     shape: tuple[int, ...] | None = None
@@ -28,6 +30,8 @@ class Ctx:
     layer: str = ""  # lstm | gru | conv1d | linear | ""
     params: dict[str, Any] = field(default_factory=dict)
     step: str = ""
+    symbols: tuple[str, ...] | None = None
+    frames: str = ""
 
     def dim(self, d: int, shape: Sequence[int] | None = None) -> str:
         """``"dim 2 (hidden)"`` when axis labels are known for ``shape`` (default: the input shape)."""
@@ -52,7 +56,10 @@ def make_ctx(context: dict[str, Any] | None) -> Ctx:
         params = layer.get("params") if isinstance(layer.get("params"), dict) else {}
     elif isinstance(layer, str):
         kind = layer.lower()
-    return Ctx(shape=shape, axes=axes, layer=kind, params=dict(params), step=str(context.get("step") or ""))
+    symbols_raw = context.get("input_symbols")
+    symbols = tuple(str(a) for a in symbols_raw) if isinstance(symbols_raw, (list, tuple)) else None
+    step = str(context.get("step") or "")
+    return Ctx(shape=shape, axes=axes, layer=kind, params=dict(params), step=step, symbols=symbols)
 
 
 def as_int_tuple(value: Any) -> tuple[int, ...] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from core.diagnosis.explain.context import Ctx, Result
 from core.diagnosis.explain.formatting import fmt_shape, ints
@@ -82,3 +83,40 @@ def mask_shape(m: re.Match[str], ctx: Ctx) -> Result:
         "tokens, hidden))."
     )
     return expl, fix, {"mask_shape": mask, "tensor_shape": tensor}
+
+
+_SHAPE_LIST = re.compile(r"\[([\d, ]{0,60})\]")
+
+
+def index_broadcast(m: re.Match[str], ctx: Ctx) -> Result:
+    """``shape mismatch: indexing tensors could not be broadcast together with shapes [13], [2]``."""
+    shapes = [ints(s) for s in _SHAPE_LIST.findall(m["shapes"])]
+    numbers: dict[str, Any] = {"index_shapes": shapes}
+    listed = " and ".join(fmt_shape(s) for s in shapes)
+    expl = (
+        "Indexing with several index tensors, `x[i, j]`, pairs them element by element — it takes x[i[0], j[0]], "
+        f"x[i[1], j[1]], ... — so they must have the same shape (or broadcast). Yours are {listed}."
+    )
+    ones = [s[0] for s in shapes if len(s) == 1]
+    if len(shapes) == 2 and len(ones) == 2:
+        rows, texts = ones
+        expl += (
+            f" The usual case is picking each text's last real token, `x[torch.arange(x.shape[0]), lengths - 1]`: "
+            f"torch.arange(x.shape[0]) has one entry per row of dim 0 ({rows}) and lengths one per text ({texts}), "
+            f"so dim 0 of x is not the batch: x is (seq_len, batch, hidden) — the output of an LSTM/GRU without "
+            "batch_first=True, or a transposed tensor — and the indices run along the wrong axes."
+        )
+        if ctx.shape is not None and len(ctx.shape) >= 2 and ctx.shape[:2] == (rows, texts):
+            expl += f" Your x is {fmt_shape(ctx.shape)}: dim 0 has the {rows} positions, dim 1 the {texts} texts."
+        fix = (
+            "Index the batch where it is: for (seq_len, batch, hidden) use `x[lengths - 1, torch.arange(x.shape[1])]`, "
+            "or make x batch-first first (batch_first=True on the LSTM/GRU, or `x.transpose(0, 1)`) and keep "
+            f"`x[torch.arange(x.shape[0]), lengths - 1]`. Both index tensors need one entry per text ({texts} here, "
+            "if that is your batch)."
+        )
+    else:
+        fix = (
+            "Give the index tensors the same shape (one entry per element you want), or add size-1 dims where one "
+            "should broadcast against the other, e.g. `x[torch.arange(b)[:, None], idx]` for a (b, k) idx."
+        )
+    return expl, fix, numbers

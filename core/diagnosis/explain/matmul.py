@@ -27,42 +27,51 @@ def linear_mat(m: re.Match[str], ctx: Ctx) -> Result:
         )
     hints: list[str] = []
     shape = ctx.shape
+    placed = False  # the context shows where the features are: no need to guess from the numbers
     if shape is not None:
         numbers["input_shape"] = list(shape)
         if len(shape) >= 3 and math.prod(shape[1:]) == c:
+            placed = True
             hints.append(
                 f"The layer expects the flattened features {fmt_product(shape[1:])} = {fmt_int(c)}: insert "
                 f"`x.flatten(1)` -> [{shape[0]}, {c}] before it."
             )
         elif c in shape[:-1]:
+            placed = True
             where = [i for i, s in enumerate(shape[:-1]) if s == c][-1]
             hints.append(
                 f"The {c} is at {ctx.dim(where)}: move it last with {move_code(len(shape), where, len(shape) - 1)}."
             )
-        if len(shape) >= 3 and a == math.prod(shape[:-1]):
-            hints.append(
-                f"Note the {fmt_int(a)} rows = {fmt_product(shape[:-1])}: Linear is applied to every position of a "
-                f"{len(shape)}-D input; pool first (e.g. `x.mean(dim=1)` or `x[:, 0]`) for one vector per "
-                "sample."
-            )
-    if not hints:
-        if b > c and b % c == 0:
-            k = b // c
-            hints.append(
-                f"{fmt_int(b)} = {k} × {c}: it looks like a (batch, {k}, {c}) tensor was flattened (e.g. "
-                "`flatten(1)` "
-                f"over tokens × hidden). To keep {c} features, pool over that axis first (`x.mean(dim=1)`, "
-                f"`x[:, 0]` or `x[:, -1]`) instead of flattening, or set in_features={b}."
-            )
-            if k == 2:
-                hints.append(f"A bidirectional LSTM also outputs 2 × hidden_size = {b} features.")
-        elif c > b and c % b == 0:
-            k = c // b
-            hints.append(
-                f"in_features {fmt_int(c)} = {k} × {b}: the layer expects a flattened (batch, {k}, {b}) "
-                "tensor; if "
-                f"your input is (batch, {k}, {b}), insert `x.flatten(1)` -> (batch, {fmt_int(c)}) before it."
-            )
+    if not placed and is_linear and b == 2 * c:
+        expl += " " + _bidirectional(b, c, ctx)
+        numbers["cause"] = "bidirectional"
+        hints.append(
+            f"After a bidirectional LSTM/GRU build the layer with in_features = 2 × hidden_size = {b}: "
+            f"`nn.Linear(2 * {c}, {d})`."
+        )
+        if not _from_bidirectional(ctx):
+            hints.append(f"(If instead a (batch, 2, {c}) tensor was flattened, pool over that axis.)")
+    elif not placed and (shape is None or len(shape) == 2) and b > c and b % c == 0:
+        k = b // c
+        hints.append(
+            f"{fmt_int(b)} = {k} × {c}: it looks like a (batch, {k}, {c}) tensor was flattened (e.g. "
+            "`flatten(1)` "
+            f"over tokens × hidden). To keep {c} features, pool over that axis first (`x.mean(dim=1)`, "
+            f"`x[:, 0]` or `x[:, -1]`) instead of flattening, or set in_features={b}."
+        )
+    elif shape is None and c > b and c % b == 0:
+        k = c // b
+        hints.append(
+            f"in_features {fmt_int(c)} = {k} × {b}: the layer expects a flattened (batch, {k}, {b}) "
+            "tensor; if "
+            f"your input is (batch, {k}, {b}), insert `x.flatten(1)` -> (batch, {fmt_int(c)}) before it."
+        )
+    if shape is not None and len(shape) >= 3 and a == math.prod(shape[:-1]):
+        hints.append(
+            f"Note the {fmt_int(a)} rows = {fmt_product(shape[:-1])}: Linear is applied to every position of a "
+            f"{len(shape)}-D input; pool first (e.g. `x.mean(dim=1)` or `x[:, 0]`) for one vector per "
+            "sample."
+        )
     if (not is_linear or ctx.layer == "") and d == b:
         hints.append(f"For `a @ b`, b looks transposed ({c}x{d}): try `a @ b.T` (or `b.transpose(-2, -1)`).")
     fix = f"Build the layer with in_features={b} (nn.Linear({b}, {d})), or make the input's last dim {c}."
@@ -71,6 +80,24 @@ def linear_mat(m: re.Match[str], ctx: Ctx) -> Result:
     if hints:
         fix += " " + " ".join(hints)
     return expl, fix, numbers
+
+
+def _from_bidirectional(ctx: Ctx) -> bool:
+    """True when the trace says the input's last dim is a bidirectional layer's 2·hidden_size."""
+    return bool(ctx.symbols) and ctx.symbols[-1].startswith("2·")  # type: ignore[index]
+
+
+def _bidirectional(b: int, c: int, ctx: Ctx) -> str:
+    if _from_bidirectional(ctx):
+        return (
+            f"{b} = 2 × {c}: your input comes from a bidirectional LSTM/GRU, which concatenates its forward and "
+            f"backward states, so it has 2 × hidden_size = {b} features; the Linear was built for {c} = hidden_size."
+        )
+    return (
+        f"{b} = 2 × {c}: the usual cause is a bidirectional LSTM/GRU before this layer — it concatenates its "
+        f"forward and backward states, so its output (and `torch.cat([h_n[-2], h_n[-1]], dim=1)`) has "
+        f"2 × hidden_size = {b} features, while the Linear was built with in_features = hidden_size = {c}."
+    )
 
 
 def bmm(m: re.Match[str], ctx: Ctx) -> Result:

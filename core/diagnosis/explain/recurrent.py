@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from core.diagnosis.explain.context import Ctx, Result, layer_name
-from core.diagnosis.explain.formatting import fmt_shape, ints, move_code
+from core.diagnosis.explain.formatting import fmt_shape, move_code
 
 
 def rnn_input_size(m: re.Match[str], ctx: Ctx) -> Result:
@@ -67,30 +67,3 @@ def rnn_rank(m: re.Match[str], ctx: Ctx) -> Result:
             "`x.unsqueeze(1)` -> (batch, 1, hidden) to give each sample a sequence of length 1."
         )
     return expl, fix, {"got_ndim": got}
-
-
-def rnn_hidden(m: re.Match[str], ctx: Ctx) -> Result:
-    want = ints(m["want"])
-    got = ints(m["got"])
-    expl = (
-        f"The initial state h0/c0 you passed has shape {fmt_shape(got)}, the layer needs {fmt_shape(want)}. It is "
-        "(num_layers * num_directions, batch, hidden_size) - NOT batch-first, even with batch_first=True."
-    )
-    fix = (
-        f"Create it as torch.zeros({', '.join(map(str, want))}) (for an LSTM both h0 and c0), or leave it "
-        "out: "
-        "PyTorch starts from zeros by default."
-    )
-    return expl, fix, {"expected_hidden_shape": want, "got_hidden_shape": got}
-
-
-def rnn_hidden_unbatched(m: re.Match[str], ctx: Ctx) -> Result:
-    expl = (
-        "Your input is 2-D, which the LSTM/GRU treats as ONE unbatched (seq, features) sequence; then h0/c0 "
-        "must be 2-D (num_layers * num_directions, hidden_size) too, but you passed 3-D ones."
-    )
-    fix = (
-        "Add the batch axis to the input (`x.unsqueeze(0)`, or `x.unsqueeze(1)` for pooled (batch, hidden) "
-        "vectors) so it is 3-D, or drop the batch axis of h0/c0."
-    )
-    return expl, fix, {}

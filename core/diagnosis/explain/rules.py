@@ -25,9 +25,11 @@ import core.diagnosis.explain.losses as losses
 import core.diagnosis.explain.matmul as matmul
 import core.diagnosis.explain.norms as norms
 import core.diagnosis.explain.objects as objects
+import core.diagnosis.explain.packing as packing
 import core.diagnosis.explain.positions as positions
 import core.diagnosis.explain.recurrent as recurrent
 import core.diagnosis.explain.reshape as reshape
+import core.diagnosis.explain.states as states
 from core.diagnosis.explain.context import Handler
 
 __all__ = ["RULES", "Rule"]
@@ -36,15 +38,28 @@ __all__ = ["RULES", "Rule"]
 @dataclass(frozen=True)
 class Rule:
     """One row: ``kind`` (a key of ``KINDS``), ``pattern`` (a regex searched in one exception block; its named
-    groups are what the handler reads) and ``handler(match, ctx) -> (explanation, fix, numbers)``."""
+    groups are what the handler reads) and ``handler(match, ctx) -> (explanation, fix, numbers)``.
+
+    ``frames``, when given, is a regex that must also be found in the traceback's last frame before the message
+    (``Ctx.frames``): the same torch wording means something else when BERT's embeddings raised it.
+    """
 
     kind: str
     pattern: str
     handler: Handler
+    frames: str | None = None
     regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    frames_regex: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "regex", re.compile(self.pattern))
+        object.__setattr__(self, "frames_regex", re.compile(self.frames) if self.frames else None)
+
+    def search(self, block: str, frames: str) -> re.Match[str] | None:
+        """The match in ``block`` when the row applies (its frames, if any, found in ``frames``), else None."""
+        if self.frames_regex is not None and not self.frames_regex.search(frames):
+            return None
+        return self.regex.search(block)
 
 
 _L = r"[\d, ]{0,200}"  # a list of ints inside brackets, bounded
@@ -53,6 +68,22 @@ _EINOPS_HEAD = (  # einops: "Error while processing <op> pattern ...", "Input te
     r"shape:[^\n]{0,600}\n"
 )
 _EINOPS = _EINOPS_HEAD + r"[^\n]{0,600}?"  # ... and a reason somewhere in that line
+_BROADCAST = (
+    r"The size of tensor a \((?P<a>\d+)\) must match the size of tensor b \((?P<b>\d+)\) at "
+    r"non-singleton dimension (?P<d>\d+)"
+)
+_EXPAND = (
+    r"The expanded size of the tensor \((?P<new>-?\d+)\) must match the existing size "
+    r"\((?P<old>\d+)\) "
+    r"at non-singleton dimension (?P<dim>\d+)\.?"
+    rf"(?:\s{{0,4}}Target sizes: \[(?P<target>[-\d, ]{{0,200}})\]\.\s{{0,4}}Tensor sizes: "
+    rf"\[(?P<have>{_L})\])?"
+)
+_INDEX_OOB = r"index (?P<idx>-?\d+) is out of bounds for dimension (?P<dim>\d+) with size (?P<size>\d+)"
+# the failing frame is a transformer's embeddings adding or looking up position vectors
+_POSITION_FRAME = r"position_embeddings|position_ids|token_type_ids\.expand|buffered_token_type_ids"
+_TARGET = rf"\(torch\.Size\(\[(?P<target>{_L})\]\)\)"  # "(torch.Size([16, 3]))"
+_INPUT = rf"\(torch\.Size\(\[(?P<input>{_L})\]\)\)"
 _KWARG = r"(?:(?P<cls>\w{1,60})\.)?__init__\(\) got an unexpected keyword argument '(?P<arg>"
 _KERAS = "|".join(constructors.KERAS_ARGS)
 
@@ -78,6 +109,11 @@ RULES: list[Rule] = [
     Rule("einops_pattern", _EINOPS_HEAD + r"(?P<reason>[^\n]{1,600})", einops_errors.other),
     Rule("keras_kwarg", _KWARG + rf"(?:{_KERAS}))'", constructors.keras_kwarg),
     Rule("unknown_kwarg", _KWARG + r"\w{1,60})'", constructors.unknown_kwarg),
+    # a text longer than the model's positions: torch's generic wordings, raised in the embeddings
+    Rule("position_limit", _BROADCAST, positions.position_add, frames=_POSITION_FRAME),
+    Rule("position_limit", _EXPAND, positions.position_expand, frames=_POSITION_FRAME),
+    Rule("position_limit", _INDEX_OOB, positions.position_index, frames=_POSITION_FRAME),
+    Rule("position_limit", r"index out of range in self", positions.position_lookup, frames=_POSITION_FRAME),
     Rule(
         "conv_channels",
         r"Given groups=(?P<groups>\d+), weight of size \[?(?P<weight>[\d, ]{1,200})\]?, expected "
@@ -122,10 +158,46 @@ RULES: list[Rule] = [
     Rule("rnn_rank", r"(?P<name>)input must have 3 dimensions, got (?P<got>\d+)", recurrent.rnn_rank),
     Rule(
         "rnn_hidden",
-        rf"Expected hidden(?:\[\d\])? size \((?P<want>{_L})\), got \[?\(?(?P<got>{_L})",
-        recurrent.rnn_hidden,
+        rf"Expected (?P<which>hidden(?:\[\d\])?|cell) size [(\[](?P<want>{_L})[)\]], got [\[(](?P<got>{_L})",
+        states.rnn_hidden,
     ),
-    Rule("rnn_hidden", r"For unbatched 2-D input, hx (?:and cx )?should also be 2-D", recurrent.rnn_hidden_unbatched),
+    Rule(
+        "rnn_hidden",
+        r"Input batch size (?P<batch>\d+) doesn't match hidden(?P<idx>\d) batch size (?P<hbatch>\d+)",
+        states.cell_batch,
+    ),
+    Rule(
+        "rnn_hidden",
+        r"hidden\d has inconsistent hidden_size: got (?P<got>\d+), expected (?P<want>\d+)",
+        states.cell_hidden,
+    ),
+    Rule(
+        "rnn_hidden",
+        r"For batched 3-D input, hx (?:and cx )?should also be 3-D but got (?P<dims>[\w(), -]{1,30} tensors?)",
+        states.state_rank,
+    ),
+    Rule("rnn_hidden", r"For unbatched 2-D input, hx (?:and cx )?should also be 2-D", states.rnn_hidden_unbatched),
+    Rule(
+        "pack_lengths",
+        r"'lengths' argument should be a 1D CPU int64 tensor, but got (?P<nd>\d+)D (?P<device>[\w:]{1,20}) "
+        r"(?P<dtype>\w{1,20}) tensor",
+        packing.lengths_tensor,
+    ),
+    Rule(
+        "pack_lengths",
+        r"Expected `len\(lengths\)` to be equal to batch_size, but got (?P<n>\d+) \(batch_size=(?P<batch>\d+)\)",
+        packing.lengths_count,
+    ),
+    Rule(
+        "pack_lengths",
+        r"`lengths` array must be sorted in decreasing order when `enforce_sorted` is True",
+        packing.lengths_order,
+    ),
+    Rule(
+        "pack_lengths",
+        r"Length of all samples has to be greater than 0, but found an element in 'lengths' that is <= 0",
+        packing.lengths_zero,
+    ),
     Rule(
         "dtype_mismatch",
         r"must have the same dtype|expected scalar type \w+ but found \w+|Input type \([\w ]{1,30}\) and "
@@ -159,15 +231,7 @@ RULES: list[Rule] = [
         r"elements, but got (?P<a>\d+) and (?P<b>\d+) elements",
         matmul.dot,
     ),
-    Rule(
-        "expand_nonsingleton",
-        r"The expanded size of the tensor \((?P<new>-?\d+)\) must match the existing size "
-        r"\((?P<old>\d+)\) "
-        r"at non-singleton dimension (?P<dim>\d+)\.?"
-        rf"(?:\s{{0,4}}Target sizes: \[(?P<target>[-\d, ]{{0,200}})\]\.\s{{0,4}}Tensor sizes: "
-        rf"\[(?P<have>{_L})\])?",
-        broadcasting.expand,
-    ),
+    Rule("expand_nonsingleton", _EXPAND, broadcasting.expand),
     Rule(
         "expand_rank",
         r"the number of sizes provided \((?P<n>\d+)\) must be greater or equal to the number of "
@@ -180,12 +244,7 @@ RULES: list[Rule] = [
         r"Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor",
         broadcasting.repeat_rank,
     ),
-    Rule(
-        "broadcast",
-        r"The size of tensor a \((?P<a>\d+)\) must match the size of tensor b \((?P<b>\d+)\) at "
-        r"non-singleton dimension (?P<d>\d+)",
-        broadcasting.broadcast,
-    ),
+    Rule("broadcast", _BROADCAST, broadcasting.broadcast),
     Rule("view_stride", r"view size is not compatible with input tensor's size and stride", reshape.view_stride),
     Rule(
         "reshape_size",
@@ -226,11 +285,7 @@ RULES: list[Rule] = [
         r"but got (?P<got>-?\d+)\)",
         dims.dim_range,
     ),
-    Rule(
-        "index_range",
-        r"index (?P<idx>-?\d+) is out of bounds for dimension (?P<dim>\d+) with size (?P<size>\d+)",
-        indexing.index_range,
-    ),
+    Rule("index_range", _INDEX_OOB, indexing.index_range),
     Rule(
         "index_range",
         rf"select\(\): index (?P<idx>-?\d+) out of range for tensor of size \[(?P<shape>{_L})\] at "
@@ -246,6 +301,11 @@ RULES: list[Rule] = [
         "index_range",
         r"start \((?P<start>\d+)\) \+ length \((?P<len>\d+)\) exceeds dimension size \((?P<size>\d+)\)",
         indexing.narrow,
+    ),
+    Rule(
+        "index_broadcast",
+        r"shape mismatch: indexing tensors could not be broadcast together with shapes (?P<shapes>[\[\]\d, ]{1,400})",
+        indexing.index_broadcast,
     ),
     Rule("too_many_indices", r"too many indices for tensor of dimension (?P<nd>\d+)", indexing.too_many_indices),
     Rule(
@@ -296,6 +356,32 @@ RULES: list[Rule] = [
         r"Expected input batch_size \((?P<a>\d+)\) to match target batch_size \((?P<b>\d+)\)",
         losses.loss_batch,
     ),
+    Rule(
+        "loss_target_size",
+        "Target size " + _TARGET + " must be the same as input size " + _INPUT,
+        losses.bce_logits_target,
+    ),
+    Rule(
+        "loss_target_size",
+        "Using a target size " + _TARGET + " that is different to the input size " + _INPUT + r" is deprecated",
+        losses.bce_target_deprecated,
+    ),
+    Rule(
+        "loss_target_size",
+        "Using a target size "
+        + _TARGET
+        + " that is different to the input size "
+        + _INPUT
+        + r"\. This will likely lead to incorrect results due to broadcasting",
+        losses.regression_target,
+    ),
+    Rule("multi_target", r"0D or 1D target tensor expected, multi-target not supported", losses.multi_target),
+    Rule(
+        "multi_target",
+        r"Expected floating point type for target with class probabilities, got (?P<dtype>\w{1,20})",
+        losses.target_probabilities,
+    ),
+    Rule("loss_class_dim", rf"Expected target size \[(?P<want>{_L})\], got \[(?P<got>{_L})\]", losses.class_dim),
     Rule(
         "tuple_input",
         r"argument 'input' \(position 1\) must be Tensor, not tuple|'tuple' object has no attribute "
