@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui import lesson_edit
 from ui import lessons as ui
 from ui.common import ensure_app_navigation
 
@@ -31,7 +32,7 @@ if version.problem:
 ui.header(version)
 st.markdown(lesson.scenario)
 show_answers = ui.actions(version)
-ui.edit_panel(version)
+lesson_edit.edit_panel(version)
 ui.spec_block(version)
 trace = ui.run_trace(version)
 score = ui.quiz_panel(version, trace, show_answers)

@@ -73,13 +73,16 @@ def room_panel() -> None:
             icon=":material/wifi_off:",
         )
         return
-    width = 380 if room.presenting() else 220
-    cols = st.columns([1, 2], vertical_alignment="center", gap="large")
+    presenting = room.presenting()
+    cols = st.columns([1, 1] if presenting else [1, 2], vertical_alignment="center", gap="large")
     with cols[0]:
-        room.qr_image(link, width=width)
+        room.qr_image(link, width=420 if presenting else 220)
     with cols[1]:
         st.markdown("Scan the code, or type this address on a laptop in the room:")
-        st.code(link, language=None, wrap_lines=True)
+        if presenting:  # the back row reads it off the wall
+            st.subheader(link, anchor=False)
+        else:
+            st.code(link, language=None, wrap_lines=True)
         st.caption(
             "Then open **Lessons & workshop** and answer the quizzes; your answers count for the class, anonymously."
         )

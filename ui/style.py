@@ -41,6 +41,19 @@ BASE_CSS = """
   overflow: visible !important;
 }
 [data-testid="stCheckbox"] p, [data-testid="stToggle"] p { white-space: normal !important; }
+/* the main area is a size container: a page's side-by-side columns marked .st-key-pl_layout stack when the
+   main area is narrow (1024 px with the sidebar open), so the shape flow is not squeezed to 300 px */
+[data-testid="stMainBlockContainer"] { container-type: inline-size; }
+@container (max-width: 820px) {
+  .st-key-pl_layout > [data-testid="stHorizontalBlock"],
+  .st-key-pl_layout > [data-testid="stLayoutWrapper"] > [data-testid="stHorizontalBlock"] {
+    flex-wrap: wrap !important;
+  }
+  .st-key-pl_layout > [data-testid="stHorizontalBlock"] > [data-testid="stColumn"],
+  .st-key-pl_layout > [data-testid="stLayoutWrapper"] > [data-testid="stHorizontalBlock"] > [data-testid="stColumn"] {
+    width: 100% !important; flex: 1 1 100% !important; min-width: 100% !important;
+  }
+}
 /* less side padding where every pixel counts (1024 px with the sidebar open leaves ~720 px) */
 @media (max-width: 1366px) {
   [data-testid="stMainBlockContainer"] {

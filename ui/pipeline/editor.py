@@ -56,7 +56,7 @@ SUGGESTIONS: dict[str, str] = {
 TORCH_NAMES = {LayerKind.LSTM: "LSTM", LayerKind.GRU: "GRU", LayerKind.CONV1D: "Conv1d", LayerKind.LINEAR: "Linear"}
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 MAX_INT = 1_000_000
-PARAM_WIDTH = 128  # px per number input: "out_channels" / "in_features" fit whole at 14 px
+PARAM_WIDTH = 152  # px per number input: "out_channels" / "in_features" and "768 (auto)" fit whole at 14 px
 
 
 # ------------------------------------------------------------------------------------------ callbacks
@@ -142,9 +142,10 @@ def _step_box(i: int, item: dict[str, Any], n: int, stage: Any, failed: int | No
         status = ":red[**✗ fails here**]"
     else:
         status = ":gray[not run]"
-    head = st.container(horizontal=True, vertical_alignment="center", gap="small")
-    with head.container(width="stretch"):
+    row = st.container(horizontal=True, vertical_alignment="center", gap="small", wrap=False)
+    with row.container(width="stretch"):  # the title wraps inside its box; the controls stay on one line
         st.markdown(f"**{i + 1}** · {title} &nbsp; {status}")
+    head = row.container(horizontal=True, vertical_alignment="center", gap=None, wrap=False, width="content")
     if kind is not None and MORE_PARAMS[kind]:
         with head.popover("More", icon=":material/tune:", help="Other torch.nn parameters"):
             init_widgets(item)
@@ -240,7 +241,7 @@ def _param_widget(sid: int, kind: LayerKind, p: str, prev_shape: Any) -> None:
             value=None,
             step=1,
             key=key,
-            placeholder=f"inferred: {guess}" if guess is not None else "inferred",
+            placeholder=f"{guess} (auto)" if guess is not None else "auto",
             help="Leave empty to infer it from the incoming tensor (what the app does); type a number to see "
             "what torch says when it does not match.",
         )
