@@ -179,7 +179,7 @@ def shape_flow(stages: Sequence[Stage], error: Any = None, title: str = "", plot
         tickmode="array",
         tickvals=list(range(rows)),
         ticktext=ticks,
-        range=[rows - 0.5, -0.6],
+        range=[rows - 0.5 + (0.4 if error is not None else 0.0), -0.6],  # room below the two-line error box
         showgrid=False,
         zeroline=False,
         automargin=True,
@@ -188,7 +188,7 @@ def shape_flow(stages: Sequence[Stage], error: Any = None, title: str = "", plot
     fig.update_layout(
         template=TEMPLATE,
         barmode="overlay",
-        height=70 + ROW_HEIGHT * max(rows, 1) + 40,
+        height=70 + ROW_HEIGHT * max(rows, 1) + 40 + (20 if error is not None else 0),
         margin=dict(MARGIN, t=36 if title else 8, b=8, r=right_margin),
         title={"text": html.escape(title), "x": 0, "font": {"size": 14}} if title else None,
         legend={"orientation": "h", "yanchor": "top", "y": -0.02, "x": 0, "title": {"text": "axis role "}},

@@ -120,4 +120,11 @@ def test_teacher_link_with_the_key_unlocks_and_leaves_the_address_bar(browser, r
     wait_ready(pg)
     assert "key=" not in pg.url
     assert pg.get_by_role("button", name="Start a new room").count() == 1
+    # the same session (moving through the app's navigation) shows the answers on a lesson
+    pg.locator("[data-testid='stSidebarNav'] a[href$='/lessons']").click()
+    wait_ready(pg)
+    assert pg.get_by_text("Answer: (32, 768, 128)", exact=False).count() == 0
+    pg.get_by_text("Show the answers", exact=True).click()
+    wait_ready(pg)
+    assert pg.get_by_text("Answer: ", exact=False).count() >= 1
     ctx.close()
