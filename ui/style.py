@@ -41,6 +41,9 @@ BASE_CSS = """
   overflow: visible !important;
 }
 [data-testid="stCheckbox"] p, [data-testid="stToggle"] p { white-space: normal !important; }
+/* a list of links in the sidebar (the lessons) reads left-aligned, also when a title wraps */
+[data-testid="stSidebar"] .stButton button { justify-content: flex-start; text-align: left; }
+[data-testid="stSidebar"] .stButton button p { text-align: left; }
 /* the main area is a size container: a page's side-by-side columns marked .st-key-pl_layout stack when the
    main area is narrow (1024 px with the sidebar open), so the shape flow is not squeezed to 300 px */
 [data-testid="stMainBlockContainer"] { container-type: inline-size; }
@@ -64,9 +67,9 @@ BASE_CSS = """
 }
 """
 
-# Presenter mode: the back row reads 20 px type; figures and our HTML blocks (token chips) are drawn at 1.3×
-# (CSS zoom keeps the width and scales the text); the page navigation moves to the top bar (the sidebar is
-# hidden); what the class does not need is hidden.
+# Presenter mode: the back row reads 20 px type; our HTML blocks (token chips) are drawn at 1.3× (CSS zoom);
+# figures get the whole width (no sidebar, the Explorer's shape flow below its editor); the page navigation
+# moves to the top bar; what the class does not need is hidden.
 PRESENT_CSS = """
 html { font-size: 20px; }
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stExpandSidebarButton"],
@@ -82,7 +85,15 @@ html { font-size: 20px; }
   padding-right: 2rem !important;
   padding-top: 4.5rem !important;
 }
-[data-testid="stPlotlyChart"], [data-testid="stHtml"] { zoom: 1.3; }
+[data-testid="stHtml"] { zoom: 1.3; }
+/* figures: the full width instead of a column (charts are not zoomed: a zoomed plotly chart overflows its box) */
+.st-key-pl_layout > [data-testid="stHorizontalBlock"],
+.st-key-pl_layout > [data-testid="stLayoutWrapper"] > [data-testid="stHorizontalBlock"] { flex-wrap: wrap !important; }
+.st-key-pl_layout > [data-testid="stHorizontalBlock"] > [data-testid="stColumn"],
+.st-key-pl_layout > [data-testid="stLayoutWrapper"] > [data-testid="stHorizontalBlock"] > [data-testid="stColumn"] {
+  width: 100% !important; flex: 1 1 100% !important; min-width: 100% !important;
+}
+[class*="st-key-pl_params"] [data-testid="stNumberInput"] input { font-size: 0.75rem !important; }
 [data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p { font-size: 0.9rem !important; }
 """
 
