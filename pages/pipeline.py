@@ -52,7 +52,7 @@ if trace is not None and trace.encoding is not None:
     with st.expander("Tokens: word pieces, ids and attention mask", expanded=len(trace.encoding.texts) <= 4):
         ui.tokens_panel(trace.encoding)
 
-left, right = st.columns([6, 5], gap="large")
+left, right = st.container(key="pl_layout").columns([6, 5], gap="large")  # stacked when narrow (ui/style.py)
 with left:
     ui.step_editor(trace)
 with right:

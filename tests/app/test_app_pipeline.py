@@ -27,6 +27,7 @@ def _app(query: dict[str, str] | None = None) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
     if query:
         at.query_params.update(query)
+    at.switch_page("pages/pipeline.py")  # the Overview is the default page at /
     return at.run()
 
 

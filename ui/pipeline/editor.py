@@ -70,6 +70,7 @@ SUGGESTIONS: dict[str, str] = {
 TORCH_NAMES = {LayerKind.LSTM: "LSTM", LayerKind.GRU: "GRU", LayerKind.CONV1D: "Conv1d", LayerKind.LINEAR: "Linear"}
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 MAX_INT = 1_000_000
+PARAM_WIDTH = 152  # px per number input: "out_channels" / "in_features" and "768 (auto)" fit whole at 14 px
 
 
 # ------------------------------------------------------------------------------------------ callbacks
@@ -141,15 +142,9 @@ def step_editor(trace: Any) -> None:
         elif failed is not None and i >= failed:
             prev_shape = None
     st.caption("Add a step at the end (then move it with ↑ ↓)")
-    for col, (kind, label) in zip(st.columns(len(ADD_LABELS), gap="small"), ADD_LABELS.items()):
-        col.button(
-            label,
-            key=f"pl_add_{kind}",
-            on_click=_add,
-            args=(kind,),
-            width="stretch",
-            help=ADD_HELP[kind],
-        )
+    with st.container(horizontal=True, gap="small", key="pl_add_row"):  # wraps instead of cutting labels to "+.."
+        for kind, label in ADD_LABELS.items():
+            st.button(label, key=f"pl_add_{kind}", on_click=_add, args=(kind,), help=ADD_HELP[kind])
 
 
 def _step_box(
@@ -171,10 +166,12 @@ def _step_box(
         status = ":red[**✗ refused**]" if refused else ":red[**✗ fails here**]"
     else:
         status = ":gray[not run]"
-    cols = st.columns([4.8, 2.6, 0.7, 0.7, 0.7], vertical_alignment="center", gap="small")
-    cols[0].markdown(f"**{i + 1}** · {title} &nbsp; {status}")
+    row = st.container(horizontal=True, vertical_alignment="center", gap="small", wrap=False)
+    with row.container(width="stretch"):  # the title wraps inside its box; the controls stay on one line
+        st.markdown(f"**{i + 1}** · {title} &nbsp; {status}")
+    head = row.container(horizontal=True, vertical_alignment="center", gap=None, wrap=False, width="content")
     if kind is not None or is_loss:
-        with cols[1].popover("More", icon=":material/tune:", help="Other torch.nn parameters, names, initial states"):
+        with head.popover("More", icon=":material/tune:", help="Other torch.nn parameters, names, initial states"):
             init_widgets(item)
             if is_loss:
                 loss_more(sid)
@@ -182,7 +179,7 @@ def _step_box(
                 for p in MORE_PARAMS[kind]:
                     _param_widget(sid, kind, p, prev_shape)
                 _names_widgets(sid, kind)
-    cols[2].button(
+    head.button(
         "",
         icon=":material/arrow_upward:",
         key=f"pl_up{sid}",
@@ -192,7 +189,7 @@ def _step_box(
         type="tertiary",
         help="Move up",
     )
-    cols[3].button(
+    head.button(
         "",
         icon=":material/arrow_downward:",
         key=f"pl_dn{sid}",
@@ -202,7 +199,7 @@ def _step_box(
         type="tertiary",
         help="Move down",
     )
-    cols[4].button(
+    head.button(
         "",
         icon=":material/close:",
         key=f"pl_rm{sid}",
@@ -276,19 +273,19 @@ def _state_caption(sid: int, kind: LayerKind) -> None:
 
 
 def _layer_widgets(sid: int, kind: LayerKind, params: dict[str, Any], prev_shape: Any) -> None:
-    """Number inputs side by side, the checkboxes stacked in the last column."""
+    """Number inputs side by side in a row that wraps (each wide enough for its whole name), the checkboxes
+    stacked after them."""
     main = MAIN_PARAMS[kind]
     numbers = [p for p in main if p not in BOOL_PARAMS]
     flags = [p for p in main if p in BOOL_PARAMS]
-    width = max(4, len(numbers) + (1 if flags else 0))  # same column widths for every layer kind
-    cols = st.columns(width, vertical_alignment="bottom")
-    for col, p in zip(cols, numbers):
-        with col:
-            _param_widget(sid, kind, p, prev_shape)
-    if flags:
-        with cols[-1]:
-            for p in flags:
+    with st.container(horizontal=True, vertical_alignment="bottom", gap="small", key=f"pl_params{sid}"):
+        for p in numbers:
+            with st.container(width=PARAM_WIDTH):
                 _param_widget(sid, kind, p, prev_shape)
+        if flags:
+            with st.container(width="content"):
+                for p in flags:
+                    _param_widget(sid, kind, p, prev_shape)
     foreign = {k: v for k, v in params.items() if k in FOREIGN_PARAMS}
     if foreign:
         text = ", ".join(f"{k}={v!r}" for k, v in foreign.items())
@@ -314,7 +311,7 @@ def _param_widget(sid: int, kind: LayerKind, p: str, prev_shape: Any) -> None:
             value=None,
             step=1,
             key=key,
-            placeholder=f"inferred: {guess}" if guess is not None else "inferred",
+            placeholder=f"{guess} (auto)" if guess is not None else "auto",
             help="Leave empty to infer it from the incoming tensor (what the app does); type a number to see "
             "what torch says when it does not match.",
         )
