@@ -22,8 +22,12 @@ from ui.pipeline.state import (
     SOURCE_SYNTH,
     SOURCE_TEXT,
     append_step,
+    current_spec_dict,
     init_widgets,
     load_spec,
+    remember,
+    undo,
+    undo_label,
 )
 
 NEW_STEPS: dict[str, Any] = {
@@ -89,6 +93,7 @@ def _chip(sid: int) -> None:
 
 
 def _reset() -> None:
+    remember(current_spec_dict(), "Reset")
     load_spec(DEFAULT_SPEC, keep_model=True)
     st.session_state["pl_flash"] = ("info", "Back to the default pipeline (the checkpoint stays as picked).")
 
@@ -103,16 +108,29 @@ def step_editor(trace: Any) -> None:
     sources = [s for s in trace.stages if s.step_index is None] if trace else []
     failed = trace.error.step_index if trace is not None and trace.error is not None else None
     prev_shape = sources[-1].shape if sources else None
-    head = st.columns([5, 2], vertical_alignment="center")
-    head[0].markdown("#### Steps")
-    head[1].button(
-        "Reset",
-        icon=":material/restart_alt:",
-        key="pl_reset",
-        on_click=_reset,
-        type="tertiary",
-        help="Back to the default BERT → LSTM → Linear pipeline",
-    )
+    with st.container(horizontal=True, vertical_alignment="center", gap="small"):  # wraps when narrow
+        st.markdown("#### Steps", width="content")
+        st.space("stretch")
+        last = undo_label()
+        st.button(
+            "Undo",
+            icon=":material/undo:",
+            key="pl_undo_btn",
+            on_click=undo,
+            type="tertiary",
+            disabled=last is None,
+            help=f"Undo {last}"
+            if last
+            else "Undoes the last Apply fix or Reset (the browser's Back button also steps back through every change)",
+        )
+        st.button(
+            "Reset",
+            icon=":material/restart_alt:",
+            key="pl_reset",
+            on_click=_reset,
+            type="tertiary",
+            help="Back to the default BERT → LSTM → Linear pipeline",
+        )
     if not chain:
         st.caption("No steps: the pipeline ends at the encoder output. Add one below.")
     for i, item in enumerate(chain):
