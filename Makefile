@@ -18,8 +18,9 @@ $(VENV)/.dev: requirements-dev.txt $(VENV)/.deps
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $@
 
+# ui/server.py loads the default model, then serves app.py: the first visitor gets a warm page
 run: $(VENV)/.deps
-	$(PY) -m streamlit run app.py --server.port $(PORT)
+	$(PY) -m ui.server --server.port $(PORT)
 
 # Debian's Chromium for the browser tests (installed when missing and running as root).
 chromium:
@@ -41,8 +42,12 @@ format: $(VENV)/.dev
 test: $(VENV)/.dev chromium lint
 	HF_HUB_OFFLINE=1 $(PY) -m pytest
 
-bench: $(VENV)/.deps
-	HF_HUB_OFFLINE=1 $(PY) benchmarks/bench_embed.py
+# both benchmarks: embedding (ours vs sentence-transformers) and the app in Chromium (needs the dev tools)
+bench: $(VENV)/.dev chromium
+	@status=0; \
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/bench_embed.py || status=1; \
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/bench_app.py || status=1; \
+	exit $$status
 
 clean:
 	rm -rf $(VENV) tests/artifacts .pytest_cache .ruff_cache .hypothesis

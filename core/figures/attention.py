@@ -5,8 +5,9 @@ NaN gaps between tiles), so even bert-base's 144 heads cost one trace, not 144 s
 
 - padding (attention mask 0) shaded grey in every tile, query rows and key columns;
 - a small orange mark above the [CLS] and [SEP] key columns of every tile (the stripes many heads show);
-- one invisible square per tile carrying ``customdata = [layer, head]`` (1-based layer, 0-based head),
-  so a click on a tile names it (the page enlarges that head).
+- one invisible point at the centre of every tile carrying ``customdata = [layer, head]`` (1-based layer,
+  0-based head), with a hover distance of half a tile: a click anywhere on a tile names that tile (the
+  closest centre), and the page enlarges that head.
 
 ``fig.layout.meta`` holds ``{"layers", "heads", "tokens", "length", "cell"}``.
 
@@ -113,7 +114,7 @@ def attention_model_view(weights: Any, tokens: Sequence[str], length: int | None
             x=[head * step + (L - 1) / 2 for _, head in centres],
             y=[layer * step + (L - 1) / 2 for layer, _ in centres],
             mode="markers",
-            marker={"symbol": "square", "size": 0.9 * L * cell, "color": "rgba(0,0,0,0.003)", "line": {"width": 0}},
+            marker={"size": 6, "color": "rgba(0,0,0,0.01)", "line": {"width": 0}},
             customdata=[[layer + 1, head] for layer, head in centres],
             hovertemplate="layer %{customdata[0]}, head %{customdata[1]}<br>click to enlarge<extra></extra>",
             showlegend=False,
@@ -147,6 +148,8 @@ def attention_model_view(weights: Any, tokens: Sequence[str], length: int | None
         margin={"l": 70, "r": 10, "t": 70 if title else 40, "b": 10},
         title={"text": html.escape(title), "x": 0, "font": {"size": 14}} if title else None,
         clickmode="event+select",
+        hovermode="closest",
+        hoverdistance=int(L * cell / 2) + 4,  # anywhere on a tile is closest to that tile's centre
         dragmode=False,
         meta={"layers": n_layers, "heads": n_heads, "tokens": L, "length": n, "cell": round(cell, 2)},
         plot_bgcolor="white",

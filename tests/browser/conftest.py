@@ -49,7 +49,8 @@ def chromium_path() -> str:
 
 @contextmanager
 def streamlit_server(log_name: str = "streamlit"):
-    """Run `streamlit run app.py` on a free loopback port until the block ends; yields the base URL."""
+    """Run the app as `make run` does (`python -m ui.server`: preload, then `streamlit run app.py`) on a free
+    loopback port until the block ends; yields the base URL."""
     port = _free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -58,9 +59,7 @@ def streamlit_server(log_name: str = "streamlit"):
             [
                 sys.executable,
                 "-m",
-                "streamlit",
-                "run",
-                "app.py",
+                "ui.server",
                 "--server.port",
                 str(port),
                 "--server.address",
@@ -75,7 +74,7 @@ def streamlit_server(log_name: str = "streamlit"):
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.time() + 90
+            deadline = time.time() + 180  # ui.server loads the model before it answers
             while True:
                 if proc.poll() is not None:
                     pytest.fail(f"streamlit exited early; see {ARTIFACTS / (log_name + '.log')}")
@@ -86,7 +85,7 @@ def streamlit_server(log_name: str = "streamlit"):
                 except OSError:
                     pass
                 if time.time() > deadline:
-                    pytest.fail("streamlit did not become healthy within 90 s")
+                    pytest.fail("streamlit did not become healthy within 180 s")
                 time.sleep(0.5)
             yield url
         finally:
