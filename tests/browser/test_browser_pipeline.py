@@ -8,7 +8,7 @@ import pytest
 
 from core.export.share import PARAM, encode_spec, spec_from_query
 from core.spec import Spec
-from tests.browser.conftest import assert_no_exception, screenshot, wait_ready
+from tests.browser.conftest import READY, assert_no_exception, screenshot, wait_ready
 
 pytestmark = pytest.mark.browser
 
@@ -224,3 +224,32 @@ def test_layer_summary_tab(app_url, page):
     text = table.inner_text()
     assert "LSTM" in text and "Linear" in text and "395,522" in text
     assert page.get_by_text("As torchinfo counts them", exact=False).first.is_visible()
+
+
+def test_a_shared_link_never_shows_a_stale_default_first(app_url, page):
+    """After opening a link, max_length and the layer's hidden_size show the link's values from the first
+    frame (not "1" and "0" for a moment, as number widgets seeded through session state did)."""
+    spec = Spec.from_dict(
+        {"texts": ["hello world", "second text"], "max_length": 64, "steps": [{"gru": {"hidden_size": 24}}]}
+    )
+    page.goto(f"{app_url}/?{PARAM}={encode_spec(spec)}", wait_until="commit")
+    probe = """() => {
+        const ml = document.querySelector('.st-key-pl_max_length input');
+        const ex = document.querySelector(".st-key-pl_p0_hidden_size input");
+        return [ml ? ml.value : null, ex ? ex.value : null];
+    }"""
+    seen = set()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        values = tuple(page.evaluate(probe))
+        seen.add(values)
+        if values == ("64", "24") and page.locator(READY).count():
+            break
+        page.wait_for_timeout(20)
+    for _ in range(20):  # and it stays so
+        seen.add(tuple(page.evaluate(probe)))
+        page.wait_for_timeout(20)
+    shown_ml = {ml for ml, _ in seen if ml is not None}
+    shown_ex = {ex for _, ex in seen if ex is not None}
+    assert shown_ml == {"64"}, f"max_length showed {shown_ml}"
+    assert shown_ex == {"24"}, f"hidden_size showed {shown_ex}"

@@ -246,9 +246,9 @@ def _layer_widgets(sid: int, kind: LayerKind, params: dict[str, Any], prev_shape
 def _param_widget(sid: int, kind: LayerKind, p: str, prev_shape: Any) -> None:
     key = f"pl_p{sid}_{p}"
     if p in BOOL_PARAMS:
-        st.checkbox(p, key=key)
+        st.checkbox(p, value=bool(_seeded(key)), key=key)
     elif p == "dropout":
-        st.number_input(p, min_value=0.0, max_value=1.0, step=0.1, key=key, format="%.2f")
+        st.number_input(p, min_value=0.0, max_value=1.0, step=0.1, value=_seeded(key), key=key, format="%.2f")
     elif p == "padding_mode":
         st.selectbox(p, PADDING_MODES, key=key)
     elif p == "padding":
@@ -259,7 +259,7 @@ def _param_widget(sid: int, kind: LayerKind, p: str, prev_shape: Any) -> None:
             p,
             min_value=0,
             max_value=MAX_INT,
-            value=None,
+            value=_seeded(key),
             step=1,
             key=key,
             placeholder=f"inferred: {guess}" if guess is not None else "inferred",
@@ -267,7 +267,18 @@ def _param_widget(sid: int, kind: LayerKind, p: str, prev_shape: Any) -> None:
             "what torch says when it does not match.",
         )
     else:
-        st.number_input(p, min_value=0, max_value=MAX_INT, step=1, key=key)
+        st.number_input(p, min_value=0, max_value=MAX_INT, step=1, value=_seeded(key), key=key)
+
+
+def _seeded(key: str) -> Any:
+    """The value session state holds for a widget, passed as the widget's own default too.
+
+    Loading a spec (a link, Apply fix, Undo, Back) seeds the widgets through session state, which wins;
+    without a matching default the browser first draws a number widget's default (max_length "1", a hidden
+    size of 0, layer 0) and then the real value, a visible flicker. (Streamlit logs that both are set; the
+    project config turns that notice off, since it is on purpose.)
+    """
+    return st.session_state.get(key)
 
 
 # ---------------------------------------------------------------------------------------- sidebar
@@ -291,6 +302,7 @@ def input_sidebar(ckpt: Any) -> None:
                 min_value=1,
                 max_value=MAX_LENGTH_LIMIT,
                 step=1,
+                value=_seeded("pl_max_length"),
                 key="pl_max_length",
                 help="Longer texts are truncated; shorter ones are padded.",
             )
@@ -302,6 +314,7 @@ def input_sidebar(ckpt: Any) -> None:
         st.selectbox(
             "Pooling",
             options,
+            index=options.index(ss["pl_pooling"]),
             key="pl_pooling",
             help="How token vectors (B, L, H) become one vector per text (B, H); masked by the attention mask.",
         )
@@ -311,6 +324,7 @@ def input_sidebar(ckpt: Any) -> None:
             min_value=0,
             max_value=2**31 - 1,
             step=1,
+            value=_seeded("pl_seed"),
             key="pl_seed",
             help="Layers (LSTM, Conv1d, Linear) get random weights from this seed: same seed, "
             "same numbers (also in the exported script).",
@@ -327,6 +341,7 @@ def _layer_slider(num_layers: int) -> None:
         "Layer (hidden_states index)",
         0,
         num_layers,
+        value=_seeded(key),
         key=key,
         help=f"0 = embeddings, {num_layers} = last layer (the default). Pooling cls/mean/max and the steps read "
         "this layer.",
