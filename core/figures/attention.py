@@ -30,7 +30,7 @@ SPECIAL_COLOR = "#e8590c"
 PAD_SHADE = "rgba(120, 126, 138, 0.55)"
 MAX_CELLS = 1_500_000  # layers × heads × L²: above this the model view is refused (the page says why)
 TILE_PX = (40, 72)  # smallest and largest tile edge in pixels
-MAX_WIDTH_PX = 900
+MAX_WIDTH_PX = 680  # fits the main column at 1024 px with the sidebar open
 
 
 def model_view_cells(layers: int, heads: int, length: int) -> int:

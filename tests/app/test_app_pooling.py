@@ -224,8 +224,9 @@ def test_tsne_is_computed_only_when_asked(at):
     at.button(key="po_tsne_go").click().run()
     assert not at.exception and charts(at) == 2
     titles = [figure(at, i)["layout"]["title"]["text"] for i in range(2)]
-    assert titles == ["cls · 384-d · t-SNE, perplexity 13", "mean · 384-d · t-SNE, perplexity 13"]
+    assert titles == ["cls · 384-d", "mean · 384-d"]
     assert figure(at, 0)["layout"]["xaxis"]["title"]["text"] == "t-SNE 1"
+    assert any("t-SNE: cosine distances, perplexity 13, seed 0" in c.value for c in at.caption)
     at.segmented_control(key="po_method").set_value("PCA").run()
     at.segmented_control(key="po_method").set_value("t-SNE").run()
     assert charts(at) == 2  # kept: switching back is instant

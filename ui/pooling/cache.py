@@ -97,10 +97,7 @@ def scatter_figure(
     c = comparison(src)
     proj = projection(src, strategy, method, dims)
     dim = c.embeddings[strategy].shape[1]
-    if method == PCA:
-        title = f"{strategy} · {dim}-d · {dims}-D PCA shows {sum(proj.explained_variance_ratio):.0%}"
-    else:
-        title = f"{strategy} · {dim}-d · t-SNE, perplexity {proj.perplexity:g}"
+    title = f"{strategy} · {dim}-d"  # short: three maps share a row at 1024 px; the axes say the rest
     fig = pca_scatter(proj, c.texts, c.labels, title=title, picked=picked, neighbours=neighbours)
     if dims == 3:  # step the camera back so the axis titles fit
         fig.update_layout(height=SCATTER_3D_HEIGHT, scene={"camera": {"eye": {"x": 1.35, "y": 1.35, "z": 0.85}}})

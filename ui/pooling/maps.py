@@ -16,7 +16,7 @@ from typing import Any
 
 import streamlit as st
 
-from core.analysis.projection import TSNE_MIN_POINTS
+from core.analysis.projection import TSNE_MIN_POINTS, tsne_perplexity
 from ui.pooling.cache import PCA, TSNE, Source, chart_config, comparison, compute_tsne, scatter_figure, tsne_missing
 
 DEFAULT_K = 5
@@ -62,8 +62,8 @@ def map_section(src: Source, shown: list[str]) -> None:
         del st.session_state[pick_key]
     if st.session_state.get("po_method") not in (PCA, TSNE):
         st.session_state["po_method"] = PCA
-    controls = st.columns([2, 1, 4], vertical_alignment="bottom")
-    method = controls[0].segmented_control(
+    controls = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
+    method = controls.segmented_control(
         "Projection",
         [PCA, TSNE],
         key="po_method",
@@ -72,7 +72,7 @@ def map_section(src: Source, shown: list[str]) -> None:
         "neighbourhoods (scikit-learn, fixed seed), computed when you ask for it; distances between groups "
         "mean little.",
     )
-    three_d = controls[1].toggle("3-D", key="po_3d", help="Rotate with the mouse; switching does not encode again.")
+    three_d = controls.toggle("3-D", key="po_3d", help="Rotate with the mouse; switching does not encode again.")
     dims = 3 if three_d else 2
     picked: int | None = st.session_state.get(pick_key)
     near_under = _neighbour_strategy(c, shown)
@@ -87,7 +87,13 @@ def map_section(src: Source, shown: list[str]) -> None:
         st.caption(
             "Each dot is one text, coloured by its label; hover to read it, **click it** to see its nearest "
             "neighbours below. Every strategy gets its own axes, so compare how the groups separate, not the "
-            "coordinates." + (" Axis titles give the share of variance each axis shows." if method == PCA else "")
+            "coordinates."
+            + (
+                " Axis titles give the share of variance each axis shows."
+                if method == PCA
+                else f" t-SNE: cosine distances, perplexity {tsne_perplexity(len(src.texts)):g}, seed 0; it keeps "
+                "neighbourhoods, so distances between groups mean little."
+            )
         )
         for start in range(0, len(shown), PER_ROW_2D):
             cols = st.columns(PER_ROW_2D)
