@@ -131,7 +131,7 @@ def summarize(stages: Sequence[Stage]) -> Summary:
         rows.append(
             SummaryRow(
                 step=stage.step_index + 1 if stage.step_index is not None else None,
-                name=stage.name,
+                name=stage.title,
                 layer=LAYER_NAMES.get(stage.kind, "pooling" if stage.kind == "pooling" else "expression"),
                 source=stage.source,
                 input_shape=tuple(previous.shape),

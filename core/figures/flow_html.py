@@ -93,7 +93,7 @@ def _label_rules(html_text: str) -> str:
 def _name(stage: Stage) -> str:
     source = stage.source.split("#")[0].strip() if stage.kind == "source" else stage.source
     return (
-        f"<div class='sf-name' title='{html.escape(source, quote=True)}'><b>{html.escape(stage.name)}</b>"
+        f"<div class='sf-name' title='{html.escape(source, quote=True)}'><b>{html.escape(stage.title)}</b>"
         f"<code>{html.escape(source)}</code></div>"
     )
 

@@ -478,3 +478,50 @@ def test_shape_flow_chart_for_png_export_is_on_demand():
     (chart,) = at.get("plotly_chart")
     assert json.loads(chart.proto.config)["toImageButtonOptions"]["filename"] == "shape_flow"
     assert json.loads(chart.proto.spec)["layout"]["meta"]["rows"] == 4
+
+
+def _link(spec: dict) -> dict[str, str]:
+    return {PARAM: encode_spec(Spec.from_dict(spec))}
+
+
+def test_a_refused_later_step_keeps_the_earlier_stages_on_the_page():
+    """Issue 11: a refused step 2 no longer hides step 1, the tokens and the stages."""
+    spec = {"shape": [2, 5, 8], "steps": ["x.mean(1)", "x.masked_fill_(x > 0, 0.0)"]}
+    at = _app(_link(spec))
+    _ok(at)
+    errors = _texts(at.error)
+    assert any(e.startswith("**Step 2 was refused (the steps before it ran):**") for e in errors), errors
+    assert any("in-place `.masked_fill_` is not allowed" in c for c in _texts(at.code))
+    html = _html(at)
+    assert "<td class='shape'>(2, 5, 8)</td>" in html and "<td class='shape'>(2, 8)</td>" in html, (
+        "the stages before the refusal are shown"
+    )
+    at.button(key="pl_fix_error").click().run()
+    _ok(at)
+    assert _url_spec(at).steps[1] == "x.masked_fill(x > 0, 0.0)"
+    assert any(
+        t.startswith("Fix applied: replace step 2 by `x.masked_fill(x > 0, 0.0)`. The pipeline runs now.")
+        for t in _texts(at.success)
+    )
+
+
+def test_named_steps_show_their_names_and_layer_siblings_survive_a_rerun():
+    spec = {
+        "shape": [2, 5, 8],
+        "steps": [
+            {"lstm": {"hidden_size": 6, "batch_first": True}, "output": "out, (h, c)"},
+            "w = torch.softmax(torch.bmm(out, h[-1].unsqueeze(2)), 1)",
+            "torch.bmm(out.transpose(1, 2), w).squeeze(-1)",
+        ],
+    }
+    at = _app(_link(spec))
+    _ok(at)
+    assert "Runs: final shape `(2, 6)`" in _texts(at.success)
+    html = _html(at)
+    for title in ("step 1 → out, h, c", "step 2 → w", "<td>step 3</td>"):
+        assert title in html, title
+    assert any("binds `out, (h, c)`" in c for c in _texts(at.caption))
+    at.number_input(key="pl_p0_hidden_size").set_value(4).run()  # the widgets rebuild the step
+    _ok(at)
+    assert "Runs: final shape `(2, 4)`" in _texts(at.success)
+    assert _url_spec(at).steps[0].output == "out, (h, c)", "the output names are kept"

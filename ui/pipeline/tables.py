@@ -55,7 +55,7 @@ def stage_rows(trace: Any) -> list[dict[str, Any]]:
         source = s.source.split("  #")[0]
         rows.append(
             {
-                "stage": s.name,
+                "stage": s.title,
                 "step": source if len(source) <= 70 else source[:69] + "…",
                 "shape": str(tuple(s.shape)),
                 "axes": " · ".join(s.axis_labels),
