@@ -14,6 +14,7 @@ from core.engine.layers import inferred_input_size
 from core.loss_step import LOSS_KEY
 from core.model.pooling import DESCRIPTIONS
 from core.spec import FOREIGN_PARAMS, INPUT_PARAM, MAX_LENGTH_LIMIT, MAX_STEPS, LayerKind, Pooling
+from ui.pipeline.live import LOSS
 from ui.pipeline.loss_widgets import loss_more, loss_widgets, new_loss
 from ui.pipeline.state import (
     BOOL_PARAMS,
@@ -24,9 +25,13 @@ from ui.pipeline.state import (
     SOURCE_SYNTH,
     SOURCE_TEXT,
     append_step,
+    current_spec_dict,
     init_widgets,
     load_spec,
+    remember,
     step_key,
+    undo,
+    undo_label,
 )
 
 NEW_STEPS: dict[str, Any] = {
@@ -70,6 +75,7 @@ SUGGESTIONS: dict[str, str] = {
 TORCH_NAMES = {LayerKind.LSTM: "LSTM", LayerKind.GRU: "GRU", LayerKind.CONV1D: "Conv1d", LayerKind.LINEAR: "Linear"}
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 MAX_INT = 1_000_000
+PARAM_WIDTH = 152  # px per number input: "out_channels" / "in_features" and "768 (auto)" fit whole at 14 px
 
 
 # ------------------------------------------------------------------------------------------ callbacks
@@ -94,6 +100,7 @@ def _add(kind: str) -> None:
     step = NEW_STEPS[kind]
     if kind == "loss":
         step = new_loss(dict(NEW_STEPS["loss"]))
+        st.session_state["pl_out_tabs"] = LOSS  # show what was just added: logits against targets
     append_step(dict(step) if isinstance(step, dict) else step)
 
 
@@ -105,6 +112,7 @@ def _chip(sid: int) -> None:
 
 
 def _reset() -> None:
+    remember(current_spec_dict(), "Reset")
     load_spec(DEFAULT_SPEC, keep_model=True)
     st.session_state["pl_flash"] = ("info", "Back to the default pipeline (the checkpoint stays as picked).")
 
@@ -120,16 +128,29 @@ def step_editor(trace: Any) -> None:
     failed = trace.error.step_index if trace is not None and trace.error is not None else None
     refused = failed is not None and trace.error.kind == "refused"
     prev_shape = sources[-1].shape if sources else None
-    head = st.columns([5, 2], vertical_alignment="center")
-    head[0].markdown("#### Steps")
-    head[1].button(
-        "Reset",
-        icon=":material/restart_alt:",
-        key="pl_reset",
-        on_click=_reset,
-        type="tertiary",
-        help="Back to the default BERT → LSTM → Linear pipeline",
-    )
+    with st.container(horizontal=True, vertical_alignment="center", gap="small"):  # wraps when narrow
+        st.markdown("#### Steps", width="content")
+        st.space("stretch")
+        last = undo_label()
+        st.button(
+            "Undo",
+            icon=":material/undo:",
+            key="pl_undo_btn",
+            on_click=undo,
+            type="tertiary",
+            disabled=last is None,
+            help=f"Undo {last}"
+            if last
+            else "Undoes the last Apply fix or Reset (the browser's Back button also steps back through every change)",
+        )
+        st.button(
+            "Reset",
+            icon=":material/restart_alt:",
+            key="pl_reset",
+            on_click=_reset,
+            type="tertiary",
+            help="Back to the default BERT → LSTM → Linear pipeline",
+        )
     if not chain:
         st.caption("No steps: the pipeline ends at the encoder output. Add one below.")
     for i, item in enumerate(chain):
@@ -141,15 +162,9 @@ def step_editor(trace: Any) -> None:
         elif failed is not None and i >= failed:
             prev_shape = None
     st.caption("Add a step at the end (then move it with ↑ ↓)")
-    for col, (kind, label) in zip(st.columns(len(ADD_LABELS), gap="small"), ADD_LABELS.items()):
-        col.button(
-            label,
-            key=f"pl_add_{kind}",
-            on_click=_add,
-            args=(kind,),
-            width="stretch",
-            help=ADD_HELP[kind],
-        )
+    with st.container(horizontal=True, gap="small", key="pl_add_row"):  # wraps instead of cutting labels to "+.."
+        for kind, label in ADD_LABELS.items():
+            st.button(label, key=f"pl_add_{kind}", on_click=_add, args=(kind,), help=ADD_HELP[kind])
 
 
 def _step_box(
@@ -171,10 +186,12 @@ def _step_box(
         status = ":red[**✗ refused**]" if refused else ":red[**✗ fails here**]"
     else:
         status = ":gray[not run]"
-    cols = st.columns([4.8, 2.6, 0.7, 0.7, 0.7], vertical_alignment="center", gap="small")
-    cols[0].markdown(f"**{i + 1}** · {title} &nbsp; {status}")
+    row = st.container(horizontal=True, vertical_alignment="center", gap="small", wrap=False)
+    with row.container(width="stretch"):  # the title wraps inside its box; the controls stay on one line
+        st.markdown(f"**{i + 1}** · {title} &nbsp; {status}")
+    head = row.container(horizontal=True, vertical_alignment="center", gap=None, wrap=False, width="content")
     if kind is not None or is_loss:
-        with cols[1].popover("More", icon=":material/tune:", help="Other torch.nn parameters, names, initial states"):
+        with head.popover("More", icon=":material/tune:", help="Other torch.nn parameters, names, initial states"):
             init_widgets(item)
             if is_loss:
                 loss_more(sid)
@@ -182,7 +199,7 @@ def _step_box(
                 for p in MORE_PARAMS[kind]:
                     _param_widget(sid, kind, p, prev_shape)
                 _names_widgets(sid, kind)
-    cols[2].button(
+    head.button(
         "",
         icon=":material/arrow_upward:",
         key=f"pl_up{sid}",
@@ -192,7 +209,7 @@ def _step_box(
         type="tertiary",
         help="Move up",
     )
-    cols[3].button(
+    head.button(
         "",
         icon=":material/arrow_downward:",
         key=f"pl_dn{sid}",
@@ -202,7 +219,7 @@ def _step_box(
         type="tertiary",
         help="Move down",
     )
-    cols[4].button(
+    head.button(
         "",
         icon=":material/close:",
         key=f"pl_rm{sid}",
@@ -276,19 +293,19 @@ def _state_caption(sid: int, kind: LayerKind) -> None:
 
 
 def _layer_widgets(sid: int, kind: LayerKind, params: dict[str, Any], prev_shape: Any) -> None:
-    """Number inputs side by side, the checkboxes stacked in the last column."""
+    """Number inputs side by side in a row that wraps (each wide enough for its whole name), the checkboxes
+    stacked after them."""
     main = MAIN_PARAMS[kind]
     numbers = [p for p in main if p not in BOOL_PARAMS]
     flags = [p for p in main if p in BOOL_PARAMS]
-    width = max(4, len(numbers) + (1 if flags else 0))  # same column widths for every layer kind
-    cols = st.columns(width, vertical_alignment="bottom")
-    for col, p in zip(cols, numbers):
-        with col:
-            _param_widget(sid, kind, p, prev_shape)
-    if flags:
-        with cols[-1]:
-            for p in flags:
+    with st.container(horizontal=True, vertical_alignment="bottom", gap="small", key=f"pl_params{sid}"):
+        for p in numbers:
+            with st.container(width=PARAM_WIDTH):
                 _param_widget(sid, kind, p, prev_shape)
+        if flags:
+            with st.container(width="content"):
+                for p in flags:
+                    _param_widget(sid, kind, p, prev_shape)
     foreign = {k: v for k, v in params.items() if k in FOREIGN_PARAMS}
     if foreign:
         text = ", ".join(f"{k}={v!r}" for k, v in foreign.items())
@@ -298,9 +315,9 @@ def _layer_widgets(sid: int, kind: LayerKind, params: dict[str, Any], prev_shape
 def _param_widget(sid: int, kind: LayerKind, p: str, prev_shape: Any) -> None:
     key = f"pl_p{sid}_{p}"
     if p in BOOL_PARAMS:
-        st.checkbox(p, key=key)
+        st.checkbox(p, value=bool(_seeded(key)), key=key)
     elif p == "dropout":
-        st.number_input(p, min_value=0.0, max_value=1.0, step=0.1, key=key, format="%.2f")
+        st.number_input(p, min_value=0.0, max_value=1.0, step=0.1, value=_seeded(key), key=key, format="%.2f")
     elif p == "padding_mode":
         st.selectbox(p, PADDING_MODES, key=key)
     elif p == "padding":
@@ -311,15 +328,26 @@ def _param_widget(sid: int, kind: LayerKind, p: str, prev_shape: Any) -> None:
             p,
             min_value=0,
             max_value=MAX_INT,
-            value=None,
+            value=_seeded(key),
             step=1,
             key=key,
-            placeholder=f"inferred: {guess}" if guess is not None else "inferred",
+            placeholder=f"{guess} (auto)" if guess is not None else "auto",
             help="Leave empty to infer it from the incoming tensor (what the app does); type a number to see "
             "what torch says when it does not match.",
         )
     else:
-        st.number_input(p, min_value=0, max_value=MAX_INT, step=1, key=key)
+        st.number_input(p, min_value=0, max_value=MAX_INT, step=1, value=_seeded(key), key=key)
+
+
+def _seeded(key: str) -> Any:
+    """The value session state holds for a widget, passed as the widget's own default too.
+
+    Loading a spec (a link, Apply fix, Undo, Back) seeds the widgets through session state, which wins;
+    without a matching default the browser first draws a number widget's default (max_length "1", a hidden
+    size of 0, layer 0) and then the real value, a visible flicker. (Streamlit logs that both are set; the
+    project config turns that notice off, since it is on purpose.)
+    """
+    return st.session_state.get(key)
 
 
 # ---------------------------------------------------------------------------------------- sidebar
@@ -343,6 +371,7 @@ def input_sidebar(ckpt: Any) -> None:
                 min_value=1,
                 max_value=MAX_LENGTH_LIMIT,
                 step=1,
+                value=_seeded("pl_max_length"),
                 key="pl_max_length",
                 help="Longer texts are truncated; shorter ones are padded.",
             )
@@ -354,6 +383,7 @@ def input_sidebar(ckpt: Any) -> None:
         st.selectbox(
             "Pooling",
             options,
+            index=options.index(ss["pl_pooling"]),
             key="pl_pooling",
             help="How token vectors (B, L, H) become one vector per text (B, H); masked by the attention mask.",
         )
@@ -372,6 +402,7 @@ def input_sidebar(ckpt: Any) -> None:
             min_value=0,
             max_value=2**31 - 1,
             step=1,
+            value=_seeded("pl_seed"),
             key="pl_seed",
             help="Layers (LSTM, Conv1d, Linear) get random weights from this seed: same seed, "
             "same numbers (also in the exported script).",
@@ -388,6 +419,7 @@ def _layer_slider(num_layers: int) -> None:
         "Layer (hidden_states index)",
         0,
         num_layers,
+        value=_seeded(key),
         key=key,
         help=f"0 = embeddings, {num_layers} = last layer (the default). Pooling cls/mean/max and the steps read "
         "this layer.",
