@@ -368,6 +368,18 @@ class Caller(Evaluator):
         return self.term_call(f"F.{name}", args, kwargs, keeps_shape=name in api.KEEPS_SHAPE)
 
     def source_call(self, name: str, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+        synthetic = self.graph.op_of(self.graph.source).shape if self.graph.source is not None else None
+        if name == "ones" and len(args) == 1 and synthetic and self._synthetic_dims(args[0]) == synthetic[:2]:
+            self.note("torch.ones(x.shape[:2]) is the synthetic source's attention mask: every position is real")
+            return Tensor(self.graph.add_builtin("attention_mask", self.line, self.record))
+        if name == "full" and len(args) == 2 and synthetic and len(synthetic) > 1:
+            size, fill = args
+            batch = (
+                isinstance(size, Seq) and len(size.items) == 1 and getattr(size.items[0], "value", 0) == synthetic[0]
+            )
+            if batch and isinstance(fill, Size) and fill.value == synthetic[1]:
+                self.note("torch.full((batch,), tokens) is `lengths` for the synthetic source: every text is full")
+                return Tensor(self.graph.add_builtin("lengths", self.line, self.record))
         sizes = list(args)
         if name == "randint":
             sizes = sizes[2:] if len(sizes) >= 3 else sizes[1:]
@@ -495,7 +507,27 @@ class Caller(Evaluator):
         if name in ("item", "tolist"):
             self.effect(f".{name}(): the values as Python numbers")
             return Opaque(f".{name}()")
+        if name == "sum" and self._is_builtin(recv, "attention_mask"):
+            dim = args[0] if args else kwargs.get("dim")
+            if isinstance(dim, Size) and dim.value in (1, -1) and not kwargs.get("keepdim"):
+                self.note("attention_mask.sum(1) is `lengths`: the real tokens of every text")
+                return Tensor(self.graph.add_builtin("lengths", self.line, self.record))
         return self.term_call(name, args, kwargs, keeps_shape=name in api.KEEPS_SHAPE, method_of=recv)
+
+    def _is_builtin(self, v: Any, name: str) -> bool:
+        return isinstance(v, Tensor) and self.graph.builtins.get(name) == v.vid
+
+    def _synthetic_dims(self, v: Any) -> tuple[int, ...] | None:
+        """``x.shape[:k]`` of the synthetic source: its first k sizes."""
+        if not isinstance(v, ShapeOf) or self.graph.source is None or v.vid != self.graph.source:
+            return None
+        term = v.term
+        if isinstance(term, ast.Subscript) and isinstance(term.slice, ast.Slice):
+            s = term.slice
+            if s.lower is None and s.step is None and isinstance(s.upper, ast.Constant):
+                shape = self.graph.op_of(v.vid).shape or ()
+                return tuple(shape[: s.upper.value])
+        return None
 
     @staticmethod
     def _device_only(args: list[Any], kwargs: dict[str, Any]) -> bool:

@@ -166,6 +166,9 @@ class Emitter:
                 op.inputs, op.primary = (), None
                 continue
             if op.kind == "hidden":
+                read = any(op.outs[0] in o.inputs for o in self.graph.ops if o.oid not in self.failed)
+                if not read and root.kind != "source" and op.hidden_layer == root.hidden_layer:
+                    continue  # the encoder's output the source stage shows, read by nothing else
                 what = f"hidden_states[{op.hidden_layer}]" if op.hidden_layer != -1 else "last_hidden_state"
                 if root.kind == "source":
                     why = f"{what}: this pipeline starts from the synthetic input on line {root.line}"
@@ -201,6 +204,9 @@ class Emitter:
                 last_use[self.resolve(v)] = idx
         out = Emitted(None, failures=dict(self.failed), pooled=self.pooled, root=root)
         state = _State(root.outs[0], last_use)
+        for op in self.graph.ops:  # an unread encoder output of the layer the source stage shows
+            if op.kind == "hidden" and op.oid not in self.failed and not self.absorbed(op) and op is not root:
+                out.value_ref[op.outs[0]] = "source"
         for v in root.outs:
             out.value_ref[v] = "pooling" if root.kind == "pool" and root.pooling != "pooler" else "source"
         if root.kind == "pool" and root.pooling == "pooler":
@@ -359,6 +365,9 @@ class Emitter:
         data: dict[str, Any] = {}
         if root.kind == "source":
             data["shape"] = list(root.shape or ())
+        elif root.kind == "pool" and self.pooled is not None and self.pooled.synthetic is not None:
+            data["shape"] = list(self.pooled.synthetic)
+            data["pooling"] = self.pooled.strategy
         else:
             output = self.it.outputs[0]
             resolved = self.it.resolve(output.model)

@@ -30,6 +30,7 @@ class Pooled:
     layer: int
     absorbed: frozenset[int]  # op ids
     note: str = ""
+    synthetic: tuple[int, ...] | None = None  # the synthetic source's shape, when it is what is pooled
 
 
 def find_pooling(graph: Graph, n_entries: int | None) -> Pooled | None:
@@ -45,7 +46,9 @@ def find_pooling(graph: Graph, n_entries: int | None) -> Pooled | None:
         if found is None:
             continue
         strategy, layer, note = found
-        return Pooled(op.outs[0], strategy, layer, frozenset(_absorbable(graph, op.oid, traversed | m.leaves)), note)
+        absorbed = frozenset(_absorbable(graph, op.oid, traversed | m.leaves))
+        shapes = [graph.ops[oid].shape for oid in m.leaves if graph.ops[oid].kind == "source"]
+        return Pooled(op.outs[0], strategy, layer, absorbed, note, shapes[0] if shapes else None)
     return None
 
 
@@ -291,6 +294,10 @@ class _Matcher:
         if k is not None:
             op = self.graph.op_of(self._ref(node))  # type: ignore[arg-type]
             return "mean", op.hidden_layer if op.hidden_layer is not None else -1, ""
+        vid = self._ref(node)
+        if vid is not None and self.graph.op_of(vid).kind == "source":  # the synthetic (batch, tokens, hidden)
+            self.leaves.add(self.graph.op_of(vid).oid)
+            return "mean", -1, ""
         cat = _func(node, "torch.cat", "torch.concat", "torch.concatenate")
         if cat is not None and cat.args and isinstance(cat.args[0], ast.List | ast.Tuple):
             dim = cat.args[1] if len(cat.args) > 1 else _kw(cat, "dim", "axis")
