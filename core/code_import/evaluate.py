@@ -66,7 +66,8 @@ _CMP = {
 BUILTIN_NAMES = (
     "print", "len", "range", "int", "float", "list", "tuple", "zip", "enumerate", "sum", "min", "max", "super",
     "isinstance", "str", "round", "abs", "dict", "sorted", "reversed", "bool", "repr", "format", "iter", "next",
-    "True", "False", "None", "any", "all", "map", "filter", "set", "divmod", "pow",
+    "True", "False", "None", "any", "all", "map", "filter", "set", "divmod", "pow", "staticmethod",
+    "classmethod", "property", "object",
 )  # fmt: skip
 DTYPES = (
     "float32", "float", "float64", "double", "float16", "half", "bfloat16", "int64", "long", "int32", "int",

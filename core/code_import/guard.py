@@ -22,6 +22,7 @@ from core.code_import.records import CodeRefused
 
 MAX_CODE_CHARS = 200_000
 MAX_LINES = 5_000
+MAX_LINE_CHARS = 20_000  # longer lines are generated code or an attack on the parser
 MAX_STATEMENTS = 2_000
 MAX_BRACKETS = 40  # (, [ or { open at once
 MAX_EXPR_DEPTH = 60  # syntax-tree levels inside one statement
@@ -93,11 +94,25 @@ def check_size(source: str) -> None:
     lines = source.count("\n") + 1
     if lines > MAX_LINES:
         raise CodeRefused(f"the paste has {lines:,} lines; the limit is {MAX_LINES:,}")
+    longest = max(source.split("\n"), key=len)
+    if len(longest) > MAX_LINE_CHARS:
+        number = source.split("\n").index(longest) + 1
+        raise CodeRefused(f"line {number} is {len(longest):,} characters long; the limit is {MAX_LINE_CHARS:,}")
     if not source.strip():
         raise CodeRefused("the paste is empty: paste a PyTorch (or TensorFlow) snippet or an nn.Module class")
 
 
 def _bracket_depth(source: str) -> None:
+    """Refuse brackets nested over MAX_BRACKETS (strings excluded; a quick count first)."""
+    depth = deepest = 0
+    for ch in source:
+        if ch in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in ")]}":
+            depth -= 1
+    if deepest <= MAX_BRACKETS:
+        return  # brackets inside strings only ever add to the quick count
     depth = 0
     try:
         for tok in tokenize.generate_tokens(io.StringIO(source).readline):

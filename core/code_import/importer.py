@@ -16,7 +16,7 @@ import ast
 from typing import Any
 
 from core.code_import.emit import Emitted, Emitter
-from core.code_import.guard import comment_lines, normalize, parse_paste
+from core.code_import.guard import check_size, comment_lines, normalize, parse_paste
 from core.code_import.interpret import Interpreter, Record
 from core.code_import.records import CodeImport, CodeRefused, LineNote, LineStatus
 from core.errors import SpecError
@@ -39,6 +39,7 @@ def import_code(source: str, checkpoint: str | None = None) -> CodeImport:
     nested too deeply. A paste with nothing to trace returns a CodeImport whose ``spec`` is None and
     whose ``problem`` says why.
     """
+    check_size(source)  # before anything reads the text
     text, blanked = normalize(source)
     tree, refused = parse_paste(text)
     interp = Interpreter(tree, refused, checkpoint)

@@ -209,7 +209,7 @@ class Interpreter(Caller):
             for item in value.items:
                 if isinstance(item, Tensor | Term | Seq):
                     self._keep(item)
-        elif isinstance(value, Layer):
+        elif isinstance(value, Layer) and not self.record.effect:  # a bare nn.LSTM(...) statement
             self.record.layers.append(value)
         elif not self.record.effect:
             self.effect(f"{describe(value)}: no tensor effect")
@@ -308,6 +308,8 @@ class Interpreter(Caller):
 
     # -------------------------------------------------------------------------------- definitions
     def st_FunctionDef(self, stmt: ast.FunctionDef, env: Env) -> None:
+        for decorator in stmt.decorator_list:  # names must resolve (a decorator is never applied)
+            self.ev(decorator, env)
         scope = env.locals if env.locals is not env.globals else env.globals
         env.set(stmt.name, FunctionV(stmt, scope))
         self.effect(f"defines `{stmt.name}` (its lines show the shapes where it is called)")
