@@ -539,7 +539,10 @@ class Caller(Evaluator):
     # ------------------------------------------------------------------------------------- torch.nn
     def nn_module(self, cls: str, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
         if cls in api.LAYER_CLASSES:
-            return self.build_layer(api.LAYER_CLASSES[cls], args, kwargs, f"nn.{cls}")
+            layer = self.build_layer(api.LAYER_CLASSES[cls], args, kwargs, f"nn.{cls}")
+            layer.node = node if isinstance(node, ast.Call) else None
+            layer.positional = api.LAYER_ORDER[layer.kind][: len(args)]
+            return layer
         if cls in api.IDENTITY_MODULES:
             return Passer(f"nn.{cls}", "", identity=True, line=self.line)
         if cls in api.UNCHECKED_MODULES:

@@ -38,16 +38,16 @@ class _NeedName(Exception):
 
 
 def engine_check(text: str, named: bool) -> str | None:
-    """None when the engine's whitelist parser accepts the step, else its reason."""
+    """None when the engine's whitelist parser accepts the step, else its reason (why it is refused)."""
     from core.errors import ExpressionRefused
 
     try:
-        from core.engine.parse import parse_step_text  # type: ignore[attr-defined]
+        from core.engine.parse import parse_statement  # the language with named results (issue 11)
     except ImportError:
-        parse_step_text = None
+        parse_statement = None
     try:
-        if parse_step_text is not None:
-            parse_step_text(text)
+        if parse_statement is not None:
+            parse_statement(text)
             return None
         if named:
             return "named results (`name = …`) are not in the expression language yet"

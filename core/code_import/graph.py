@@ -58,6 +58,12 @@ class Value:
     index: int = 0
     from_source: bool = False
     names: list[str] = field(default_factory=list)
+    bound: list[tuple[str, int]] = field(default_factory=list)  # (name, number of ops when it was bound)
+
+    def name_before(self, oid: int) -> str | None:
+        """The user's name for this value as the op ``oid`` was made (the latest binding before it)."""
+        found = [name for name, at in self.bound if at <= oid]
+        return found[-1] if found else None
 
 
 class Graph:

@@ -18,7 +18,7 @@ from typing import Any
 from core.code_import.emit import Emitted, Emitter
 from core.code_import.guard import check_size, comment_lines, normalize, parse_paste
 from core.code_import.interpret import Interpreter, Record
-from core.code_import.records import CodeImport, CodeRefused, LineNote, LineStatus
+from core.code_import.records import CodeImport, CodeRefused, LineNote, LineStatus, Span, StepSite
 from core.errors import SpecError
 from core.spec import Spec
 
@@ -43,6 +43,7 @@ def import_code(source: str, checkpoint: str | None = None) -> CodeImport:
     text, blanked = normalize(source)
     tree, refused = parse_paste(text)
     interp = Interpreter(tree, refused, checkpoint)
+    interp.source_lines = text.split("\n")
     try:
         interp.run()
     except RecursionError:
@@ -73,7 +74,62 @@ def import_code(source: str, checkpoint: str | None = None) -> CodeImport:
         step_lines=step_lines,
         problem=problem if spec is None else "",
         step_names=dict(emitted.names),
+        sites=_sites(interp, emitted) if text == source.replace("\r\n", "\n") else {},
+        checkpoint_override=checkpoint,
     )
+
+
+def _span(node: ast.AST, lines: list[str]) -> Span:
+    """An ast node's span with character (not UTF-8 byte) columns."""
+
+    def col(line: int, byte_col: int) -> int:
+        return len(lines[line - 1].encode("utf-8")[:byte_col].decode("utf-8", errors="ignore"))
+
+    end_line = node.end_lineno or node.lineno  # type: ignore[attr-defined]
+    return (node.lineno, col(node.lineno, node.col_offset), end_line, col(end_line, node.end_col_offset or 0))  # type: ignore[attr-defined]
+
+
+def _sites(interp: Interpreter, emitted: Emitted) -> dict[int, StepSite]:
+    """Where every step is in the code (core.code_import.code_fix writes fixes there)."""
+    lines = interp.source_lines
+    out: dict[int, StepSite] = {}
+    for i, op in enumerate(emitted.steps):
+        if op is emitted.root or op.record is None:
+            continue
+        stmt = op.record.stmt
+        mates = [o for o in emitted.steps if o.record is op.record and o is not emitted.root]
+        value = None
+        target = None
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+            value = stmt.value
+            if isinstance(stmt.targets[0], ast.Name):
+                target = stmt.targets[0].id
+        elif isinstance(stmt, ast.Expr | ast.Return) and stmt.value is not None:
+            value = stmt.value
+        names = []
+        for spec_name, vid in emitted.inputs.get(i, {}).items():
+            user = interp.graph.values[vid].name_before(op.oid)
+            if user is not None:
+                names.append((spec_name, user))
+        layer_args: list[tuple[str, Span, bool]] = []
+        call = None
+        if op.layer is not None and op.layer.node is not None:
+            node = op.layer.node
+            call = _span(node, lines)
+            layer_args += [(p, _span(a, lines), False) for p, a in zip(op.layer.positional, node.args)]
+            layer_args += [(k.arg, _span(k.value, lines), True) for k in node.keywords if k.arg]
+        out[i] = StepSite(
+            line=stmt.lineno,
+            end_line=stmt.end_lineno or stmt.lineno,
+            indent=stmt.col_offset,
+            value=_span(value, lines) if value is not None and len(mates) == 1 else None,
+            first=mates[0] is op,
+            target=target,
+            names=tuple(names),
+            layer_args=tuple(layer_args),
+            call=call,
+        )
+    return out
 
 
 def _named_checkpoint(interp: Interpreter) -> str | None:

@@ -265,6 +265,7 @@ class Interpreter(Caller):
         rec = self.record
         if isinstance(value, Tensor):
             self.graph.values[value.vid].names.append(name)
+            self.graph.values[value.vid].bound.append((name, len(self.graph.ops)))
             rec.vids.append(value.vid)
         elif isinstance(value, Layer | Sequential | Instance):
             rec.layers.extend(_layers(value))
@@ -363,6 +364,8 @@ class Interpreter(Caller):
         for i, p in enumerate(positional):
             if i < len(given):
                 local[p.arg] = given[i]
+                if isinstance(given[i], Tensor):
+                    self.graph.values[given[i].vid].bound.append((p.arg, len(self.graph.ops)))
             elif p.arg in kwargs:
                 local[p.arg] = kwargs.pop(p.arg)
             elif p.arg in defaults:

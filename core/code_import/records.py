@@ -65,6 +65,31 @@ class LineNote:
         }
 
 
+Span = tuple[int, int, int, int]  # (line, col, end_line, end_col): 1-based lines, 0-based character columns
+
+
+@dataclass(frozen=True)
+class StepSite:
+    """Where a spec step lives in the code, so a fix to the step can be written back into the code.
+
+    value: the span of the expression that is the step, when its statement makes this step only;
+    first: the step is the first one its statement makes (a new statement may go before it);
+    target: the single name the statement assigns; names: the user's name for each spec name the step
+    reads (``x`` → ``bert_output``); layer_args: for a layer step, each constructor parameter written in
+    the code with the span of its value and whether it is a keyword; call: the constructor call's span.
+    """
+
+    line: int
+    end_line: int
+    indent: int
+    value: Span | None = None
+    first: bool = True
+    target: str | None = None
+    names: tuple[tuple[str, str], ...] = ()
+    layer_args: tuple[tuple[str, Span, bool], ...] = ()
+    call: Span | None = None
+
+
 @dataclass(frozen=True)
 class CodeImport:
     """The result of importing pasted code: a Spec (or None) and one note per statement.
@@ -84,6 +109,8 @@ class CodeImport:
     step_lines: dict[int, int] = field(default_factory=dict)  # step index -> the line that made it
     problem: str = ""  # why there is no Spec (nothing usable)
     step_names: dict[int, str] = field(default_factory=dict)  # step index -> the spec names it binds
+    sites: dict[int, StepSite] = field(default_factory=dict)  # step index -> where it is in the code
+    checkpoint_override: str | None = None  # the checkpoint asked for instead of the code's
 
     @property
     def usable(self) -> bool:

@@ -142,6 +142,8 @@ class Layer:
     label: str
     notes: list[str] = field(default_factory=list)
     seed: int | None = None  # torch.manual_seed value set just before it was built
+    node: ast.Call | None = None  # the constructor call in the code (code fixes edit its arguments)
+    positional: tuple[str, ...] = ()  # the parameters given positionally, in order
 
 
 @dataclass(eq=False)
