@@ -3,7 +3,8 @@
 - ``state``: the step chain kept in session state, the Spec read back from it, the URL that carries it;
 - ``editor``: the step-chain editor (layer parameters, suggestion chips, add / move / remove) and the input sidebar;
 - ``outputs``: header, tokens panel, error and findings panels with Apply fix, stage table, share & export;
-- ``live``: the live charts of the real numbers (LSTM / GRU over time, Conv1d, final scores, BERT attention).
+- ``live``: the live charts of the real numbers (LSTM / GRU over time, Conv1d, final scores, BERT attention);
+- ``paste``: Paste code — a snippet or an nn.Module read (never run) into the pipeline, every line annotated.
 
 This package's face: the names the page uses.
 """
@@ -19,11 +20,13 @@ from ui.pipeline.outputs import (
     stage_table,
     tokens_panel,
 )
+from ui.pipeline.paste import code_panel, paste_panel
 from ui.pipeline.state import SOURCE_SYNTH, SOURCE_TEXT, flash, init_state, spec_from_state, sync_url
 
 __all__ = [
     "SOURCE_SYNTH",
     "SOURCE_TEXT",
+    "code_panel",
     "code_span",
     "error_panel",
     "findings_panel",
@@ -32,6 +35,7 @@ __all__ = [
     "init_state",
     "input_sidebar",
     "live_outputs",
+    "paste_panel",
     "share_and_export",
     "spec_from_state",
     "stage_table",
