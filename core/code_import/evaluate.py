@@ -471,6 +471,11 @@ class Evaluator:
                 raise NotUnderstood(f"cannot unpack {len(value.items)} values into {n} names")
             return list(value.items)
         if isinstance(value, ShapeOf):
+            rank = self.known_rank(value)
+            if rank is not None and rank != n:
+                name = self.graph.values[value.vid].names
+                shown = f"{name[-1]}.shape" if name else "the shape"
+                raise NotUnderstood(f"{shown} has {rank} sizes; it cannot be unpacked into {n} names (a ValueError)")
             return [self.dim(value, i) for i in range(n)]
         raise NotUnderstood(f"cannot unpack {describe(value)} into {n} names")
 
@@ -514,6 +519,15 @@ class Evaluator:
         term = ast.Subscript(shape.term, ast.Constant(i) if i >= 0 else ast.UnaryOp(ast.USub(), ast.Constant(-i)))
         whole = isinstance(shape.term, ast.Attribute)
         return Size(term, self.known_dim(shape.vid, i) if whole else None, frozenset({shape.vid}))
+
+    def known_rank(self, shape: ShapeOf) -> int | None:
+        """The number of sizes in a whole ``x.shape`` when the code fixes it (synthetic source, hidden states)."""
+        if not isinstance(shape.term, ast.Attribute):
+            return None
+        op = self.graph.op_of(shape.vid)
+        if op.kind == "source" and op.shape:
+            return len(op.shape)
+        return 3 if op.kind == "hidden" else None
 
     def known_dim(self, vid: int, i: int) -> int | None:
         """The size of dim ``i`` of value ``vid`` when the code fixes it (the synthetic source's shape)."""

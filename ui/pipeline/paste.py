@@ -217,7 +217,7 @@ def _fix_rows(imported: CodeImport, trace: Any, spec_dict: dict[str, Any]) -> No
                 line = imported.step_lines.get(stage.step_index) if stage.step_index is not None else None
                 items.append((f"Line {line}: warning" if line else "Warning", w.fix))
     for n, (where, fix) in enumerate(items):
-        cols = st.columns([8, 1.6], vertical_alignment="center")
+        cols = st.columns([3, 1], vertical_alignment="center")
         cols[0].markdown(f"**{where}** — fix: {html.escape(fix.description)}")
         with cols[1]:
             st.button(
@@ -228,6 +228,7 @@ def _fix_rows(imported: CodeImport, trace: Any, spec_dict: dict[str, Any]) -> No
                 on_click=apply_fix_everywhere,
                 args=(spec_dict, fix),
                 help="Edits the pipeline and writes the fix into your code",
+                width="stretch",
             )
 
 
