@@ -370,6 +370,8 @@ class Evaluator:
         return result
 
     def _is(self, a: Any, b: Any) -> bool:
+        if isinstance(a, Size) and isinstance(b, Size) and a.value is not None:
+            return a.value == b.value
         if isinstance(a, Py) and isinstance(b, Py):
             return a.value is b.value or a.value == b.value
         if isinstance(a, Py) or isinstance(b, Py):

@@ -17,6 +17,7 @@ import ast
 import io
 import re
 import tokenize
+import warnings
 
 from core.code_import.records import CodeRefused
 
@@ -152,7 +153,9 @@ def parse_paste(source: str) -> tuple[ast.Module, dict[int, str]]:
     check_size(source)
     _bracket_depth(source)
     try:
-        tree = ast.parse(source, mode="exec")
+        with warnings.catch_warnings():  # SyntaxWarnings (invalid escapes, "is" with a literal) are not ours
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source, mode="exec")
     except SyntaxError as e:
         where = f"line {e.lineno}: " if e.lineno else ""
         text = (e.text or "").strip()

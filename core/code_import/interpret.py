@@ -18,6 +18,7 @@ import core.code_import.torch_api as api
 from core.code_import.calls import Caller
 from core.code_import.evaluate import Env, describe
 from core.code_import.graph import Graph
+from core.code_import.render import render_placeholders
 from core.code_import.values import (
     Applied,
     ClassV,
@@ -272,8 +273,11 @@ class Interpreter(Caller):
             if not rec.layers:
                 self.effect(f"{name}: {describe(value)}")
         elif isinstance(value, Size):
-            shown = value.value if value.value is not None else ast.unparse(value.term)
-            self.effect(f"{name} = {shown}")
+            shown = value.value if value.value is not None else render_placeholders(value.term, self.graph)
+            if rec.effect.startswith("sizes: "):  # a, b, c = … : every size the line sets
+                rec.effect += f", {name} = {shown}"
+            elif not rec.effect:
+                rec.effect = f"sizes: {name} = {shown}"
         elif isinstance(value, Py):
             self.effect(f"{name}: {'a text' if isinstance(value.value, str) else 'a setting'}")
         elif isinstance(value, Seq) and value.items and all(isinstance(i, Tensor) for i in value.items):
