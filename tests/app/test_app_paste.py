@@ -86,3 +86,15 @@ def test_annotated_html_escapes_code_and_reasons():
 
     page = annotated_html(imported.source, [LineShape(n) for n in imported.lines])
     assert "<script>" not in page and "&lt;script&gt;" in page
+
+
+def test_switching_the_checkpoint_offers_to_read_the_code_again():
+    at = _paste(_app(), (SEEDS / "001_2.txt").read_text())
+    _ok(at)
+    assert spec_from_query(at.query_params).checkpoint == "random:bert-base"
+    at.selectbox(key="pc_checkpoint").set_value("bundled:all-MiniLM-L6-v2").run()
+    _ok(at)
+    spec = spec_from_query(at.query_params)
+    assert spec.checkpoint == "bundled:all-MiniLM-L6-v2"
+    assert spec.to_dict()["steps"][0]["lstm"]["input_size"] == 384  # self.bert.config.hidden_size, re-read
+    assert "(1, 10, 384)" in _html(at)

@@ -189,6 +189,20 @@ def code_panel(spec: Spec | None, trace: Any) -> None:
             format_func=lambda c: labels.get(c, c),
             on_change=_choose_checkpoint,
         )
+    read_for = imported.spec.checkpoint if imported.spec is not None else None
+    if spec is not None and read_for is not None and spec.uses_model and spec.checkpoint != read_for:
+        with st.container(horizontal=True, vertical_alignment="center"):
+            st.info(
+                f"The sidebar now runs **{spec.checkpoint}**; the code was read for **{imported.spec.checkpoint}** "
+                "(sizes such as `config.hidden_size` come from the checkpoint).",
+                icon=":material/swap_horiz:",
+            )
+            st.button(
+                f"Re-read the code for {spec.checkpoint}",
+                key="pc_reread",
+                on_click=_import,
+                args=(spec.checkpoint,),
+            )
     current = spec is not None and imported.spec is not None and same_pipeline(spec.to_dict(), imported.spec.to_dict())
     if imported.spec is None or trace is None or not current:
         if imported.spec is not None:
