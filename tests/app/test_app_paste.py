@@ -98,3 +98,14 @@ def test_switching_the_checkpoint_offers_to_read_the_code_again():
     assert spec.checkpoint == "bundled:all-MiniLM-L6-v2"
     assert spec.to_dict()["steps"][0]["lstm"]["input_size"] == 384  # self.bert.config.hidden_size, re-read
     assert "(1, 10, 384)" in _html(at)
+
+
+def test_changing_the_sidebar_checkpoint_offers_a_re_read():
+    at = _paste(_app(), (SEEDS / "001_2.txt").read_text())
+    at.selectbox(key="model_choice").set_value("bundled:all-MiniLM-L6-v2").run()
+    _ok(at)
+    assert any("the code was read for **random:bert-base**" in str(i.value) for i in at.info)
+    at = at.button(key="pc_reread").click().run()
+    _ok(at)
+    assert spec_from_query(at.query_params).to_dict()["steps"][0]["lstm"]["input_size"] == 384
+    assert not any("the code was read for" in str(i.value) for i in at.info)
