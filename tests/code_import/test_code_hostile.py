@@ -95,16 +95,41 @@ WHOLE_PASTE = {
 }
 
 
+class Tripwires(list):
+    """Calls to side-effect functions (os.system, Popen, open, torch.load …) and the code passed to exec/eval.
+
+    torch and the standard library build some functions with exec (namedtuple, dataclasses): those run, and
+    their source is recorded; the test checks that none of it is the paste's.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.executed: list[str] = []
+
+    def ran(self, code: str) -> bool:
+        lines = [line.strip() for line in code.splitlines() if len(line.strip()) > 6 and not line.startswith("import")]
+        return any(line in str(src) for src in self.executed for line in lines)
+
+
 @pytest.fixture
 def tripwires(monkeypatch):
     """Record any call to functions with side effects while importing and tracing."""
-    calls: list[str] = []
+    calls = Tripwires()
 
     def trap(name):
         return lambda *a, **k: calls.append(name)
 
-    for name in ("open", "exec", "eval", "breakpoint", "input"):
+    def recorder(real):
+        def run(source, *a, **k):
+            calls.executed.append(source if isinstance(source, str) else repr(source))
+            return real(source, *a, **k)
+
+        return run
+
+    for name in ("open", "breakpoint", "input"):
         monkeypatch.setattr(builtins, name, trap(name))
+    monkeypatch.setattr(builtins, "exec", recorder(builtins.exec))
+    monkeypatch.setattr(builtins, "eval", recorder(builtins.eval))
     for name in ("system", "remove", "popen", "execv"):
         monkeypatch.setattr(os, name, trap(f"os.{name}"))
     monkeypatch.setattr(subprocess, "Popen", trap("Popen"))
@@ -121,7 +146,7 @@ def test_expression_hostile_table_as_a_code_line(expr, tripwires):
         result = import_code(code)
     except CodeRefused as e:  # not Python at all ("import os" as an expression, "x; y" …)
         assert "\n" not in str(e) and len(str(e)) < 400
-        assert tripwires == []
+        assert tripwires == [] and not tripwires.ran(code)
         return
     assert time.perf_counter() - start < 1.0
     line = result.note_at(4)
@@ -131,7 +156,7 @@ def test_expression_hostile_table_as_a_code_line(expr, tripwires):
             trace_code(code, imported=result)
         except SpecError as e:
             assert "\n" not in str(e)
-    assert tripwires == []
+    assert tripwires == [] and not tripwires.ran(code)
 
 
 @pytest.mark.parametrize("code", list(CODE_HOSTILE), ids=[repr(c[:40]) for c in CODE_HOSTILE])
@@ -143,7 +168,7 @@ def test_code_shaped_attack_is_reported_on_its_line(code, tripwires):
     assert any(CODE_HOSTILE[code] in r for r in reasons), reasons
     if result.spec is not None:
         trace_code(PRELUDE + code, imported=result)
-    assert tripwires == []
+    assert tripwires == [] and not tripwires.ran(PRELUDE + code)
 
 
 @pytest.mark.parametrize("name", list(WHOLE_PASTE))
@@ -155,7 +180,7 @@ def test_whole_paste_is_refused_quickly_with_one_line(name, tripwires):
     assert time.perf_counter() - start < 1.0
     message = str(err.value)
     assert fragment in message and "\n" not in message and len(message) < 400
-    assert tripwires == []
+    assert tripwires == [] and not tripwires.ran(code[:2000])
 
 
 def test_refused_lines_do_not_stop_the_rest():
@@ -170,3 +195,9 @@ def test_nothing_usable_says_why():
     result = import_code("import os\nprint('hello')\n")
     assert result.spec is None
     assert "no tensor to trace" in result.problem
+
+
+def test_the_tripwires_can_fail(tripwires):
+    builtins.exec("value_of_the_paste = 1 + 1", {})
+    os.system("echo never")
+    assert tripwires == ["os.system"] and tripwires.ran("value_of_the_paste = 1 + 1")
