@@ -214,9 +214,11 @@ class Emitter:
         steps: list[Any] = []
         if root.outs[0] in self.need_name:
             name = state.alloc(self._base(root.outs[0]), -1, root.outs[0])
+            state.bind(name, root.outs[0])
             steps.append(f"{name} = x")
             out.steps.append(root)
             out.names[0] = name
+            out.texts[0] = f"{name} = x"
         for idx, op in enumerate(ops):
             if len(steps) >= MAX_STEPS:
                 self.failed[op.oid] = f"the pipeline holds at most {MAX_STEPS} steps"
