@@ -105,10 +105,14 @@ class Tripwires(list):
     def __init__(self) -> None:
         super().__init__()
         self.executed: list[str] = []
+        self.opened: list[str] = []
 
     def ran(self, code: str) -> bool:
+        """Did any exec/eval run a line of ``code``, or any open() read a file the code names?"""
         lines = [line.strip() for line in code.splitlines() if len(line.strip()) > 6 and not line.startswith("import")]
-        return any(line in str(src) for src in self.executed for line in lines)
+        if any(line in str(src) for src in self.executed for line in lines):
+            return True
+        return any(f"'{path}'" in code or f'"{path}"' in code for path in self.opened)
 
 
 @pytest.fixture
@@ -126,8 +130,15 @@ def tripwires(monkeypatch):
 
         return run
 
-    for name in ("open", "breakpoint", "input"):
+    real_open = builtins.open
+
+    def opener(file, *a, **k):
+        calls.opened.append(str(file))
+        return real_open(file, *a, **k)
+
+    for name in ("breakpoint", "input"):
         monkeypatch.setattr(builtins, name, trap(name))
+    monkeypatch.setattr(builtins, "open", opener)
     monkeypatch.setattr(builtins, "exec", recorder(builtins.exec))
     monkeypatch.setattr(builtins, "eval", recorder(builtins.eval))
     for name in ("system", "remove", "popen", "execv"):
@@ -197,7 +208,12 @@ def test_nothing_usable_says_why():
     assert "no tensor to trace" in result.problem
 
 
-def test_the_tripwires_can_fail(tripwires):
+def test_the_tripwires_can_fail(tripwires, tmp_path):
     builtins.exec("value_of_the_paste = 1 + 1", {})
     os.system("echo never")
     assert tripwires == ["os.system"] and tripwires.ran("value_of_the_paste = 1 + 1")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("x")
+    with builtins.open(secret) as fh:
+        fh.read()
+    assert tripwires.ran(f"data = open('{secret}').read()")
