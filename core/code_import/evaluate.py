@@ -171,6 +171,7 @@ class Evaluator:
         self.work = 0
         self.line = 0  # the statement being evaluated
         self.record: Any = None
+        self.pending_seed: int | None = None  # torch.manual_seed(n) waiting for the next layer built
 
     # ------------------------------------------------------------------------------------ dispatch
     def ev(self, node: ast.AST, env: Env) -> Any:

@@ -105,13 +105,14 @@ class Interpreter(Caller):
         self.batch: int | None = None
         self.hidden_size: int | None = None
         self.depth = 0
-        self.pending_seed: int | None = None
         self.classes: list[ClassV] = []
         self.instantiated: set[int] = set()
         self.called: set[int] = set()
         self.globals: dict[str, Any] = {}
         self.model: Model | None = None
         self.notes: list[str] = []
+        self.resolved: dict[str | None, hf.Resolved] = {}
+        self.source_lines: list[str] = []  # the paste's lines (character columns for code fixes)
 
     # ------------------------------------------------------------------------------------ entry
     def run(self) -> None:
@@ -507,12 +508,9 @@ class Interpreter(Caller):
 
     def resolve(self, model: Model | None) -> hf.Resolved:
         name = self.checkpoint_override or (model.checkpoint if model is not None else None)
-        cache = getattr(self, "_resolved", None)
-        if cache is None:
-            cache = self._resolved = {}
-        if name not in cache:
-            cache[name] = hf.resolve_checkpoint(name)
-        return cache[name]
+        if name not in self.resolved:
+            self.resolved[name] = hf.resolve_checkpoint(name)
+        return self.resolved[name]
 
     def use_model(self, model: Model, enc: Any) -> None:
         self.model = model
