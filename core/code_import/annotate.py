@@ -124,6 +124,11 @@ def annotate(imported: CodeImport, trace: Any) -> list[LineShape]:
     fail_line = imported.step_lines.get(failed_step) if failed_step is not None else None
     out = []
     for note in imported.lines:
+        if note.what == "print" and note.ref is not None:  # no tensor effect, but shows what it prints
+            index = stage_index(trace, note.ref)
+            shown = trace.stages[index] if index is not None else None
+            out.append(LineShape(note, shape=tuple(shown.shape) if shown else None))
+            continue
         if note.status is not LineStatus.STAGE:
             out.append(LineShape(note))
             continue

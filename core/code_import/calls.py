@@ -228,6 +228,8 @@ class Caller(NNModules):
     def builtin_call(self, name: str, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
         if name == "print":
             self.effect("print: the app shows every shape")
+            for a in args:
+                self.printed(a)
             return Py(None)
         if name == "len":
             (v,) = args

@@ -9,6 +9,7 @@ checked later by the engine's own whitelist parser.
 from __future__ import annotations
 
 import ast
+import contextlib
 import math
 import operator
 from typing import Any
@@ -249,7 +250,21 @@ class Evaluator:
         return DictV(tuple(items))
 
     def ev_JoinedStr(self, node: ast.JoinedStr, env: Env) -> Py:
+        """An f-string is text; the tensors and shapes it formats are noted (a print shows their shape)."""
+        for part in node.values:
+            if isinstance(part, ast.FormattedValue):
+                with contextlib.suppress(NotUnderstood):
+                    self.printed(self.ev(part.value, env))
         return Py("<f-string>")
+
+    def printed(self, value: Any) -> None:
+        """Note a tensor (or its shape) that the statement prints."""
+        if self.record is None:
+            return
+        if isinstance(value, Term):
+            value = self.materialize(value)
+        if isinstance(value, Tensor | ShapeOf):
+            self.record.prints.append(value.vid)
 
     def ev_Lambda(self, node: ast.Lambda, env: Env) -> FunctionV:
         return FunctionV(node, env.locals if env.locals is not env.globals else env.globals)

@@ -221,6 +221,10 @@ def _note(interp: Interpreter, emitted: Emitted, rec: Record, steps: list[int], 
     if rec.tokens and emitted.spec is not None and emitted.root is not None and emitted.root.kind != "source":
         return LineNote(status=LineStatus.STAGE, reason="tokenizes the texts: input_ids and attention_mask",
                         ref="source", what="tokens", refs=("source",), **base)  # fmt: skip
+    if rec.prints and rec.prints[-1] in emitted.value_ref:
+        ref = emitted.value_ref[rec.prints[-1]]
+        return LineNote(status=LineStatus.NO_EFFECT, reason="print: the shape it prints is shown", ref=ref,
+                        what="print", **base)  # fmt: skip
     if rec.visits == 0:
         context = rec.context or "inside a function or method the code never calls"
         status = LineStatus.NOT_UNDERSTOOD if rec.context_fails else LineStatus.NO_EFFECT

@@ -58,6 +58,7 @@ class Record:
     layers: list[Layer] = field(default_factory=list)
     tokens: bool = False
     encoder: bool = False
+    prints: list[int] = field(default_factory=list)  # the tensors whose value or shape the line prints
     visits: int = 0
     context: str = ""  # why it never ran (set when its block was skipped)
     context_fails: bool = False

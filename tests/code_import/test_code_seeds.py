@@ -144,6 +144,37 @@ def test_seed_example_prints_what_the_article_says(case, traced):
         assert printed in shapes, (printed, shapes)
 
 
+_COMMENT_SHAPE = re.compile(r"(?:Size\(\[|\()(\d+(?:, \d+)+)")
+MISTAKES = {"000_3": {(32, 16, 6000)}}  # shapes an article claims its code prints, which it never does
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_print_lines_show_the_shape_the_articles_comment_gives(case, traced):
+    """A print line with ``# Output: torch.Size([1, 768])`` shows that very shape (the article's mistakes excepted)."""
+    result = traced(case)
+    by_line = {a.line: a for a in result.lines}
+    source = (EXAMPLES / f"{case}.txt").read_text(encoding="utf-8").splitlines()
+    checked = 0
+    for number, text in enumerate(source, 1):
+        code, _, comment = text.partition("#")
+        found = _COMMENT_SHAPE.search(comment)
+        if "print(" not in code or not found:
+            continue
+        claimed = tuple(int(d) for d in found.group(1).split(", "))
+        line = by_line[number]
+        if claimed in MISTAKES.get(case, set()):
+            assert line.shape is None  # the reshape before it fails: it is never printed
+        else:
+            assert line.shape == claimed, (number, text, line)
+        checked += 1
+    assert checked == COMMENTED_PRINTS[case]
+
+
+# print lines whose comment states a shape, per example (counted by hand from the articles)
+COMMENTED_PRINTS = {"000_1": 2, "000_2": 2, "000_3": 2, "002_1": 1, "002_2": 1, "002_3": 1, "004_1": 1, "004_2": 1,
+                    "004_3": 1, "001_1": 0, "001_2": 0, "001_3": 0, "003_1": 0, "003_2": 0, "003_3": 0}  # fmt: skip
+
+
 def test_seed_004_view_line_carries_the_warning_and_the_fix(traced):
     result = traced("004_3")
     source = (EXAMPLES / "004_3.txt").read_text(encoding="utf-8").splitlines()

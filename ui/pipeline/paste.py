@@ -298,6 +298,8 @@ def _annotation(a: LineShape) -> str:
     if a.status is LineStatus.NOT_UNDERSTOOD:
         return f"<span class='nu-r'>not understood: {e(a.reason)}</span>"
     if a.status is LineStatus.NO_EFFECT:
+        if a.note.what == "print" and a.shape is not None:
+            return f"<span class='muted'>prints</span> <span class='shape'>{e(str(tuple(a.shape)))}</span>"
         return f"<span class='muted'>{e(a.reason[:90])}</span>"
     if a.error is not None:
         return "<span class='bad'>✗ fails here</span>"
