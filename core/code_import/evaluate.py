@@ -118,7 +118,13 @@ def describe(v: Any) -> str:
     }
     if isinstance(v, Py):
         return f"the value {v.value!r}"[:60]
-    return names.get(type(v), type(v).__name__.lower())
+    label = getattr(v, "label", "")
+    kind = type(v).__name__
+    if kind in ("Passer", "Layer", "Applied") and label:
+        return f"the module {label}"
+    modules = {"Sequential": "an nn.Sequential", "ModuleList": "an nn.ModuleList", "Loss": "a loss function",
+               "Model": "a BERT model", "Tokenizer": "a tokenizer"}  # fmt: skip
+    return names.get(type(v)) or modules.get(kind) or kind.lower()
 
 
 def size_value(v: Any) -> int | float | None:

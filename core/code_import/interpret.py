@@ -30,6 +30,7 @@ from core.code_import.values import (
     Namespace,
     NotUnderstood,
     Opaque,
+    Passer,
     Py,
     Seq,
     Sequential,
@@ -284,6 +285,9 @@ class Interpreter(Caller):
             self.effect(f"{name}: {'a text' if isinstance(value.value, str) else 'a setting'}")
         elif isinstance(value, Seq) and value.items and all(isinstance(i, Tensor) for i in value.items):
             rec.vids.extend(i.vid for i in value.items)
+        elif isinstance(value, Passer):
+            what = "does nothing at inference" if value.identity else "applied where it is called"
+            self.effect(f"builds {value.label} ({what})")
         elif not rec.effect:
             self.effect(f"{name}: {describe(value)}")
 
