@@ -263,3 +263,28 @@ def test_statements_without_tensor_effect_say_why():
     assert notes[5].status is LineStatus.NO_EFFECT and "no effect on shapes" in notes[5].reason
     assert notes[8].status is LineStatus.NO_EFFECT and notes[8].reason.startswith("print")
     assert notes[4].status is LineStatus.STAGE and notes[4].what == "layer"
+
+
+BUGGY_MEAN = """import torch
+from transformers import AutoTokenizer, AutoModel
+tokenizer = AutoTokenizer.from_pretrained("sentence-transformers/all-MiniLM-L6-v2")
+model = AutoModel.from_pretrained("sentence-transformers/all-MiniLM-L6-v2")
+inputs = tokenizer(["a short one", "a much longer second sentence here"], padding=True, return_tensors="pt")
+with torch.no_grad():
+    out = model(**inputs)
+emb = out.last_hidden_state
+mask = inputs["attention_mask"]
+summed = (emb * mask).sum(1)
+mean = summed / mask.sum(1, keepdim=True)
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="needs tensor arithmetic with the attention mask (issue 11)")
+def test_a_buggy_masked_mean_stays_steps_and_fails_like_torch(checkpoints):
+    """Without mask.unsqueeze(-1) the idiom is not the app's pooling: it stays steps and fails on its line."""
+    imported = import_code(BUGGY_MEAN)
+    assert imported.spec.pooling.value == "none"
+    result = trace_code(BUGGY_MEAN, ckpt=checkpoints(imported.spec), imported=imported)
+    line = next(a for a in result.lines if a.line == 10)
+    assert line.error is not None
+    assert "must match the size of tensor b" in line.error["message"]
