@@ -382,6 +382,9 @@ class Caller(NNModules):
             if batch and isinstance(fill, Size) and fill.value == synthetic[1]:
                 self.note("torch.full((batch,), tokens) is `lengths` for the synthetic source: every text is full")
                 return Tensor(self.graph.add_builtin("lengths", self.line, self.record))
+        if self.graph.source is not None or getattr(self, "outputs", None):
+            # the pipeline has its input already: a further constructor is an expression (an h0, a mask…)
+            return self.term_call(f"torch.{name}", args, kwargs)
         sizes = list(args)
         if name == "randint":
             sizes = sizes[2:] if len(sizes) >= 3 else sizes[1:]

@@ -74,11 +74,13 @@ class Emitted:
     names: dict[int, str] = field(default_factory=dict)  # step index -> names it binds (for code fixes)
     inputs: dict[int, dict[str, int]] = field(default_factory=dict)  # step index -> spec name -> vid it read
     texts: dict[int, str] = field(default_factory=dict)  # step index -> the step as a line of code
+    recognized: Pooled | None = None  # a hand-written pooling kept as steps (the same as the app's strategy)
     problem: str = ""
 
 
 class Emitter:
-    def __init__(self, interp: Any) -> None:
+    def __init__(self, interp: Any, marks: frozenset[str] = frozenset()) -> None:
+        self.marks = marks  # pooling strategies the code names in a `# pooling: X` comment
         self.it = interp
         self.graph: Graph = interp.graph
         self.failed: dict[int, str] = {}
@@ -90,14 +92,29 @@ class Emitter:
 
     # ------------------------------------------------------------------------------------ entry
     def run(self) -> Emitted:
+        """Steps for the graph. A hand-written pooling stays a chain of steps when the language runs every one
+        of them (each line then shows its own shape); otherwise — or when the code marks it ``# pooling: X``,
+        as our export does — it becomes the Spec's pooling, one stage."""
         n_entries = None
         if self.it.outputs:
             n_entries = self.it.sizes_of(self.it.outputs[0].model)[0] + 1
-        self.pooled = find_pooling(self.graph, n_entries)
+        found = find_pooling(self.graph, n_entries)
+        if found is not None and found.strategy not in self.marks:
+            faithful = self._emit()
+            idiom = {*found.absorbed, self.graph.op_of(found.vid).oid}
+            if faithful.spec is not None and not idiom & (set(faithful.failures) | self.failed_alias):
+                faithful.recognized = found
+                return faithful
+            self.failed, self.alias, self.need_name, self.notes = {}, {}, set(), {}
+            self.failed_alias = set()
+        self.pooled = found
         if self.pooled is not None:
             op = self.graph.op_of(self.pooled.vid)
             op.kind, op.pooling, op.hidden_layer = "pool", self.pooled.strategy, self.pooled.layer
             op.inputs, op.primary = (), None
+        return self._emit()
+
+    def _emit(self) -> Emitted:
         for _ in range(4 * len(self.graph.ops) + 8):
             try:
                 return self._attempt()

@@ -13,6 +13,7 @@ The paste is parsed with ``ast`` (``core.code_import.guard``), walked without ru
 from __future__ import annotations
 
 import ast
+import re
 from typing import Any
 
 from core.code_import.emit import Emitted, Emitter
@@ -48,7 +49,8 @@ def import_code(source: str, checkpoint: str | None = None) -> CodeImport:
         interp.run()
     except RecursionError:
         raise CodeRefused("the code nests calls too deeply to follow; nothing you paste is ever run") from None
-    emitted = Emitter(interp).run()
+    marks = frozenset(m.group(1) for m in re.finditer(r"(?m)^\s*#\s*pooling:\s*(\w+)", text))
+    emitted = Emitter(interp, marks).run()
     spec = None
     problem = emitted.problem
     if emitted.spec is not None:
@@ -152,6 +154,14 @@ def _paste_notes(interp: Interpreter, emitted: Emitted, spec: Spec | None) -> li
         notes.append(f"the hand-written pooling is the app's pooling '{emitted.pooled.strategy}': {words}")
         if emitted.pooled.note:
             notes.append(emitted.pooled.note)
+    if emitted.recognized is not None:
+        found = emitted.recognized
+        lines = sorted(interp.graph.ops[oid].line for oid in {*found.absorbed, interp.graph.op_of(found.vid).oid})
+        words = _POOLING_WORDS.get(found.strategy, found.strategy)
+        notes.append(
+            f"lines {lines[0]}–{lines[-1]} are a {words}: the same as the app's pooling '{found.strategy}' "
+            "(kept as steps so every line shows its shape)"
+        )
     notes.extend(interp.notes)
     return notes
 

@@ -120,9 +120,9 @@ class NNModules(Evaluator):
             if layer.kind is LayerKind.LSTM:
                 if not isinstance(hx, Seq) or len(hx.items) != 2:
                     raise NotUnderstood("an LSTM's initial state is a pair (h0, c0)")
-                h0, c0 = (self.tensor_term(self.as_tensor(v)) for v in hx.items)
+                h0, c0 = (self.tensor_term(v) for v in hx.items)  # kept as terms: the step's "h0" / "c0"
             elif layer.kind is LayerKind.GRU:
-                h0 = self.tensor_term(self.as_tensor(hx))
+                h0 = self.tensor_term(hx)
             else:
                 raise NotUnderstood(f"{layer.label} takes one input")
         op = self.graph.add_layer(layer, x_t.vid, self.line, self.record, h0, c0)
