@@ -161,3 +161,42 @@ def test_generated_chains_round_trip(shape, steps, seed):
     assert result.spec is not None, result.problem
     t2 = run_spec(result.spec)
     assert_equivalent(spec, result.spec, t1, t2)
+
+
+# multi-tensor pipelines of the wider language (named results, layer input / output / h0): issue 11
+NAMED_SPECS = {
+    "attention-over-lstm": {
+        "shape": [4, 12, 32],
+        "steps": [
+            {"lstm": {"hidden_size": 16, "batch_first": True}},
+            "w = torch.bmm(x, h_n[-1].unsqueeze(2))",
+            "w = torch.softmax(w, 1)",
+            "torch.bmm(x.transpose(1, 2), w).squeeze(2)",
+        ],
+    },
+    "named-layer-outputs-and-h0": {
+        "shape": [4, 12, 32],
+        "steps": [
+            {"lstm": {"hidden_size": 16, "batch_first": True}, "output": "out, (h, c)"},
+            {"gru": {"hidden_size": 8, "batch_first": True}, "input": "out", "h0": "torch.zeros(1, 4, 8)"},
+            "torch.cat([x[:, -1], h[-1]], dim=-1)",
+        ],
+    },
+    "masked-mean-by-hand": {
+        "texts": ["a b", "c d e f"],
+        "steps": ["m = mask.unsqueeze(-1).float()", "(x * m).sum(1) / m.sum(1).clamp(min=1e-9)"],
+    },
+}
+
+
+@pytest.mark.xfail(strict=True, reason="needs named results and layer input / output / h0 steps (issue 11)")
+@pytest.mark.parametrize("name", sorted(NAMED_SPECS))
+def test_multi_tensor_pipelines_round_trip(name, checkpoints):
+    spec = Spec.from_dict(NAMED_SPECS[name])
+    t1 = run_spec(spec, checkpoint=checkpoints(spec))
+    result = import_code(export_script(spec, t1))
+    assert result.spec is not None, result.problem
+    assert [(n.line, n.reason) for n in result.lines if n.status is LineStatus.NOT_UNDERSTOOD] == []
+    t2 = run_spec(result.spec, checkpoint=checkpoints(result.spec))
+    assert [s.shape for s in t2.stages] == [s.shape for s in t1.stages]
+    assert t2.error is None and t1.error is None
