@@ -351,13 +351,13 @@ class Emitter:
         recurrent = layer.kind in (LayerKind.LSTM, LayerKind.GRU)
         states = op.outs[1:]
         defaults = ["h_n", "c_n"][: len(states)]
-        free = all(state.free(d, idx) for d in defaults)
-        if out_name == "x" and free:
+        # a state read after a later recurrent step rebinds h_n / c_n needs its own name
+        state_names = [state.alloc(self._base(v), idx, v) if v in self.need_name else d for d, v in
+                       zip(defaults, states)]  # fmt: skip
+        if out_name == "x" and state_names == defaults:
             names = ["x", *defaults]
         else:
-            first = out_name or state.alloc(self._base(out_v), idx, out_v)
-            names = [first] + [d if state.free(d, idx) else state.alloc(d, idx, v, True) for d, v in
-                               zip(defaults, states)]  # fmt: skip
+            names = [out_name or state.alloc(self._base(out_v), idx, out_v), *state_names]
             if recurrent:
                 data["output"] = f"{names[0]}, ({names[1]}, {names[2]})" if layer.kind is LayerKind.LSTM else (
                     f"{names[0]}, {names[1]}")  # fmt: skip
@@ -365,6 +365,9 @@ class Emitter:
                 data["output"] = names[0]
         for n, v in zip(names, op.outs):
             state.bind(n, v)
+        for d, v in zip(defaults, states):  # the engine binds h_n / c_n to the latest recurrent layer's states
+            state.bound[d] = v
+            state.held.setdefault(v, d)
         return data, names, inputs
 
     def _check(self, step: Any, index: int) -> str | None:
