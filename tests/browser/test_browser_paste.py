@@ -4,9 +4,11 @@ the code and the pipeline. Screenshots of each state at 1400×1000 and 1024×768
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from core.export.share import spec_from_query
 from tests.browser.conftest import assert_no_exception, screenshot, wait_ready
@@ -21,6 +23,14 @@ def _url_spec(page):
     from urllib.parse import parse_qs, urlparse
 
     return spec_from_query({k: v[-1] for k, v in parse_qs(urlparse(page.url).query).items()})
+
+
+def _eventually(check, timeout: float = 20.0) -> None:
+    """Poll a condition (the URL and the widgets settle just after the script run)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "the page did not settle"
+        time.sleep(0.25)
 
 
 def _row(page, fragment: str):
@@ -49,7 +59,7 @@ def test_paste_seed_004_view_then_apply_fix(app_url, page, size):
     assert "warn" in (view.get_attribute("class") or "")
     assert "(32, 512, 126)" in _row(page, "conv_output = conv1d(reshaped_output)").inner_text()
     assert page.locator(f"{CODE} tr.sub").filter(has_text="⚠").count() >= 1
-    assert _url_spec(page).to_dict()["steps"][0] == "x.view(32, 768, 128)"
+    _eventually(lambda: _url_spec(page).to_dict()["steps"][0] == "x.view(32, 768, 128)")
     screenshot(page, f"paste_004_view_{size[0]}")
 
     page.locator(".st-key-pc_fix_0 button").first.click()
@@ -57,8 +67,8 @@ def test_paste_seed_004_view_then_apply_fix(app_url, page, size):
     assert_no_exception(page)
     fixed = _row(page, "reshaped_output = bert_output.permute(0, 2, 1)")
     assert "(32, 768, 128)" in fixed.inner_text()
-    assert page.locator(f"{CODE} tr.warn").count() == 0
+    expect(page.locator(f"{CODE} tr.warn")).to_have_count(0)
     assert "permute(0, 2, 1)" in page.locator(".st-key-pc_code textarea").input_value()
-    assert _url_spec(page).to_dict()["steps"][0] == "x.permute(0, 2, 1)"
-    assert page.locator("input[value='x.permute(0, 2, 1)']").count() >= 1  # the step editor shows it
+    _eventually(lambda: _url_spec(page).to_dict()["steps"][0] == "x.permute(0, 2, 1)")
+    expect(page.locator("input[value='x.permute(0, 2, 1)']").first).to_be_visible()  # the step editor shows it
     screenshot(page, f"paste_004_fixed_{size[0]}")
