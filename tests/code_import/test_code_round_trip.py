@@ -163,7 +163,7 @@ def test_generated_chains_round_trip(shape, steps, seed):
     assert_equivalent(spec, result.spec, t1, t2)
 
 
-# multi-tensor pipelines of the wider language (named results, layer input / output / h0): issue 11
+# multi-tensor pipelines of the wider language (named results, layer input / output / h0)
 NAMED_SPECS = {
     "attention-over-lstm": {
         "shape": [4, 12, 32],
@@ -189,7 +189,6 @@ NAMED_SPECS = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="needs named results and layer input / output / h0 steps (issue 11)")
 @pytest.mark.parametrize("name", sorted(NAMED_SPECS))
 def test_multi_tensor_pipelines_round_trip(name, checkpoints):
     spec = Spec.from_dict(NAMED_SPECS[name])

@@ -41,20 +41,8 @@ PRINTED: dict[str, list[tuple[int, ...]]] = {
     "004_2": [(32, 512, 126)],
     "004_3": [(32, 512, 126)],
 }
-# Examples whose earlier alternative runs on the same input as a named side branch (`name = …`,
-# a layer step with "output"): the expression language gains named results with issue 11.
-NEEDS_NAMED = {
-    "003_1": 'a layer step with a named output ({"lstm": …, "output": "lstm_output, (h_n, c_n)"}) — issue 11',
-    "003_2": "a named result (`flattened_output = x.reshape(32, 10 * 64)`) — issue 11",
-}
-
-
-def _marked(cases: list[str], which: set[str]) -> list:
-    """Cases, the ones in ``which`` marked xfail (strict: they must start passing when issue 11 lands)."""
-    return [
-        pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=f"needs {NEEDS_NAMED[c]}")) if c in which else c
-        for c in cases
-    ]
+# 003 #1 and #2 run an earlier alternative on the same input as a named side branch (`name = …`, a layer step
+# with "output"): both branches show, the earlier one as named steps.
 
 
 def lesson_for(case: str):
@@ -130,14 +118,14 @@ def test_seed_example_traces_to_the_lessons_shapes(case, traced):
         assert result.imported.spec.texts == lesson.spec.texts
 
 
-@pytest.mark.parametrize("case", _marked(CASES, set(NEEDS_NAMED)))
+@pytest.mark.parametrize("case", CASES)
 def test_seed_example_every_statement_is_understood(case, traced):
     result = traced(case)
     problems = [(n.line, n.reason) for n in result.imported.lines if n.status is LineStatus.NOT_UNDERSTOOD]
     assert problems == []
 
 
-@pytest.mark.parametrize("case", _marked(CASES, {"003_1"}))
+@pytest.mark.parametrize("case", CASES)
 def test_seed_example_prints_what_the_article_says(case, traced):
     shapes = {s.shape for s in traced(case).trace.stages}
     for printed in PRINTED[case]:
@@ -209,9 +197,20 @@ def test_seed_003_return_sequences_fails_like_torch_on_its_line(traced):
     assert "Keras" in line.error["explanation"] or "keras" in line.error["explanation"].lower()
 
 
-def test_seed_002_masked_mean_lines_become_pooling_mean(traced):
+def test_seed_002_masked_mean_stays_steps_each_line_its_shape(traced):
+    """The language runs every line of the hand-written masked mean: each keeps its own shape, and the note
+    says it is the app's pooling 'mean'."""
     result = traced("002_2")
+    assert result.imported.spec.pooling.value == "none"
+    by_line = {a.line: a.shape for a in result.lines}
+    assert [by_line[n] for n in range(12, 18)] == [(1, 13, 768), (1, 13, 1), (1, 13, 768), (1, 768), (1, 1), (1, 768)]
+    assert any("pooling 'mean'" in n and "kept as steps" in n for n in result.imported.notes)
+
+
+def test_seed_002_last_four_layers_become_pooling_last4_concat(traced):
+    """Four hidden layers cannot feed the steps (they read one layer): the idiom is the Spec's pooling."""
+    result = traced("002_3")
     spec = result.imported.spec
-    assert spec.pooling.value == "mean" and spec.steps == ()
+    assert spec.pooling.value == "last4_concat" and spec.steps == ()
     parts = [a for a in result.lines if a.note.what == "part"]
-    assert len(parts) >= 3 and all(a.shape == (1, 768) for a in parts)
+    assert len(parts) >= 3 and all(a.shape == (1, 3072) for a in parts)

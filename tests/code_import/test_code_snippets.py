@@ -24,7 +24,6 @@ class Case:
     shapes: dict[str, tuple[int, ...]]  # a fragment of the line -> the shape annotated on it
     steps: list | None = None  # the exact spec steps, when they do not depend on the engine's growth
     spec: dict = field(default_factory=dict)  # other spec fields to check
-    needs: str = ""  # a construct the expression language gains in issue 11 (xfail until then)
 
 
 CASES = {
@@ -157,8 +156,12 @@ with torch.no_grad():
 sentence_embeddings = mean_pooling(model_output, encoded_input['attention_mask'])
 sentence_embeddings = F.normalize(sentence_embeddings, p=2, dim=1)
 """,
-        {"sentence_embeddings = mean_pooling": (2, 384), "F.normalize": (2, 384)},
-        spec={"checkpoint": "bundled:all-MiniLM-L6-v2", "pooling": "mean"},
+        {
+            "sentence_embeddings = mean_pooling": (2, 384),
+            "input_mask_expanded = attention_mask": (2, 7, 384),  # [CLS] this is an example sentence [SEP]
+            "F.normalize": (2, 384),
+        },
+        spec={"checkpoint": "bundled:all-MiniLM-L6-v2", "pooling": "none"},
     ),
     "tensorflow-ops": Case(
         """import tensorflow as tf
@@ -204,12 +207,10 @@ w = torch.softmax(w, 1)
 context = torch.bmm(out.transpose(1, 2), w).squeeze(2)
 """,
         {"w = torch.bmm": (4, 12, 1), "w = torch.softmax": (4, 12, 1), "context =": (4, 128)},
-        needs="named results and torch.bmm / torch.softmax",
     ),
     "residual": Case(
         HEAD + "fc = nn.Linear(64, 64)\nx = torch.randn(3, 64)\nh = fc(x)\ny = h + x\n",
         {"h = fc": (3, 64), "y = h + x": (3, 64)},
-        needs="named results and tensor arithmetic (h + x)",
     ),
 }
 
@@ -230,13 +231,7 @@ def checkpoints():
     return get
 
 
-def _params():
-    for name, case in CASES.items():
-        marks = [pytest.mark.xfail(strict=True, reason=f"needs {case.needs} (issue 11)")] if case.needs else []
-        yield pytest.param(name, marks=marks, id=name)
-
-
-@pytest.mark.parametrize("name", list(_params()))
+@pytest.mark.parametrize("name", list(CASES))
 def test_snippet_imports_and_traces_to_its_shapes(name, checkpoints):
     case = CASES[name]
     imported = import_code(case.code)
@@ -279,7 +274,6 @@ mean = summed / mask.sum(1, keepdim=True)
 """
 
 
-@pytest.mark.xfail(strict=True, reason="needs tensor arithmetic with the attention mask (issue 11)")
 def test_a_buggy_masked_mean_stays_steps_and_fails_like_torch(checkpoints):
     """Without mask.unsqueeze(-1) the idiom is not the app's pooling: it stays steps and fails on its line."""
     imported = import_code(BUGGY_MEAN)
