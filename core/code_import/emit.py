@@ -37,23 +37,13 @@ class _NeedName(Exception):
         self.vid = vid
 
 
-def engine_check(text: str, named: bool) -> str | None:
-    """None when the engine's whitelist parser accepts the step, else its reason (why it is refused)."""
+def engine_check(text: str) -> str | None:
+    """None when the engine's whitelist parser accepts the step (``core.engine.parse``), else its reason."""
+    from core.engine.parse import parse_statement
     from core.errors import ExpressionRefused
 
     try:
-        from core.engine.parse import parse_statement  # the language with named results (issue 11)
-    except ImportError:
-        parse_statement = None
-    try:
-        if parse_statement is not None:
-            parse_statement(text)
-            return None
-        if named:
-            return "named results (`name = …`) are not in the expression language yet"
-        from core.engine.parse import parse_expr
-
-        parse_expr(text)
+        parse_statement(text)
     except ExpressionRefused as e:
         why = str(e).split("; allowed")[0]
         return f"the expression language refuses `{text[:80]}`: {why}"
@@ -372,14 +362,11 @@ class Emitter:
 
     def _check(self, step: Any, index: int) -> str | None:
         if isinstance(step, str):
-            named = bool(re.match(r"^[\w\s,()]+=(?!=)", step))
-            return engine_check(step, named)
+            return engine_check(step)
         try:
             parse_step(step, index)
         except SpecError as e:
             text = str(e)
-            if "must be an expression string or an object with one key" in text:
-                return "layer steps with named inputs or outputs are not in the Spec yet"
             return text.split(": ", 1)[1] if text.startswith("step ") and ": " in text else text
         return None
 

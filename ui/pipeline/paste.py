@@ -255,7 +255,7 @@ def same_pipeline(a: dict[str, Any], b: dict[str, Any]) -> bool:
         for s in spec.steps:
             if isinstance(s, LayerStep):
                 kept = {k: v for k, v in s.params.items() if TORCH_DEFAULTS.get(k, object()) != v}
-                steps.append((s.kind.value, kept))
+                steps.append((s.kind.value, kept, s.input, s.output, s.h0, s.c0))
             else:
                 steps.append(" ".join(s.split()))
         length = spec.max_length if spec.max_length is not None else MAX_LENGTH_LIMIT
