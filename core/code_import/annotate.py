@@ -137,6 +137,8 @@ def annotate(imported: CodeImport, trace: Any) -> list[LineShape]:
         if index is None:
             if step is not None and step == failed_step and note.line == fail_line:
                 out.append(LineShape(note, None, step, error=_error(err), reached=True))
+            elif note.what == "layer" and step is not None and step == failed_step:
+                out.append(LineShape(note, None, step, extras=f"the layer that fails on line {fail_line}"))
             else:
                 why = f"not reached: step {failed_step + 1} fails (line {fail_line})" if failed_step is not None else ""
                 out.append(LineShape(note, None, step, reached=False, extras=why))

@@ -298,15 +298,19 @@ def _annotation(a: LineShape) -> str:
     if a.status is LineStatus.NOT_UNDERSTOOD:
         return f"<span class='nu-r'>not understood: {e(a.reason)}</span>"
     if a.status is LineStatus.NO_EFFECT:
-        if a.note.what == "print" and a.shape is not None:
+        if a.note.what == "print":
+            if a.shape is None:
+                return "<span class='muted'>prints a value that is not reached</span>"
             return f"<span class='muted'>prints</span> <span class='shape'>{e(str(tuple(a.shape)))}</span>"
         return f"<span class='muted'>{e(a.reason[:90])}</span>"
     if a.error is not None:
         return "<span class='bad'>✗ fails here</span>"
     if a.shape is None:
         return f"<span class='muted'>{e(a.extras or 'not reached')}</span>"
-    lead = {"tokens": "input_ids, mask ", "layer": "builds the layer → ", "part": "part of the pooling → ",
+    lead = {"tokens": "input_ids, attention_mask ", "layer": "builds the layer → ", "part": "part of the pooling → ",
             "state": "final state "}.get(a.note.what, "→ ")  # fmt: skip
+    if a.note.what == "tokens" and not a.reason.startswith("tokenizes"):
+        lead = a.reason.split(":")[0] + " "  # the one name the line binds: attention_mask, input_ids, lengths
     axes = f" <span class='ax'>{e(' · '.join(a.axes))}</span>" if a.axes else ""
     extra = f"<br><span class='ax'>{e(a.extras)}</span>" if a.extras else ""
     return f"{e(lead)}<span class='shape'>{e(str(tuple(a.shape)))}</span>{axes}{extra}"
