@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import ExpressionRefused, SpecError
-from core.figures.pipeline import shape_flow
+from core.figures.flow_html import shape_flow_html
 from core.trace import run_spec
 from ui import pipeline as ui
 from ui.common import ensure_app_navigation, load_or_stop, model_sidebar
@@ -40,10 +40,11 @@ flash = ui.flash()
 if flash is not None:
     kind, text = flash
     if kind == "fixed":
+        undo = " Undo is above the steps."
         if trace is not None and trace.ok:
-            st.success(f"Fix applied: {text}. The pipeline runs now.", icon=":material/check_circle:")
+            st.success(f"Fix applied: {text}. The pipeline runs now.{undo}", icon=":material/check_circle:")
         else:
-            st.info(f"Fix applied: {text}. Another problem remains below.", icon=":material/build:")
+            st.info(f"Fix applied: {text}. Another problem remains below.{undo}", icon=":material/build:")
     else:
         getattr(st, kind)(text)
 url_problem = ui.sync_url(spec) if spec is not None else None
@@ -54,7 +55,7 @@ if trace is not None and trace.encoding is not None:
     with st.expander("Tokens: word pieces, ids and attention mask", expanded=len(trace.encoding.texts) <= 4):
         ui.tokens_panel(trace.encoding)
 
-left, right = st.columns([6, 5], gap="large")
+left, right = st.container(key="pl_layout").columns([6, 5], gap="large")  # stacked when narrow (ui/style.py)
 with left:
     ui.step_editor(trace)
 with right:
@@ -63,19 +64,23 @@ with right:
         label = "Refused" if isinstance(problem, ExpressionRefused) else "Invalid pipeline"
         st.error(f"**{label}:** nothing ran.", icon=":material/block:")
         st.code(str(problem), language=None, wrap_lines=True)
-        st.caption("Edit or remove the step in the editor, or press Reset.")
+        st.caption(ui.where_to_fix(problem, synthetic))
     elif trace is not None:
         if trace.error is not None:
             ui.error_panel(trace.error, spec.to_dict())
+        elif trace.final.kind == "loss" and trace.final.extra("value") is not None:
+            f = trace.final
+            st.success(
+                f"Runs: loss `{f.extra('value'):.4f}` (nn.{f.extra('loss_kind')}: logits `{f.extra('logits')}` vs "
+                f"targets `{f.extra('target')}`)",
+                icon=":material/check_circle:",
+            )
         else:
             st.success(f"Runs: final shape `{tuple(trace.final.shape)}`", icon=":material/check_circle:")
-        st.plotly_chart(shape_flow(trace.stages, trace.error), key="pl_flow", config={"displayModeBar": False})
+        st.html(shape_flow_html(trace.stages, trace.error))  # plain HTML: no chart library on the first view
 
 if trace is not None and spec is not None:
     if trace.warnings:
         ui.findings_panel(trace, spec.to_dict())
-    st.markdown("#### Stages")
-    ui.stage_table(trace)
-    st.markdown("#### Live outputs")
-    ui.live_outputs(trace)
+    ui.output_tabs(trace)  # stage table, layer summary, then the live charts (each built when its tab opens)
     ui.share_and_export(spec, trace, url_problem)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# quiz answers recorded by AppTests go to a throwaway room, never to the checkout's data/
+os.environ["SHAPE_EXPLORER_DATA"] = tempfile.mkdtemp(prefix="shape-explorer-tests-")
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 

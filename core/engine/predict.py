@@ -20,8 +20,9 @@ import torch
 from core.engine.evaluate import MAX_NUMEL, DataDependent, first
 from core.engine.expr import Statement, meta_env, parse_statement, predict_statement, unpack
 from core.engine.layers import predict_layer, resolved_params
+from core.engine.losses import labels_tensor, predict_loss
 from core.errors import ExpressionRefused, ShapeError
-from core.spec import LayerKind, LayerStep, Spec
+from core.spec import LayerKind, LayerStep, LossStep, Spec
 
 MAX_LAYER_WEIGHTS = 50_000_000
 StepKey = int | tuple[int, str]
@@ -48,6 +49,8 @@ def parse_prefix(spec: Spec) -> tuple[dict[StepKey, Statement], ExpressionRefuse
         texts: list[tuple[StepKey, str]] = []
         if isinstance(step, str):
             texts = [(i, step)]
+        elif isinstance(step, LossStep):
+            texts = [((i, "target"), step.target)] if isinstance(step.target, str) else []
         else:
             texts = [((i, key), getattr(step, key)) for key in ("h0", "c0") if getattr(step, key) is not None]
         for key, text in texts:
@@ -57,7 +60,9 @@ def parse_prefix(spec: Spec) -> tuple[dict[StepKey, Statement], ExpressionRefuse
                 return parsed, _refused(i, text, e)
             if not isinstance(key, int) and parsed[key].targets is not None:
                 return parsed, ExpressionRefused(
-                    f"step {i + 1}: `{key[1]}` must be an expression, e.g. torch.zeros(1, x.size(0), 64)", step_index=i
+                    f"step {i + 1}: `{key[1]}` must be an expression, e.g. "
+                    + ("labels.view(-1)" if key[1] == "target" else "torch.zeros(1, x.size(0), 64)"),
+                    step_index=i,
                 )
     return parsed, None
 
@@ -74,6 +79,8 @@ def source_env(spec: Spec, shape: tuple[int, ...], tokens: tuple[int, int] | Non
         env.update(mask=tokens, attention_mask=tokens, lengths=tokens[:1])
         if spec.uses_model:
             env["input_ids"] = tokens
+    if spec.labels is not None:
+        env["labels"] = labels_tensor(spec.labels)  # a small real tensor: meta_env keeps its dtype
     return env
 
 
@@ -101,6 +108,11 @@ def predict_chain(
                 run = predict_statement(exprs[i], names, max_numel)
                 names.update(run.binds)
                 new = tuple(first(run.value).shape)
+            elif isinstance(step, LossStep):
+                got = _predict_loss(i, step, names, exprs, max_numel)
+                if got is None:
+                    break
+                new = got
             else:
                 got = _predict_layer(i, step, names, exprs, max_numel)
                 if got is None:
@@ -148,6 +160,29 @@ def _predict_layer(
             value = (out, states["h_n"])
         names.update(unpack(step.targets, value))
     return pred.shape
+
+
+def _predict_loss(
+    i: int, step: LossStep, names: dict[str, Any], exprs: dict[Any, Statement], max_numel: int
+) -> tuple[int, ...] | None:
+    """The loss value's shape, by torch on meta tensors; binds ``loss``. None: torch rejects logits vs targets."""
+    if step.input not in names:
+        raise ExpressionRefused(f"`{step.input}` is not defined here; available: {', '.join(sorted(names))}")
+    logits = first(names[step.input])
+    if isinstance(step.target, str):
+        if (i, "target") not in exprs:
+            return None
+        target = first(predict_statement(exprs[(i, "target")], names, max_numel).value)
+    else:
+        dtype = torch.int64 if step.target.dtype == "long" else torch.float32
+        target = torch.empty(step.target.shape, dtype=dtype, device="meta")
+    shape = predict_loss(
+        step.kind, step.params, tuple(logits.shape), str(logits.dtype), tuple(target.shape), str(target.dtype)
+    )
+    if shape is None:
+        return None
+    names["loss"] = torch.empty(shape, device="meta")
+    return shape
 
 
 def _check_layer_budget(i: int, step: LayerStep, shape: tuple[int, ...], out: tuple[int, ...], max_numel: int):

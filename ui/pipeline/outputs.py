@@ -1,5 +1,5 @@
-"""Pipeline Explorer outputs: the header, the tokens panel, the error and findings panels (with Apply fix),
-the stage table and the share & export box. The live charts of the real numbers are in ``live.py``.
+"""Pipeline Explorer outputs: the header, the tokens panel, the error and findings panels (with Apply fix)
+and the share & export box. The tables are in ``tables.py``, the live charts of the real numbers in ``live.py``.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from typing import Any
 
 import streamlit as st
 
+from core.diagnosis.titles import finding_title
 from core.export import share
 from core.fixes import Fix
 from core.spec import Spec, step_source
@@ -115,17 +116,17 @@ def error_panel(err: Any, spec_dict: dict[str, Any]) -> None:
 
 
 def findings_panel(trace: Any, spec_dict: dict[str, Any]) -> None:
-    """Warnings (runs but probably means the wrong thing) and notes, each with Apply fix when possible."""
+    """Warnings (runs but probably means the wrong thing) and notes under a human title, each with Apply fix
+    when possible (the button below its message, so it never shrinks to "A…" in a narrow column)."""
     for n, f in enumerate(trace.warnings):
         where = f"Step {f.step_index + 1}: " if f.step_index is not None else ""
-        cols = st.columns([8, 1.4], vertical_alignment="center")
+        text = f"**{finding_title(f.code)}** — {where}{f.message}"
         if f.severity == "note":
-            cols[0].info(f"{where}{f.message}", icon=":material/info:")
+            st.info(text, icon=":material/info:")
         else:
-            cols[0].warning(f"{where}{f.message}", icon=":material/warning:")
+            st.warning(text, icon=":material/warning:")
         if f.fix is not None:
-            with cols[1]:
-                apply_fix_button(spec_dict, f.fix, key=f"pl_fix_w{n}", primary=False)
+            apply_fix_button(spec_dict, f.fix, key=f"pl_fix_w{n}", primary=False)
 
 
 def code_span(text: str) -> str:
@@ -136,58 +137,14 @@ def code_span(text: str) -> str:
     return f"{fence} {text} {fence}"
 
 
-def human_bytes(n: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"  # pragma: no cover
-
-
-def stage_rows(trace: Any) -> list[dict[str, Any]]:
-    rows = []
-    for s in trace.stages:
-        source = s.source.split("  #")[0]
-        rows.append(
-            {
-                "stage": s.title,
-                "step": source if len(source) <= 70 else source[:69] + "…",
-                "shape": str(tuple(s.shape)),
-                "axes": " · ".join(s.axis_labels),
-                "dtype": s.dtype,
-                "device": s.device,
-                "strides": str(tuple(s.strides)),
-                "contiguous": s.contiguous,
-                "size": human_bytes(s.bytes),
-                "warnings": " | ".join(w.message for w in s.warnings),
-            }
-        )
-    return rows
-
-
-def stage_table(trace: Any) -> None:
-    rows = stage_rows(trace)
-    order = ["stage", "step", "shape", "axes", "dtype", "device", "strides", "contiguous", "size"]
-    if any(r["warnings"] for r in rows):
-        order.append("warnings")
-    st.dataframe(
-        rows,
-        hide_index=True,
-        column_order=order,
-        column_config={
-            "stage": st.column_config.TextColumn("stage", width=108),
-            "step": st.column_config.TextColumn("step", width=190, help="the step's source text"),
-            "shape": st.column_config.TextColumn("shape", width=100),
-            "axes": st.column_config.TextColumn("axes", width=230, help="what each dimension means"),
-            "dtype": st.column_config.TextColumn("dtype", width=62),
-            "device": st.column_config.TextColumn("device", width=52),
-            "strides": st.column_config.TextColumn("strides", width=105, help="elements to skip per dimension"),
-            "contiguous": st.column_config.CheckboxColumn("contiguous", width=78),
-            "size": st.column_config.TextColumn("bytes", width=70),
-            "warnings": st.column_config.TextColumn("warnings", width=320),
-        },
-        key="pl_stage_table",
-    )
+def where_to_fix(problem: Exception, synthetic: bool) -> str:
+    """Where to change what a refused spec complains about: the sidebar for its source, else the steps."""
+    text = str(problem)
+    if text.startswith(("'shape'", "the synthetic shape")) or (synthetic and "shape" in text.split(":")[0]):
+        return "Change the shape of torch.randn in the sidebar (Input), or press Reset."
+    if text.startswith(("'texts'", "'max_length'", "type at least one text")):
+        return "Change the texts or the max length in the sidebar (Input), or press Reset."
+    return "Edit or remove the step in the editor, or press Reset."
 
 
 def step_caption(step: Any) -> str:
@@ -198,22 +155,28 @@ def step_caption(step: Any) -> str:
 
 
 def share_url(page_url: str, spec: Spec) -> str:
-    """The app's root URL (the Pipeline Explorer is the default page) with the spec: ``http://host/?spec=…``.
+    """The link that opens ``spec`` in the Pipeline Explorer: ``http://room-address/pipeline?spec=…``.
 
-    Root, not ``/pipeline``: a fresh server that gets a sub-page URL first runs that page without app.py.
+    The room's address when students can reach this server (never ``localhost``), else this page's own URL.
+    Old links to the root (``/?spec=…``) still open the Explorer: the Overview forwards them.
     """
-    base = page_url.split("?")[0].split("#")[0]
-    trimmed = base.rstrip("/")
-    if trimmed.endswith("/pipeline"):
-        base = trimmed[: -len("pipeline")]
-    return f"{base}?{share.PARAM}={share.encode_spec(spec)}"
+    from ui import room
+
+    query = f"{share.PARAM}={share.encode_spec(spec)}"
+    link = room.room_link(f"pipeline?{query}")
+    if link is not None:
+        return link
+    base = page_url.split("?")[0].split("#")[0].rstrip("/")
+    if not base.endswith("/pipeline"):
+        base = base + "/pipeline" if base else "pipeline"
+    return f"{base}?{query}"
 
 
 def share_and_export(spec: Spec, trace: Any, url_problem: str | None) -> None:
     from core.export.codegen import export_script
 
     box = st.expander(
-        "Share & export: link, spec JSON, runnable PyTorch script",
+        "Share & export: link, spec JSON, runnable PyTorch script, PNG",
         icon=":material/ios_share:",
         key="pl_export",
         on_change="rerun",
@@ -228,8 +191,8 @@ def share_and_export(spec: Spec, trace: Any, url_problem: str | None) -> None:
             st.caption("The page URL always holds this pipeline; copy it (or this link) to share it.")
             st.code(link, language=None, wrap_lines=True)
         script = export_script(spec, trace)
-        cols = st.columns([1, 1, 4])
-        cols[0].download_button(
+        row = st.container(horizontal=True, gap="small")
+        row.download_button(
             "pipeline.py",
             script,
             file_name="pipeline.py",
@@ -238,7 +201,7 @@ def share_and_export(spec: Spec, trace: Any, url_problem: str | None) -> None:
             on_click="ignore",
             key="pl_dl_py",
         )
-        cols[1].download_button(
+        row.download_button(
             "spec.json",
             spec.to_json(),
             file_name="spec.json",
@@ -248,3 +211,15 @@ def share_and_export(spec: Spec, trace: Any, url_problem: str | None) -> None:
             key="pl_dl_json",
         )
         st.code(script, language="python", line_numbers=False)
+        if st.toggle("Shape flow as a chart, to save as PNG", key="pl_flow_chart"):
+            from core.figures.pipeline import shape_flow
+
+            st.plotly_chart(
+                shape_flow(trace.stages, trace.error),
+                key="pl_flow",
+                config={
+                    "displaylogo": False,
+                    "toImageButtonOptions": {"format": "png", "filename": "shape_flow", "scale": 2},
+                },
+            )
+            st.caption("The camera icon in the chart's toolbar saves it as a PNG (drawn by your browser).")

@@ -25,7 +25,7 @@ from core.fixes import Fix, apply_fix
 from core.model.checkpoints import CHECKPOINT_CHOICES
 from core.spec import MAX_LENGTH_LIMIT, LayerStep, Spec
 from ui.common import OTHER
-from ui.pipeline.state import TORCH_DEFAULTS, load_spec
+from ui.pipeline.state import TORCH_DEFAULTS, current_spec_dict, load_spec, remember
 
 PC_CODE, PC_IMPORT, PC_FILE, PC_NOTE, PC_CHOICE = "pc_code", "pc_import", "pc_file", "pc_note", "pc_checkpoint"
 MAX_UPLOAD_BYTES = 1_000_000  # read this much of a file; the importer refuses pastes over its own limit
@@ -60,6 +60,7 @@ def _import(override: str | None = None) -> None:
     if result.spec is None:
         ss["pl_flash"] = ("error", f"**Nothing to trace in this code:** {result.problem}")
         return
+    remember(current_spec_dict(), "Import code")
     load_spec(result.spec.to_dict())
     _pick_checkpoint(result.spec)
     lost = len(result.not_understood)
@@ -115,6 +116,7 @@ def apply_fix_everywhere(spec_dict: dict[str, Any], fix: Fix) -> None:
     except SpecError as e:
         st.session_state["pl_flash"] = ("error", f"The fix could not be applied: {e}")
         return
+    remember(spec_dict, f"Apply fix ({fix.description})")
     load_spec(new, keep_model=True)
     fix_pasted_code(spec_dict, fix)
     st.session_state["pl_flash"] = ("fixed", fix.description)
