@@ -13,6 +13,15 @@ import core.code_import.huggingface as hf
 import core.code_import.tensorflow as tf
 import core.code_import.torch_api as api
 from core.code_import.evaluate import Env, concrete_int, describe
+from core.code_import.losses import (
+    FUNCTIONAL,
+    LossCalls,
+    functional_loss,
+    labels_call,
+    rand_call,
+    randint_call,
+    target_method,
+)
 from core.code_import.nn_modules import NNModules
 from core.code_import.values import (
     ClassV,
@@ -24,6 +33,7 @@ from core.code_import.values import (
     FunctionV,
     HiddenStates,
     Instance,
+    Labels,
     Layer,
     Loss,
     Method,
@@ -35,6 +45,7 @@ from core.code_import.values import (
     Output,
     Passer,
     Py,
+    RandomTarget,
     Seq,
     Sequential,
     ShapeOf,
@@ -64,7 +75,7 @@ def _func_node(spelling: str) -> ast.expr:
     return node
 
 
-class Caller(NNModules):
+class Caller(NNModules, LossCalls):
     """Calls and attributes on top of ``Evaluator``; the interpreter supplies ``inline`` and ``instantiate``."""
 
     # ------------------------------------------------------------------------------------ attributes
@@ -105,7 +116,9 @@ class Caller(NNModules):
                 v = base.params[name]
                 return Size.of(v) if isinstance(v, int | float) and not isinstance(v, bool) else Py(v)
             return Method(base, name)
-        if isinstance(base, Passer | Sequential | ModuleList | Loss | Seq | DictV | Py | Opaque | ClassV):
+        if isinstance(base, Passer | Sequential | ModuleList | Loss | Seq | DictV | Py | Opaque | ClassV | Labels):
+            return Method(base, name)
+        if isinstance(base, RandomTarget):
             return Method(base, name)
         raise NotUnderstood(f"`.{name}` of {describe(base)} is not understood")
 
@@ -194,7 +207,7 @@ class Caller(NNModules):
                 x = self.call(item, [x], {}, node)
             return x
         if isinstance(f, Loss):
-            raise NotUnderstood(f"loss steps are not supported yet (nn.{f.kind})")
+            return self.loss_call(f, args, kwargs)
         if isinstance(f, Model | Tokenizer):
             return hf.call_object(self, f, args, kwargs, node)
         raise NotUnderstood(f"calling {describe(f)} is not understood")
@@ -347,6 +360,18 @@ class Caller(NNModules):
         if rest.startswith(("cuda.", "backends.", "utils.", "optim.")):
             self.effect(f"torch.{rest}: no tensor effect")
             return Opaque(f"torch.{rest}")
+        if rest in ("tensor", "LongTensor", "FloatTensor", "as_tensor"):
+            found = labels_call(rest, args, kwargs)
+            if found is not None:
+                return found
+        if rest == "randint":
+            target = randint_call(args, kwargs)
+            if target is not None:
+                return target
+        if rest == "rand" and (self.graph.source is not None or getattr(self, "outputs", None)):
+            target = rand_call(args, kwargs)  # after the input: a float target (uniform in [0, 1))
+            if target is not None:
+                return target
         if rest == "Size":
             return Seq(tuple(self.iterate(args[0])) if args else (), "tuple")
         if rest.startswith("nn.functional."):
@@ -364,6 +389,8 @@ class Caller(NNModules):
         return self.term_call(f"torch.{name}", args, kwargs, keeps_shape=keeps)
 
     def functional(self, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        if name in FUNCTIONAL:
+            return self.loss_call(*functional_loss(name, args, kwargs))
         if name in api.IDENTITY_FUNCS:
             self.note(f"F.{name}: identity at inference (model.eval()); the shape is unchanged")
             return args[0] if args else kwargs.get("input")
@@ -441,6 +468,8 @@ class Caller(NNModules):
     # ------------------------------------------------------------------------------------ tensor methods
     def method_call(self, m: Method, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
         recv, name = m.receiver, m.name
+        if isinstance(recv, Labels | RandomTarget):
+            return target_method(recv, name, args)
         if self.is_tensor(recv):
             return self.tensor_method(recv, name, args, kwargs)
         if isinstance(recv, ShapeOf):
@@ -509,6 +538,9 @@ class Caller(NNModules):
         if name in ("item", "tolist"):
             self.effect(f".{name}(): the values as Python numbers")
             return Opaque(f".{name}()")
+        if name in ("backward", "retain_grad", "register_hook"):
+            self.effect(f".{name}(): gradients are not computed here (the app runs inference only)")
+            return Py(None)
         if name == "sum" and self._is_builtin(recv, "attention_mask"):
             dim = args[0] if args else kwargs.get("dim")
             if isinstance(dim, Size) and dim.value in (1, -1) and not kwargs.get("keepdim"):

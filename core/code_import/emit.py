@@ -20,14 +20,15 @@ from typing import Any
 
 from core.code_import.graph import BUILTINS, Graph, Op
 from core.code_import.idioms import Pooled, find_pooling
+from core.code_import.losses import spec_labels
 from core.code_import.render import render
 from core.code_import.values import REF, refs_in
 from core.errors import SpecError
 from core.spec import MAX_STEPS, LayerKind, parse_step
 
 RESERVED = frozenset(
-    {"x", "mask", "attention_mask", "input_ids", "lengths", "h_n", "c_n", "labels", "torch", "F", "nn", "einops",
-     "rearrange", "reduce", "repeat", "math", "self", "_"}
+    {"x", "loss", "mask", "attention_mask", "input_ids", "lengths", "h_n", "c_n", "labels", "torch", "F", "nn",
+     "einops", "rearrange", "reduce", "repeat", "math", "self", "_"}
 )  # fmt: skip
 _ROOT_KINDS = ("source", "hidden", "pool")
 
@@ -125,7 +126,7 @@ class Emitter:
     def _propagate(self) -> None:
         """Fail every op that reads a value of a failed op (program order)."""
         for op in self.graph.ops:
-            if op.oid in self.failed or op.kind not in ("expr", "layer"):
+            if op.oid in self.failed or op.kind not in ("expr", "layer", "loss"):
                 continue
             for vid in op.inputs:
                 src = self.graph.op_of(self.resolve(vid))
@@ -137,7 +138,7 @@ class Emitter:
 
     def _root(self) -> tuple[Op | None, int | None]:
         alive = [op for op in self.graph.ops if op.oid not in self.failed and not self.absorbed(op)]
-        candidates = [op for op in alive if op.kind in ("expr", "layer", *_ROOT_KINDS)]
+        candidates = [op for op in alive if op.kind in ("expr", "layer", "loss", *_ROOT_KINDS)]
         if not candidates:
             return None, None
         final = candidates[-1].outs[0]
@@ -200,7 +201,7 @@ class Emitter:
         ops = [
             op
             for op in self.graph.ops
-            if op.kind in ("expr", "layer")
+            if op.kind in ("expr", "layer", "loss")
             and op.oid not in self.failed
             and op.oid not in self.failed_alias
             and not self.absorbed(op)
@@ -305,6 +306,8 @@ class Emitter:
                     return known
             raise _NeedName(v)
 
+        if op.kind == "loss":
+            return self._loss_step(op, state, namer, inputs)
         if op.kind == "expr":
             text = render(op.term, namer)  # type: ignore[arg-type]
             targets = []
@@ -319,6 +322,39 @@ class Emitter:
                 return text, ["x"], inputs
             return f"{', '.join(targets)} = {text}", targets, inputs
         return self._layer_step(op, idx, main, state, namer, inputs)
+
+    def _loss_step(self, op: Op, state: _State, namer, inputs) -> tuple[Any, list[str], dict[str, int]]:
+        """``{"loss": {"kind", …params}, "input": <logits>, "target": …}``; the step binds ``loss``."""
+        loss = op.loss or {}
+        data: dict[str, Any] = {"loss": {"kind": loss["kind"], **loss["params"]}}
+        logits = namer(op.primary, None)  # type: ignore[arg-type]
+        if logits != "x":
+            data["input"] = logits
+        target = loss["target"]
+        if isinstance(target, str) and target.startswith("labels"):
+            problem = self._labels_problem()
+            if problem:
+                self.failed[op.oid] = problem
+                raise _Restart()
+        data["target"] = target
+        state.bind("loss", op.outs[0])
+        return data, ["loss"], inputs
+
+    def _labels_problem(self) -> str | None:
+        """Why the code's labels cannot be the Spec's (one per text, or per row of the synthetic input)."""
+        from core.loss_step import parse_labels
+
+        labels = spec_labels(self.it.labels)
+        root = self._root()[0]
+        if root is not None and root.kind == "source":
+            rows, what = (root.shape or (0,))[0], "row of the input"
+        else:
+            rows, what = (len(self.it.outputs[0].encoding.texts) if self.it.outputs else 0), "text"
+        try:
+            parse_labels(labels, rows, what)
+        except SpecError as e:
+            return f"the labels cannot be the pipeline's: {e}"
+        return None
 
     def _takes_x(self, vid: int, main: set[int], state: _State, idx: int) -> bool:
         """A value becomes ``x`` when it is on the main chain, or when nothing reads the current ``x`` again."""
@@ -388,6 +424,10 @@ class Emitter:
                 pooling=root.pooling or "none" if root.kind == "pool" else "none",
             )
         data["steps"] = steps
+        if self.it.labels is not None and any(
+            isinstance(s, dict) and isinstance(s.get("target"), str) and "labels" in s["target"] for s in steps
+        ):
+            data["labels"] = spec_labels(self.it.labels)
         data["seed"] = self._seed(out)
         return data
 
@@ -404,6 +444,11 @@ class Emitter:
 
 def _layer_text(step: dict[str, Any]) -> str:
     from core.spec import TORCH_NAMES
+
+    if "loss" in step:
+        from core.loss_step import parse_loss_step
+
+        return parse_loss_step(step, "").source
 
     kind = next(k for k in step if k in {k.value for k in LayerKind})
     args = ", ".join(f"{k}={v!r}" for k, v in step[kind].items())

@@ -27,12 +27,14 @@ from core.code_import.values import (
     FunctionV,
     HiddenStates,
     Instance,
+    Labels,
     Method,
     Namespace,
     NotUnderstood,
     Opaque,
     Output,
     Py,
+    RandomTarget,
     Seq,
     ShapeOf,
     Size,
@@ -606,6 +608,18 @@ class Evaluator:
             return ast.List(items, ast.Load()) if v.kind == "list" else ast.Tuple(items, ast.Load())
         if isinstance(v, ShapeOf):
             return v.term
+        if isinstance(v, Labels):  # literal data used as a tensor elsewhere (an index, a mask)
+            data = ast.parse(repr([list(r) if isinstance(r, tuple) else r for r in v.data]), mode="eval").body
+            return ast.Call(ast.Attribute(ast.Name("torch", ast.Load()), "tensor", ast.Load()), [data], [])
+        if isinstance(v, RandomTarget):  # torch.rand(shape) / torch.randint(0, high, shape)[.float()]
+            shape = ast.Tuple([ast.Constant(d) for d in v.shape], ast.Load())
+            torch_fn = ast.Attribute(ast.Name("torch", ast.Load()), "rand" if v.high is None else "randint", ast.Load())
+            if v.high is None:
+                return ast.Call(torch_fn, [shape], [])
+            call = ast.Call(torch_fn, [ast.Constant(0), ast.Constant(v.high), shape], [])
+            if v.dtype == "float":
+                return ast.Call(ast.Attribute(call, "float", ast.Load()), [], [])
+            return call
         if isinstance(v, Dtype):
             if v.of is not None:
                 return ast.Attribute(ref_node(v.of), "dtype", ast.Load())

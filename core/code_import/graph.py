@@ -47,6 +47,7 @@ class Op:
     note: str = ""
     translated: str = ""
     seed: int | None = None
+    loss: dict[str, Any] | None = None  # loss: {"kind", "params", "target"} (core.code_import.losses)
 
 
 @dataclass(eq=False)

@@ -25,6 +25,7 @@ from core.code_import.values import (
     Func,
     FunctionV,
     Instance,
+    Labels,
     Layer,
     Model,
     Namespace,
@@ -32,6 +33,7 @@ from core.code_import.values import (
     Opaque,
     Passer,
     Py,
+    RandomTarget,
     Seq,
     Sequential,
     Size,
@@ -285,6 +287,10 @@ class Interpreter(Caller):
             self.effect(f"{name}: {'a text' if isinstance(value.value, str) else 'a setting'}")
         elif isinstance(value, Seq) and value.items and all(isinstance(i, Tensor) for i in value.items):
             rec.vids.extend(i.vid for i in value.items)
+        elif isinstance(value, Labels):
+            self.effect(f"{name}: {len(value.data)} literal labels (a loss reads them as the pipeline's labels)")
+        elif isinstance(value, RandomTarget):
+            self.effect(f"{name}: random class ids < {value.high}, shape {value.shape} (a loss's synthetic target)")
         elif isinstance(value, Passer):
             what = "does nothing at inference" if value.identity else "applied where it is called"
             self.effect(f"builds {value.label} ({what})")

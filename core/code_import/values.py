@@ -299,3 +299,21 @@ class Applied:
     label: str
     fn: Any
     line: int = 0
+
+
+@dataclass(frozen=True)
+class Labels:
+    """``torch.tensor([...])`` of literal numbers; ``suffix``: methods applied after (``.view(-1)``)."""
+
+    data: tuple[Any, ...]
+    dtype: str = "long"
+    suffix: str = ""
+
+
+@dataclass(frozen=True)
+class RandomTarget:
+    """``torch.randint(0, high, shape)`` (``dtype`` float after ``.float()``)."""
+
+    shape: tuple[int, ...]
+    dtype: str = "long"
+    high: int | None = 2

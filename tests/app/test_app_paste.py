@@ -16,7 +16,9 @@ TIMEOUT = 120
 
 
 def _app() -> AppTest:
-    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.switch_page("pages/pipeline.py")  # the Overview is the default page at /
+    return at.run()
 
 
 def _ok(at: AppTest) -> None:

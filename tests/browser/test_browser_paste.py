@@ -1,6 +1,7 @@
-"""Paste code in a real browser: seed 004's third example (the view(32, 768, 128) one) pasted into a fresh page
-shows every line's shape and the warning on the view line; Apply fix puts the transpose (permute) into both
-the code and the pipeline. Screenshots of each state at 1400×1000 and 1024×768 land in tests/artifacts/."""
+"""Paste code in a real browser: seed 004's third example (the view(32, 768, 128) one) pasted into a fresh
+Pipeline Explorer shows every line's shape and the warning on the view line; Apply fix puts the transpose
+(permute) into both the code and the pipeline. Screenshots of each state at 1400×1000 and 1024×768 land in
+tests/artifacts/."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def _row(page, fragment: str):
 @pytest.mark.parametrize("size", [(1400, 1000), (1024, 768)], ids=["1400", "1024"])
 def test_paste_seed_004_view_then_apply_fix(app_url, page, size):
     page.set_viewport_size({"width": size[0], "height": size[1]})
-    page.goto(f"{app_url}/")
+    page.goto(f"{app_url}/pipeline")
     wait_ready(page)
     page.get_by_text("Paste your code").first.click()
     box = page.locator(".st-key-pc_code textarea")

@@ -208,6 +208,60 @@ context = torch.bmm(out.transpose(1, 2), w).squeeze(2)
 """,
         {"w = torch.bmm": (4, 12, 1), "w = torch.softmax": (4, 12, 1), "context =": (4, 128)},
     ),
+    "classifier-with-loss": Case(
+        HEAD
+        + """model = nn.Sequential(nn.Linear(768, 64), nn.ReLU(), nn.Linear(64, 3))
+x = torch.randn(8, 768)
+labels = torch.randint(0, 3, (8,))
+criterion = nn.CrossEntropyLoss(label_smoothing=0.1)
+logits = model(x)
+loss = criterion(logits, labels)
+loss.backward()
+""",
+        {"logits = model(x)": (8, 3), "loss = criterion": ()},
+        spec={
+            "steps": [
+                {"linear": {"in_features": 768, "out_features": 64}},
+                "F.relu(x)",
+                {"linear": {"in_features": 64, "out_features": 3}},
+                {
+                    "loss": {"kind": "CrossEntropyLoss", "label_smoothing": 0.1},
+                    "target": {"shape": [8], "dtype": "long", "high": 3},
+                },
+            ]
+        },
+    ),
+    "bert-head-with-labels": Case(
+        HEAD
+        + """from transformers import AutoTokenizer, AutoModel
+tok = AutoTokenizer.from_pretrained("bert-base-uncased")
+bert = AutoModel.from_pretrained("bert-base-uncased")
+head = nn.Linear(768, 2)
+batch = tok(["great film", "dull and long"], padding=True, return_tensors="pt")
+labels = torch.tensor([1, 0])
+logits = head(bert(**batch).last_hidden_state[:, 0])
+loss = F.cross_entropy(logits, labels, reduction="sum")
+""",
+        {"logits = head": (2, 2), "loss = F.cross_entropy": ()},
+        spec={
+            "labels": [1, 0],
+            "steps": [
+                "x[:, 0]",
+                {"linear": {"in_features": 768, "out_features": 2}},
+                {"loss": {"kind": "CrossEntropyLoss", "reduction": "sum"}, "target": "labels"},
+            ],
+        },
+    ),
+    "per-token-labels-multi-hot": Case(
+        HEAD
+        + """x = torch.randn(4, 5, 16)
+tagger = nn.Linear(16, 6)
+tags = tagger(x)
+targets = torch.randint(0, 2, (4, 5, 6)).float()
+loss = nn.BCEWithLogitsLoss()(tags, targets)
+""",
+        {"tags = tagger": (4, 5, 6), "loss = nn.BCEWithLogitsLoss": ()},
+    ),
     "residual": Case(
         HEAD + "fc = nn.Linear(64, 64)\nx = torch.randn(3, 64)\nh = fc(x)\ny = h + x\n",
         {"h = fc": (3, 64), "y = h + x": (3, 64)},
