@@ -14,6 +14,7 @@ from core.engine.layers import inferred_input_size
 from core.loss_step import LOSS_KEY
 from core.model.pooling import DESCRIPTIONS
 from core.spec import FOREIGN_PARAMS, INPUT_PARAM, MAX_LENGTH_LIMIT, MAX_STEPS, LayerKind, Pooling
+from ui.pipeline.live import LOSS
 from ui.pipeline.loss_widgets import loss_more, loss_widgets, new_loss
 from ui.pipeline.state import (
     BOOL_PARAMS,
@@ -99,6 +100,7 @@ def _add(kind: str) -> None:
     step = NEW_STEPS[kind]
     if kind == "loss":
         step = new_loss(dict(NEW_STEPS["loss"]))
+        st.session_state["pl_out_tabs"] = LOSS  # show what was just added: logits against targets
     append_step(dict(step) if isinstance(step, dict) else step)
 
 
