@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 MAX_SPEC_BYTES = 2_000_000
+MAX_CODE_BYTES = 10_000_000  # read this much; core.code_import.guard refuses pastes over its own limit
 MAX_TEXTS_FILE_BYTES = 50_000_000
 
 
@@ -29,7 +30,12 @@ def _parser() -> argparse.ArgumentParser:
     src = t.add_mutually_exclusive_group(required=True)
     src.add_argument("--spec", help="spec JSON file ('-' for stdin)")
     src.add_argument("--lesson", help="name of a bundled lesson (see `lessons`)")
+    src.add_argument("--code", help="a Python file ('-' for stdin): read (never run) into a spec, then traced")
+    t.add_argument("--checkpoint", help="with --code: run this checkpoint instead of the one the code names")
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    c = sub.add_parser("import-code", help="read a Python file (never run) and print the spec it gives")
+    c.add_argument("file", help="the Python file ('-' for stdin)")
+    c.add_argument("--checkpoint", help="use this checkpoint instead of the one the code names")
     e = sub.add_parser("explain", help="explain a pasted PyTorch error message")
     e.add_argument("message", help="the error message or traceback ('-' for stdin)")
     m = sub.add_parser("embed", help="embed one text per line into .npy files")
@@ -55,9 +61,14 @@ def main(argv: list[str] | None = None) -> int:
     from core.errors import CheckpointError, SpecError
 
     try:
-        return {"trace": cmd_trace, "explain": cmd_explain, "embed": cmd_embed, "lessons": cmd_lessons}[args.command](
-            args
-        )
+        commands = {
+            "trace": cmd_trace,
+            "import-code": cmd_import_code,
+            "explain": cmd_explain,
+            "embed": cmd_embed,
+            "lessons": cmd_lessons,
+        }
+        return commands[args.command](args)
     except (SpecError, CheckpointError, UsageError) as e:
         _fail(str(e))
         return 2
@@ -104,6 +115,10 @@ def cmd_trace(args: argparse.Namespace) -> int:
     from core.spec import Spec
     from core.trace import run_spec
 
+    if args.checkpoint and not args.code:
+        raise UsageError("--checkpoint goes with --code (a spec names its own checkpoint)")
+    if args.code:
+        return _trace_code(args)
     if args.lesson:
         from core.teaching.lessons import get_lesson
 
@@ -113,6 +128,32 @@ def cmd_trace(args: argparse.Namespace) -> int:
     trace = run_spec(spec, device=args.device)
     print(json.dumps(trace.to_dict(), indent=2, ensure_ascii=False))
     return 0 if trace.ok else 1
+
+
+def _import(path: str, checkpoint: str | None):
+    """Read a code file and import it; nothing usable is a one-line error (exit 2)."""
+    from core.code_import import CodeRefused, import_code
+
+    result = import_code(_read(path, MAX_CODE_BYTES), checkpoint)
+    if result.spec is None:
+        where = "stdin" if path == "-" else path
+        raise CodeRefused(f"nothing to trace in {where}: {result.problem}")
+    return result
+
+
+def _trace_code(args: argparse.Namespace) -> int:
+    from core.code_import.annotate import trace_code
+
+    imported = _import(args.code, args.checkpoint)
+    result = trace_code(imported.source, device=args.device, imported=imported)
+    print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    return 0 if result.trace.ok else 1
+
+
+def cmd_import_code(args: argparse.Namespace) -> int:
+    imported = _import(args.file, args.checkpoint)
+    print(imported.spec.to_json())
+    return 0
 
 
 def cmd_explain(args: argparse.Namespace) -> int:

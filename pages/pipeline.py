@@ -48,6 +48,8 @@ if flash is not None:
     else:
         getattr(st, kind)(text)
 url_problem = ui.sync_url(spec) if spec is not None else None
+ui.paste_panel()
+ui.code_panel(spec, trace)
 
 if trace is not None and trace.encoding is not None:
     with st.expander("Tokens: word pieces, ids and attention mask", expanded=len(trace.encoding.texts) <= 4):

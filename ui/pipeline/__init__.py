@@ -6,6 +6,7 @@
 - ``tables``: the stage table and the torchinfo-style layer summary (light HTML);
 - ``live``: the output tabs: those tables, then the real numbers (LSTM / GRU over time, Conv1d, final scores,
   BERT attention with bertviz's model view).
+- ``paste``: Paste code — a snippet or an nn.Module read (never run) into the pipeline, every line annotated.
 
 This package's face: the names the page uses.
 """
@@ -21,11 +22,13 @@ from ui.pipeline.outputs import (
     tokens_panel,
     where_to_fix,
 )
+from ui.pipeline.paste import code_panel, paste_panel
 from ui.pipeline.state import SOURCE_SYNTH, SOURCE_TEXT, flash, init_state, spec_from_state, sync_url
 
 __all__ = [
     "SOURCE_SYNTH",
     "SOURCE_TEXT",
+    "code_panel",
     "code_span",
     "error_panel",
     "findings_panel",
@@ -34,6 +37,7 @@ __all__ = [
     "init_state",
     "input_sidebar",
     "output_tabs",
+    "paste_panel",
     "share_and_export",
     "spec_from_state",
     "step_editor",

@@ -11,25 +11,17 @@ from typing import Any
 import streamlit as st
 
 from core.diagnosis.titles import finding_title
-from core.errors import SpecError
 from core.export import share
-from core.fixes import Fix, apply_fix
+from core.fixes import Fix
 from core.spec import Spec, step_source
-from ui.pipeline.state import load_spec, remember
+from ui.pipeline.paste import apply_fix_everywhere
 
 # ------------------------------------------------------------------------------------------- apply fix
 
 
 def _apply(spec_dict: dict[str, Any], fix: Fix) -> None:
-    try:
-        new = apply_fix(spec_dict, fix)
-        Spec.from_dict(new)
-    except SpecError as e:
-        st.session_state["pl_flash"] = ("error", f"The fix could not be applied: {e}")
-        return
-    remember(spec_dict, f"Apply fix ({fix.description})")
-    load_spec(new, keep_model=True)
-    st.session_state["pl_flash"] = ("fixed", fix.description)
+    """Edit the pipeline (and the pasted code, when the pipeline came from it)."""
+    apply_fix_everywhere(spec_dict, fix)
 
 
 def apply_fix_button(spec_dict: dict[str, Any], fix: Fix, key: str, primary: bool = True) -> None:
