@@ -10,6 +10,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ["HF_HUB_OFFLINE"] = "1"
+for _name in [k for k in os.environ if k.startswith("SHAPE_EXPLORER_")]:  # an operator's budgets / allow-list
+    del os.environ[_name]
+os.environ["SHAPE_EXPLORER_CONFIG"] = str(ROOT / "tests" / "no-such-server-config.toml")  # defaults (core.limits)
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))

@@ -11,11 +11,9 @@ over-budget pipeline is stopped before BERT or any layer runs.
 from __future__ import annotations
 
 from core.engine.expr import MAX_NUMEL, Expr, parse_expr, predict_shapes
-from core.engine.layers import predict_layer, resolved_params
+from core.engine.layers import check_layer_budget, predict_layer
 from core.errors import ExpressionRefused, ShapeError
-from core.spec import LayerStep, Spec
-
-MAX_LAYER_WEIGHTS = 50_000_000
+from core.spec import Spec
 
 
 def parse_steps(spec: Spec) -> dict[int, Expr]:
@@ -52,28 +50,9 @@ def predict_chain(
             pred = predict_layer(step, shapes["x"])
             if pred is None:
                 break
-            _check_layer_budget(i, step, shapes["x"], pred.shape, max_numel)
+            check_layer_budget(i, step, shapes["x"], pred.shape, max_numel)
             new = pred.shape
             shapes.update({k: v for k, v in pred.extras if k in ("h_n", "c_n")})
         shapes["x"] = new
         out.append(new)
     return out
-
-
-def _check_layer_budget(i: int, step: LayerStep, shape: tuple[int, ...], out: tuple[int, ...], max_numel: int):
-    numel = 1
-    for d in out:
-        numel *= d
-    if numel > max_numel:
-        raise ExpressionRefused(
-            f"step {i + 1} ({step.kind.value}) would create {numel:,} elements; the limit is {max_numel:,}"
-        )
-    p = resolved_params(step, shape)
-    size_in = p.get("input_size") or p.get("in_channels") or p.get("in_features") or 0
-    size_out = p.get("hidden_size") or p.get("out_channels") or p.get("out_features") or 0
-    weights = size_in * size_out * max(1, p.get("kernel_size", 1) if isinstance(p.get("kernel_size"), int) else 1)
-    weights *= 4 * p.get("num_layers", 1) if step.kind.value in ("lstm", "gru") else 1
-    if weights > MAX_LAYER_WEIGHTS:
-        raise ExpressionRefused(
-            f"step {i + 1} ({step.kind.value}) would hold about {weights:,} weights; the limit is {MAX_LAYER_WEIGHTS:,}"
-        )
