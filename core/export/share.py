@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from core.errors import SpecError
+from core.model.checkpoint_access import HUB_ID
 from core.model.checkpoints import CHECKPOINT_CHOICES
 from core.spec import Spec
 
@@ -31,7 +32,6 @@ PARAM = "spec"
 MAX_LINK_CHARS = 16_000  # the encoded value; browsers and proxies handle URLs well below 32k
 MAX_JSON_BYTES = 256 * 1024  # decompressed JSON; a zip bomb stops here
 _B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
-_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?$")
 
 
 def encode_spec(spec: Spec) -> str:
@@ -140,7 +140,7 @@ def _check_checkpoint(name: Any) -> None:
     name = name.strip()
     if not name or name in CHECKPOINT_CHOICES or name.startswith("random:"):
         return
-    if not _HUB_ID.match(name) or ".." in name:
+    if not HUB_ID.match(name) or ".." in name:
         raise SpecError(
             f"a share link cannot name checkpoint {name[:80]!r}: links may use only the bundled model, a "
             "random:bert-* preset or a Hugging Face id (owner/name), not a local folder"
