@@ -30,7 +30,14 @@ import numpy as np
 
 from core.analysis.projection import Projection, pca
 from core.analysis.samples import InputError, LabelledTexts, decode_upload, parse_csv, parse_labelled_text
-from core.analysis.scores import StrategyScore, best_strategy, chance_level, cosine_similarity_matrix, score_table
+from core.analysis.scores import (
+    StrategyScore,
+    best_strategy,
+    chance_level,
+    cosine_similarity_matrix,
+    probe_note,
+    score_table,
+)
 from core.errors import SpecError
 from core.model.checkpoints import Checkpoint
 from core.model.embed import DEFAULT_TOKEN_BUDGET, embed_texts
@@ -64,6 +71,7 @@ class Comparison:
         best: the strategy with the highest probe accuracy (ties: silhouette), or None without labels.
         chance: 1 / number of labels, or None.
         forward_passes: model forward calls made (one per batch); seconds_encode, seconds_total: timings.
+        notes: plain-language remarks on what was not computed and why (e.g. too many labels for the probe).
     """
 
     checkpoint: str
@@ -86,6 +94,7 @@ class Comparison:
     forward_passes: int
     seconds_encode: float
     seconds_total: float
+    notes: tuple[str, ...] = ()
 
     @property
     def n_texts(self) -> int:
@@ -224,6 +233,7 @@ def compare_pooling(
         forward_passes=forward_passes,
         seconds_encode=seconds_encode,
         seconds_total=time.perf_counter() - start,
+        notes=tuple(n for n in (probe_note(labels),) if n),
     )
 
 
