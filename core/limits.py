@@ -5,7 +5,8 @@ A workshop server is one machine shared by a room, so every run is bounded befor
 - ``memory_bytes``: the live total of one pipeline run (the source, every intermediate kept for display,
   layer weights), predicted before anything runs;
 - ``work_flops``: floating-point operations of one run (encoder forward, Conv1d, LSTM/GRU, Linear, matmuls),
-  estimated before anything runs;
+  estimated before anything runs (an LSTM / GRU counts ``RECURRENT_COST`` times its FLOPs: it runs step by
+  step, and measured ~6x slower per FLOP than a matmul on CPU);
 - ``time_seconds``: a deadline checked between encoder layers and between steps, so a run can be stopped;
 - ``cache_bytes``: the encoder-output memo of all checkpoints together;
 - ``max_parameters``: a checkpoint's size, computed from its config before any weight is allocated;
@@ -54,6 +55,7 @@ DEFAULT_CONFIG = Path(".streamlit") / "shape-explorer.toml"
 MAX_CONFIG_FILE_BYTES = 256 * 1024
 
 MIB = 1 << 20
+RECURRENT_COST = 4
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ class Limits:
     """One server's budgets; see the module docstring for what each bounds and how to change it."""
 
     memory_bytes: int = 1024 * MIB
-    work_flops: float = 3e11
+    work_flops: float = 5e11
     time_seconds: float = 60.0
     cache_bytes: int = 256 * MIB
     max_parameters: int = 400_000_000

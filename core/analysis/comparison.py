@@ -39,6 +39,7 @@ from core.analysis.scores import (
     score_table,
 )
 from core.errors import SpecError
+from core.limits import current as current_limits
 from core.model.checkpoints import Checkpoint
 from core.model.embed import DEFAULT_TOKEN_BUDGET, embed_texts
 from core.model.pooling import DESCRIPTIONS
@@ -162,13 +163,15 @@ def compare_pooling(
     max_length: int = 256,
     progress: Progress | None = None,
     token_budget: int = DEFAULT_TOKEN_BUDGET,
+    max_flops: float | None = None,
 ) -> Comparison:
     """Embed ``texts`` with every requested strategy from ONE forward pass per batch, then project and score.
 
     ``strategies`` None means all of ``STRATEGIES``; those the checkpoint cannot compute (pooler on a
     model without one, last-4 strategies on a 2-layer model) are listed in ``skipped`` instead.
     ``layer`` is the hidden-states entry cls / mean / max read. ``progress(fraction, message)`` is
-    called as batches finish and as each strategy is scored.
+    called as batches finish and as each strategy is scored. ``max_flops``: the encoding's work budget
+    (None: the server's ``work_flops``, see ``core.limits``); over it, BudgetExceeded before anything runs.
     """
     start = time.perf_counter()
     texts = tuple(texts)
@@ -194,7 +197,8 @@ def compare_pooling(
 
     report(0.0, f"Encoding {len(texts)} texts…")
     calls_before = ckpt.forward_calls
-    pooled = embed_texts(ckpt, texts, runnable, max_length, layer, token_budget, encoded)
+    work = current_limits().work_flops if max_flops is None else max_flops
+    pooled = embed_texts(ckpt, texts, runnable, max_length, layer, token_budget, encoded, max_flops=work)
     forward_passes = ckpt.forward_calls - calls_before
     seconds_encode = time.perf_counter() - start
     lengths, truncated = _lengths(ckpt, texts, max_length)

@@ -200,9 +200,10 @@ def check_layer_budget(
     """(weights, FLOPs) of step ``index`` on ``shape`` -> ``out``; BudgetExceeded over a server budget.
 
     Checked before anything is built: the output's elements against ``max_numel``, the weights against
-    ``max_layer_parameters`` and the work against ``work_flops`` (``core.limits``).
+    ``max_layer_parameters`` and the work against ``work_flops`` (``core.limits``; an LSTM / GRU counts
+    ``RECURRENT_COST`` times its FLOPs, as it runs step by step).
     """
-    from core.limits import current, fmt_flops
+    from core.limits import RECURRENT_COST, current, fmt_flops
 
     where = f"step {index + 1} ({step.kind.value})"
     numel = _prod(out)
@@ -215,11 +216,13 @@ def check_layer_budget(
     except BudgetExceeded as e:
         raise BudgetExceeded(f"{where}: {e}") from None
     flops = layer_flops(step.kind, params, shape, out)
-    if flops > limits.work_flops:
+    recurrent = step.kind in (LayerKind.LSTM, LayerKind.GRU)
+    if flops * (RECURRENT_COST if recurrent else 1) > limits.work_flops:
         raise BudgetExceeded(
-            f"{where} on {tuple(shape)} would take about {fmt_flops(flops)} of work; the server's limit for one run "
-            f"is {fmt_flops(limits.work_flops)}. Use a shorter or smaller input, fewer layers or a smaller "
-            "hidden_size / kernel"
+            f"{where} on {tuple(shape)} would take about {fmt_flops(flops)} of work"
+            + (f" (x{RECURRENT_COST}: it runs step by step)" if recurrent else "")
+            + f"; the server's limit for one run is {fmt_flops(limits.work_flops)}. Use a shorter or smaller "
+            "input, fewer layers or a smaller hidden_size / kernel"
         )
     return weights, flops
 

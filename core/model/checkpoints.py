@@ -116,7 +116,7 @@ class CheckpointInfo:
 
 
 class Checkpoint:
-    """Tokenizer + model + facts; ``encode`` memoises recent encoder outputs (see core.model.encoding)."""
+    """Tokenizer + model + facts; ``encode`` memoises recent encoder outputs (core.model.encoding.MEMO)."""
 
     def __init__(self, info: CheckpointInfo, tokenizer: Any, model: Any) -> None:
         self.info = info
@@ -124,7 +124,6 @@ class Checkpoint:
         self.model = model
         self.lock = threading.RLock()
         self.forward_calls = 0  # counts real model forward passes (tests prove caching with it)
-        self._cache: dict[Any, Any] = {}
 
     @property
     def device(self) -> str:

@@ -168,8 +168,23 @@ def test_flops_equal_torch_flop_counter(kind, params, shape):
 )
 def test_work_over_budget_is_refused_before_running(step, shape):
     spec = Spec.from_dict({"shape": shape, "steps": [step]})
-    with pytest.raises(BudgetExceeded, match=r"would take about [\d.,]+ [TPG]FLOP of work; the server's limit"):
+    with pytest.raises(BudgetExceeded, match=r"would take about [\d.,]+ [TPG]FLOP of work.*; the server's limit"):
         run_spec(spec)
+
+
+def test_recurrent_layers_count_their_step_by_step_cost(monkeypatch):
+    """An LSTM runs step by step (~6x slower per FLOP than a matmul here): its FLOPs count 4x."""
+    monkeypatch.setenv("SHAPE_EXPLORER_WORK_GFLOPS", "1")
+    lstm = LayerStep(L.LSTM, {"hidden_size": 128, "batch_first": True})
+    shape = (4, 256, 128)
+    flops = layer_flops(L.LSTM, resolved_params(lstm, shape), shape, shape)
+    assert flops == 268_435_456, "0.27 GFLOP: under the budget as plain FLOPs"
+    with pytest.raises(
+        BudgetExceeded, match=r"\(x4: it runs step by step\); the server's limit for one run is 1.0 GFLOP"
+    ):
+        check_layer_budget(0, lstm, shape, shape, 10**9)
+    linear = LayerStep(L.LINEAR, {"out_features": 1024})  # the same FLOPs in one matmul: runs
+    assert check_layer_budget(0, linear, (256, 512), (256, 1024), 10**9)[1] == 268_435_456
 
 
 def test_check_layer_budget_returns_the_counts():
