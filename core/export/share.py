@@ -26,7 +26,7 @@ from typing import Any
 from core.errors import SpecError
 from core.model.checkpoint_access import HUB_ID
 from core.model.checkpoints import CHECKPOINT_CHOICES
-from core.spec import Spec
+from core.spec import Spec, load_json
 
 PARAM = "spec"
 MAX_LINK_CHARS = 16_000  # the encoded value; browsers and proxies handle URLs well below 32k
@@ -75,9 +75,9 @@ def decode_spec(value: str) -> Spec:
     except UnicodeDecodeError:
         raise SpecError("the shared link is damaged: its content is not UTF-8 text") from None
     try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
-        raise SpecError("the shared link is damaged: its content is not valid JSON") from None
+        data = load_json(text, "its content")
+    except SpecError as e:
+        raise SpecError(f"the shared link is damaged: {e}") from None
     if not isinstance(data, dict):
         raise SpecError(f"the shared link does not hold a spec: expected a JSON object, got {type(data).__name__}")
     try:  # JSON may spell lone surrogates (\ud800) that are not text and crash tokenizers later
