@@ -280,9 +280,25 @@ def read_upload(filename: str, data: bytes) -> LabelledTexts:
 
 
 # --- export ----------------------------------------------------------------------------------------
+# OWASP "CSV Injection": a cell starting with one of these is read as a formula by spreadsheet programs
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: str) -> str:
+    """A text cell a spreadsheet shows as text: one starting with = + - @ tab or CR gets a leading ``'``.
+
+    OWASP's rule for CSV injection (owasp.org/www-community/attacks/CSV_Injection); the csv module quotes the
+    rest. Applied to every cell that holds user text (texts, labels), never to our numbers.
+
+    >>> [safe_cell(v) for v in ("=1+2", "-1", "@SUM(A1)", "fine")]
+    ["'=1+2", "'-1", "'@SUM(A1)", 'fine']
+    """
+    return "'" + value if value.startswith(FORMULA_START) else value
+
+
 def export_zip(c: Comparison) -> bytes:
-    """A zip with one ``<strategy>.npy`` ``(N, D)`` float32 per strategy, ``texts.tsv`` (row, label, text)
-    and ``info.json`` (checkpoint, layer, max_length, scores)."""
+    """A zip with one ``<strategy>.npy`` ``(N, D)`` float32 per strategy, ``texts.tsv`` (row, label, text;
+    cells neutralised by ``safe_cell``) and ``info.json`` (checkpoint, layer, max_length, scores)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for s, X in c.embeddings.items():
@@ -290,10 +306,10 @@ def export_zip(c: Comparison) -> bytes:
             np.save(npy, X)
             zf.writestr(f"{s}.npy", npy.getvalue())
         rows = io.StringIO()
-        writer = csv.writer(rows, delimiter="\t", lineterminator="\n")
+        writer = csv.writer(rows, delimiter="\t", lineterminator="\r\n")  # RFC 4180: a CR or LF in a cell is quoted
         writer.writerow(["row", "label", "text"])
         for i, text in enumerate(c.texts):
-            writer.writerow([i, c.labels[i] if c.labels else "", text])
+            writer.writerow([i, safe_cell(c.labels[i] if c.labels else ""), safe_cell(text)])
         zf.writestr("texts.tsv", rows.getvalue())
         zf.writestr("info.json", json.dumps(_info(c), indent=2, ensure_ascii=False))
     return buf.getvalue()
@@ -301,9 +317,9 @@ def export_zip(c: Comparison) -> bytes:
 
 def export_csv(c: Comparison) -> bytes:
     """One CSV row per text: ``row, label, text``, then ``<strategy>_<j>`` for every dimension j of
-    every strategy (e.g. ``mean_0 … mean_383``). UTF-8."""
+    every strategy (e.g. ``mean_0 … mean_383``). UTF-8; label and text cells neutralised by ``safe_cell``."""
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = csv.writer(buf, lineterminator="\r\n")  # RFC 4180: a CR or LF in a cell is quoted
     header = ["row", "label", "text"]
     for s, X in c.embeddings.items():
         header += [f"{s}_{j}" for j in range(X.shape[1])]
@@ -311,7 +327,7 @@ def export_csv(c: Comparison) -> bytes:
     blocks = list(c.embeddings.values())
     for i, text in enumerate(c.texts):
         values = [f"{v:.7g}" for X in blocks for v in X[i].tolist()]
-        writer.writerow([i, c.labels[i] if c.labels else "", text, *values])
+        writer.writerow([i, safe_cell(c.labels[i] if c.labels else ""), safe_cell(text), *values])
     return buf.getvalue().encode("utf-8")
 
 
