@@ -1,6 +1,6 @@
 """Pipeline Explorer: text -> BERT -> pooling -> your steps, every stage shown, errors explained and fixable.
 
-Thin page: read the widgets into one Spec (pages/_pipeline_widgets.py), run it (core.trace.run_spec, the
+Thin page: read the widgets into one Spec (ui/pipeline/), run it (core.trace.run_spec, the
 checkpoint memoises the encoder output so only the steps re-run), render the trace.
 """
 

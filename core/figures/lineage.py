@@ -19,7 +19,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.lab.lineage import MAX_DRAW_CELLS, MIXED, PAD, LineageStage, unravel
+from core.lab.drawing import MAX_DRAW_CELLS
+from core.lab.lineage import MIXED, PAD, LineageStage, unravel
 
 __all__ = ["cell_color", "colour_key", "lineage_colorscale", "memory_figure", "stage_figure"]
 

@@ -8,7 +8,9 @@ import pytest
 
 from core.diagnosis.error_lab import ErrorLab, LayerCheck, build_error_lab, guess_input_shape
 from core.diagnosis.explain import explain
-from core.lab.lineage import compare_chains, plan_drawing, trace_lineage
+from core.lab.compare import compare_chains
+from core.lab.drawing import plan_drawing
+from core.lab.lineage import trace_lineage
 
 CONV = (
     "RuntimeError: Given groups=1, weight of size [512, 768, 3], expected input[32, 128, 768] to have 768 "

@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.diagnosis.explain import _VALID_PARAMS, KINDS, Explanation, explain, explain_exception
+from core.diagnosis.explain import KINDS, Explanation, explain, explain_exception
+from core.diagnosis.explain.constructors import VALID_PARAMS
 
 BERT = (32, 128, 768)  # (batch, tokens, hidden)
 AXES = ("batch", "tokens", "hidden")
@@ -121,7 +122,8 @@ TRIGGERED: list[tuple[str, Callable[[], object], str, list[str]]] = [
             torch.randn(4, 10, 768), (torch.zeros(1, 3, 128), torch.zeros(1, 3, 128))
         ),
         "rnn_hidden",
-        ["[1, 3, 128]", "[1, 4, 128]", "NOT batch-first", "torch.zeros(1, 4, 128)"],
+        # issue 12: the state is built from the input's batch, not from the message's numbers
+        ["[1, 3, 128]", "[1, 4, 128]", "NOT batch-first", "torch.zeros(1, x.size(0), 128"],
     ),
     (
         "lstm_unbatched_h0",
@@ -697,12 +699,36 @@ def test_kinds_have_titles():
     assert used <= set(KINDS)
 
 
-@pytest.mark.parametrize("name", sorted(_VALID_PARAMS))
+@pytest.mark.parametrize("name", sorted(VALID_PARAMS))
 def test_valid_params_table_matches_torch(name):
     params = set(inspect.signature(getattr(nn, name).__init__).parameters) - {"self", "device", "dtype"}
     if name in ("LSTM", "GRU", "RNN"):  # (*args, **kwargs) in torch: compare with the documented set
         doc = getattr(nn, name).__doc__ or ""
-        for p in _VALID_PARAMS[name]:
+        for p in VALID_PARAMS[name]:
             assert p in doc, p
     else:
-        assert params == set(_VALID_PARAMS[name])
+        assert params == set(VALID_PARAMS[name])
+
+
+# ------------------------------------------------------------------------------------------------ the table
+
+
+def test_every_row_has_a_known_kind_and_every_kind_a_row():
+    from core.diagnosis.explain.rules import RULES
+
+    kinds = {rule.kind for rule in RULES}
+    assert kinds <= set(KINDS)
+    assert set(KINDS) - {"unrecognized"} <= kinds, "a kind without a row is never produced"
+
+
+def test_adding_a_kind_is_adding_a_row(monkeypatch):
+    from core.diagnosis.explain import rules
+
+    def handler(m, ctx):
+        return f"widget {m['n']} is broken", "replace it", {"widget": int(m["n"])}
+
+    assert not explain("RuntimeError: widget 7 is broken").recognized
+    monkeypatch.setattr(rules, "RULES", [rules.Rule("widget", r"widget (?P<n>\d+) is broken", handler), *rules.RULES])
+    monkeypatch.setattr("core.diagnosis.explain.api.RULES", rules.RULES)
+    e = explain("RuntimeError: widget 7 is broken")
+    assert (e.recognized, e.kind, e.numbers) == (True, "widget", {"widget": 7})

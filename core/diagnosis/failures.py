@@ -1,0 +1,279 @@
+"""Explained failures: a step that raised gets its explanation (``core.diagnosis.explain`` plus the trace's context)
+and a fix, a concrete spec edit (``core.fixes.Fix``) checked by prediction before it is offered.
+
+One fix builder per error kind (``_FIXES``); each yields candidate fixes best first, with the step the predicted
+shapes must get past, and the first that does wins.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from core.diagnosis import axes as ax
+from core.diagnosis.finding_tools import predicts, render
+from core.errors import ShapeError
+from core.fixes import Fix
+from core.records import Axis, Stage
+from core.spec import LayerKind, LayerStep, Spec
+
+
+def explain_failure(err: ShapeError, spec: Spec, stages: list[Stage], info: dict[str, Any]) -> ShapeError:
+    """Fill ``err.explanation`` (plain words, with the numbers) and ``err.fix`` (a checked spec edit)."""
+    from core.diagnosis.explain import explain
+
+    prev = stages[-1] if stages else None
+    i = err.step_index
+    step = spec.steps[i] if i is not None and 0 <= i < len(spec.steps) else None
+    shape = tuple(err.input_shape) if err.input_shape is not None else (tuple(prev.shape) if prev else None)
+    axes: tuple[Axis, ...] = ()
+    if prev is not None and shape is not None and tuple(prev.shape) == shape:
+        axes = ax.fit(prev.axes, shape)
+    layer = None
+    if isinstance(step, LayerStep) and shape is not None:
+        from core.engine.layers import resolved_params
+
+        layer = {"kind": step.kind.value, "params": resolved_params(step, shape)}
+    context = {
+        "input_shape": shape,
+        "input_axes": tuple(a.name for a in axes) or None,
+        "input_symbols": tuple(a.symbol for a in axes) or None,
+        "step": err.step,
+        "layer": layer,
+    }
+    ex = explain(err.message, context)
+    err.kind = err.kind or ex.kind
+    fix = None
+    if i is not None and step is not None and shape is not None:
+        try:
+            fix = _failure_fix(ex, spec, stages, i, step, shape, axes)
+        except Exception:  # no fix rather than a broken trace
+            fix = None
+    text = ex.explanation
+    text += _context_note(ex.kind, axes, shape)
+    if ex.fix:
+        text += " " + ex.fix
+    err.explanation = err.explanation or text
+    if err.fix is None:
+        err.fix = fix
+    return err
+
+
+def _context_note(kind: str, axes: tuple[Axis, ...], shape: tuple[int, ...] | None) -> str:
+    if kind == "reshape_size" and shape is not None:
+        grown = [(a, s) for a, s in zip(axes, shape) if "+" in a.symbol or "−" in a.symbol]
+        if grown:
+            a, s = grown[0]
+            return (
+                f" Note that {a.label} is {s} here: an earlier step padded it, so sizes computed from the "
+                "unpadded length no longer fit."
+            )
+    return ""
+
+
+def _move(ndim: int, src: int, dst: int) -> str:
+    order = [d for d in range(ndim) if d != src]
+    order.insert(dst, src)
+    return f"x.permute({', '.join(map(str, order))})"
+
+
+def _failure_fix(ex, spec, stages, i, step, shape, axes) -> Fix | None:
+    """Candidate fixes for the error, best first; the first one whose predicted shapes get past step i wins."""
+    builder = _FIXES.get(ex.kind)
+    if builder is None:
+        return None
+    for fix, through in builder(ex.numbers, i, step, shape, axes):
+        if fix is not None and predicts(spec, fix, stages, through):
+            return fix
+    return None
+
+
+def _name(axes: tuple[Axis, ...], d: int, size: int) -> str:
+    return f"{axes[d].label} = {size}" if d < len(axes) else f"dim {d} ({size})"
+
+
+def _fix_conv_channels(nums, i, step, shape, axes):
+    want = nums.get("expected_channels")
+    if len(shape) != 3 or not isinstance(step, LayerStep):
+        return
+    for d in (2, 0):
+        if shape[d] == want and d != 1:
+            src = _move(3, d, 1)
+            yield (
+                Fix(
+                    f"insert `{src}` before step {i + 1}: moves {_name(axes, d, want)} to dim 1, where Conv1d "
+                    "reads its channels",
+                    "insert",
+                    index=i,
+                    step=src,
+                ),
+                i + 1,
+            )
+    yield (
+        Fix(
+            f"set in_channels={shape[1]} on step {i + 1} (the size of dim 1, {_name(axes, 1, shape[1])})",
+            "set_param",
+            index=i,
+            param="in_channels",
+            value=shape[1],
+        ),
+        i,
+    )
+
+
+def _fix_kernel(nums, i, step, shape, axes):
+    if not isinstance(step, LayerStep):
+        return
+    if step.params.get("stride", 1) == 1:
+        yield (
+            Fix(
+                f"set padding='same' on step {i + 1} (pads so the kernel fits and the length stays {shape[-1]})",
+                "set_param",
+                index=i,
+                param="padding",
+                value="same",
+            ),
+            i,
+        )
+    yield (
+        Fix(f"set kernel_size={shape[-1]} on step {i + 1}", "set_param", index=i, param="kernel_size", value=shape[-1]),
+        i,
+    )
+
+
+def _fix_rnn_input(nums, i, step, shape, axes):
+    want = nums.get("expected_input_size")
+    if len(shape) == 3 and want in shape[:-1]:
+        d = max(k for k in range(2) if shape[k] == want)
+        if d != 0 or (axes and axes[0].role != "batch"):
+            src = _move(3, d, 2)
+            yield (
+                Fix(
+                    f"insert `{src}` before step {i + 1}: moves {_name(axes, d, want)} last, where the layer "
+                    "reads its features",
+                    "insert",
+                    index=i,
+                    step=src,
+                ),
+                i + 1,
+            )
+    yield (
+        Fix(
+            f"set input_size={shape[-1]} on step {i + 1} (the size of the last dim)",
+            "set_param",
+            index=i,
+            param="input_size",
+            value=shape[-1],
+        ),
+        i,
+    )
+    yield (
+        Fix(
+            f"remove input_size from step {i + 1} (inferred from the input)",
+            "delete_param",
+            index=i,
+            param="input_size",
+        ),
+        i,
+    )
+
+
+def _fix_linear(nums, i, step, shape, axes):
+    want = nums.get("in_features")
+    if not isinstance(step, LayerStep) or step.kind is not LayerKind.LINEAR:
+        return
+    if len(shape) >= 3 and math.prod(shape[1:]) == want:
+        labels = " × ".join(a.name for a in axes[1:]) or "the dims after batch"
+        yield (
+            Fix(
+                f"insert `x.flatten(1)` before step {i + 1}: merges {labels} into {want:,} features",
+                "insert",
+                index=i,
+                step="x.flatten(1)",
+            ),
+            i + 1,
+        )
+    if len(shape) >= 2 and want in shape[:-1] and not (axes and axes[shape.index(want)].role == "batch"):
+        d = max(k for k in range(len(shape) - 1) if shape[k] == want)
+        src = _move(len(shape), d, len(shape) - 1)
+        yield (
+            Fix(f"insert `{src}` before step {i + 1}: moves {_name(axes, d, want)} last", "insert", index=i, step=src),
+            i + 1,
+        )
+    yield (
+        Fix(
+            f"set in_features={shape[-1]} on step {i + 1} (the size of the last dim)",
+            "set_param",
+            index=i,
+            param="in_features",
+            value=shape[-1],
+        ),
+        i,
+    )
+
+
+def _fix_view_stride(nums, i, step, shape, axes):
+    if isinstance(step, str) and ".view(" in step:
+        new = step.replace(".view(", ".reshape(")
+        yield Fix(f"replace `.view(` by `.reshape(` in step {i + 1}: `{new}`", "replace", index=i, step=new), i
+
+
+def _fix_reshape_size(nums, i, step, shape, axes):
+    if not isinstance(step, str):
+        return
+    new = _resized_source(step, shape)
+    if new is not None:
+        yield Fix(f"replace step {i + 1} by `{new}`", "replace", index=i, step=new), i
+
+
+def _resized_source(step: str, shape: tuple[int, ...]) -> str | None:
+    """The step with its failing reshape/view given sizes that hold the element count (last size first)."""
+    from core.engine.expr import bind, parse_expr
+    from core.engine.ops import Op, chain_shapes
+
+    expr = parse_expr(step)
+    if expr.root != "x":
+        return None
+    ops = bind(expr, {"x": shape, "lengths": shape[:1]})
+    cur = shape
+    for k, op in enumerate(ops):
+        try:
+            cur = chain_shapes(cur, (op,))[0]
+            continue
+        except ShapeError:
+            if op.name not in ("reshape", "view"):
+                return None
+        sizes, n = list(op.args), math.prod(cur)
+        if -1 in sizes:
+            return None
+        for j in reversed(range(len(sizes))):
+            rest = math.prod(sizes[:j] + sizes[j + 1 :])
+            if rest and n % rest == 0:
+                sizes[j] = n // rest
+                new_ops = (*ops[:k], Op(op.name, tuple(sizes)), *ops[k + 1 :])
+                return render(new_ops, "x")
+        return None
+    return None
+
+
+def _fix_kwarg(nums, i, step, shape, axes):
+    arg = nums.get("argument")
+    if not isinstance(step, LayerStep) or arg not in step.params:
+        return
+    extra = ""
+    if arg == "return_sequences" and not step.params[arg]:
+        extra = "; to keep only the last step as Keras did, add a step `x[:, -1, :]` after it"
+    yield Fix(f"remove {arg} from step {i + 1} (a Keras argument){extra}", "delete_param", index=i, param=arg), i
+
+
+_FIXES: dict[str, Callable[..., Any]] = {
+    "conv_channels": _fix_conv_channels,
+    "kernel_too_large": _fix_kernel,
+    "rnn_input_size": _fix_rnn_input,
+    "linear_mat": _fix_linear,
+    "view_stride": _fix_view_stride,
+    "reshape_size": _fix_reshape_size,
+    "keras_kwarg": _fix_kwarg,
+    "unknown_kwarg": _fix_kwarg,
+}

@@ -1,0 +1,317 @@
+"""Pipeline Explorer editor: the step chain (one box per step, layer parameter widgets, suggestion chips,
+add / move / remove) and the input sidebar (texts or a synthetic shape, max length, layer, pooling, seed).
+
+The widgets write to session state only; ``state.spec_from_state`` reads them back into the Spec.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from core.engine.layers import inferred_input_size
+from core.model.pooling import DESCRIPTIONS
+from core.spec import FOREIGN_PARAMS, INPUT_PARAM, MAX_LENGTH_LIMIT, MAX_STEPS, LayerKind, Pooling
+from ui.pipeline.state import (
+    BOOL_PARAMS,
+    DEFAULT_SHAPE,
+    DEFAULT_SPEC,
+    MAIN_PARAMS,
+    MORE_PARAMS,
+    SOURCE_SYNTH,
+    SOURCE_TEXT,
+    append_step,
+    init_widgets,
+    load_spec,
+)
+
+NEW_STEPS: dict[str, Any] = {
+    "expression": "x.transpose(1, 2)",
+    "lstm": {"lstm": {"hidden_size": 128, "batch_first": True}},
+    "gru": {"gru": {"hidden_size": 128, "batch_first": True}},
+    "conv1d": {"conv1d": {"out_channels": 256, "kernel_size": 3, "padding": 1}},
+    "linear": {"linear": {"out_features": 2}},
+}
+ADD_LABELS = {"expression": "+ expr", "lstm": "+ LSTM", "gru": "+ GRU", "conv1d": "+ Conv1d", "linear": "+ Linear"}
+ADD_HELP = {
+    "expression": "a PyTorch expression over x: reshape, permute, transpose, indexing…",
+    "lstm": "torch.nn.LSTM (input_size inferred)",
+    "gru": "torch.nn.GRU (input_size inferred)",
+    "conv1d": "torch.nn.Conv1d (in_channels inferred from dim 1)",
+    "linear": "torch.nn.Linear (in_features inferred from the last dim)",
+}
+# one-click suggestions for expression steps: label -> expression
+SUGGESTIONS: dict[str, str] = {
+    "transpose(1, 2)": "x.transpose(1, 2)",
+    "permute(0, 2, 1)": "x.permute(0, 2, 1)",
+    "[:, -1, :] last step": "x[:, -1, :]",
+    "[:, 0, :] first / [CLS]": "x[:, 0, :]",
+    "unsqueeze(1)": "x.unsqueeze(1)",
+    "flatten(1)": "x.flatten(1)",
+    "reshape to T=4 steps": "x.reshape(x.shape[0], 4, -1)",
+    "h_n[-1]": "h_n[-1]",
+    "last real token": "x[torch.arange(x.shape[0]), lengths - 1]",
+}
+TORCH_NAMES = {LayerKind.LSTM: "LSTM", LayerKind.GRU: "GRU", LayerKind.CONV1D: "Conv1d", LayerKind.LINEAR: "Linear"}
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+MAX_INT = 1_000_000
+
+
+# ------------------------------------------------------------------------------------------ callbacks
+
+
+def _move(sid: int, delta: int) -> None:
+    chain = st.session_state["pl_chain"]
+    i = next(k for k, it in enumerate(chain) if it["id"] == sid)
+    j = i + delta
+    if 0 <= j < len(chain):
+        chain[i], chain[j] = chain[j], chain[i]
+
+
+def _remove(sid: int) -> None:
+    st.session_state["pl_chain"] = [it for it in st.session_state["pl_chain"] if it["id"] != sid]
+
+
+def _add(kind: str) -> None:
+    if len(st.session_state.get("pl_chain", [])) >= MAX_STEPS:
+        st.session_state["pl_flash"] = ("warning", f"a pipeline holds at most {MAX_STEPS} steps")
+        return
+    step = NEW_STEPS[kind]
+    append_step(dict(step) if isinstance(step, dict) else step)
+
+
+def _chip(sid: int) -> None:
+    choice = st.session_state.get(f"pl_c{sid}")
+    if choice:
+        st.session_state[f"pl_e{sid}"] = SUGGESTIONS[choice]
+    st.session_state[f"pl_c{sid}"] = None
+
+
+def _reset() -> None:
+    load_spec(DEFAULT_SPEC, keep_model=True)
+    st.session_state["pl_flash"] = ("info", "Back to the default pipeline (the checkpoint stays as picked).")
+
+
+# --------------------------------------------------------------------------------------------- editor
+
+
+def step_editor(trace: Any) -> None:
+    """The chain: one bordered box per step with its widgets, its output shape and ↑ ↓ ✕."""
+    chain = st.session_state.get("pl_chain", [])
+    stages = {s.step_index: s for s in trace.stages if s.step_index is not None} if trace else {}
+    sources = [s for s in trace.stages if s.step_index is None] if trace else []
+    failed = trace.error.step_index if trace is not None and trace.error is not None else None
+    prev_shape = sources[-1].shape if sources else None
+    head = st.columns([5, 2], vertical_alignment="center")
+    head[0].markdown("#### Steps")
+    head[1].button(
+        "Reset",
+        icon=":material/restart_alt:",
+        key="pl_reset",
+        on_click=_reset,
+        type="tertiary",
+        help="Back to the default BERT → LSTM → Linear pipeline",
+    )
+    if not chain:
+        st.caption("No steps: the pipeline ends at the encoder output. Add one below.")
+    for i, item in enumerate(chain):
+        stage = stages.get(i)
+        with st.container(border=True, key=f"pl_box{item['id']}"):
+            _step_box(i, item, len(chain), stage, failed, prev_shape)
+        if stage is not None:
+            prev_shape = stage.shape
+        elif failed is not None and i >= failed:
+            prev_shape = None
+    st.caption("Add a step at the end (then move it with ↑ ↓)")
+    for col, (kind, label) in zip(st.columns(len(ADD_LABELS), gap="small"), ADD_LABELS.items()):
+        col.button(
+            label,
+            key=f"pl_add_{kind}",
+            on_click=_add,
+            args=(kind,),
+            width="stretch",
+            help=ADD_HELP[kind],
+        )
+
+
+def _step_box(i: int, item: dict[str, Any], n: int, stage: Any, failed: int | None, prev_shape: Any) -> None:
+    sid, step = item["id"], item["step"]
+    kind = None if isinstance(step, str) else LayerKind(next(iter(step)))
+    title = "expression" if kind is None else f"nn.{TORCH_NAMES[kind]}"
+    if stage is not None:
+        status = f":green[→ `{tuple(stage.shape)}`]"
+        if stage.warnings:
+            status += f" :orange[⚠ {len(stage.warnings)}]"
+    elif failed == i:
+        status = ":red[**✗ fails here**]"
+    else:
+        status = ":gray[not run]"
+    cols = st.columns([5.2, 2.2, 0.7, 0.7, 0.7], vertical_alignment="center", gap="small")
+    cols[0].markdown(f"**{i + 1}** · {title} &nbsp; {status}")
+    if kind is not None and MORE_PARAMS[kind]:
+        with cols[1].popover("More", icon=":material/tune:", help="Other torch.nn parameters"):
+            init_widgets(item)
+            for p in MORE_PARAMS[kind]:
+                _param_widget(sid, kind, p, prev_shape)
+    cols[2].button(
+        "",
+        icon=":material/arrow_upward:",
+        key=f"pl_up{sid}",
+        on_click=_move,
+        args=(sid, -1),
+        disabled=i == 0,
+        type="tertiary",
+        help="Move up",
+    )
+    cols[3].button(
+        "",
+        icon=":material/arrow_downward:",
+        key=f"pl_dn{sid}",
+        on_click=_move,
+        args=(sid, 1),
+        disabled=i == n - 1,
+        type="tertiary",
+        help="Move down",
+    )
+    cols[4].button(
+        "",
+        icon=":material/close:",
+        key=f"pl_rm{sid}",
+        on_click=_remove,
+        args=(sid,),
+        type="tertiary",
+        help="Remove this step",
+    )
+    init_widgets(item)
+    if kind is None:
+        st.text_input(
+            f"Step {i + 1} expression",
+            key=f"pl_e{sid}",
+            label_visibility="collapsed",
+            placeholder="a PyTorch expression over x, e.g. x.transpose(1, 2)",
+            help="A safe subset of PyTorch over x (and h_n, c_n, lengths): reshape, view, permute, transpose, "
+            "indexing, flatten, unsqueeze, F.pad, rearrange… Press Enter to run.",
+        )
+        st.pills(
+            "Suggestions",
+            list(SUGGESTIONS),
+            key=f"pl_c{sid}",
+            label_visibility="collapsed",
+            on_change=_chip,
+            args=(sid,),
+        )
+    else:
+        _layer_widgets(sid, kind, step[kind.value], prev_shape)
+
+
+def _layer_widgets(sid: int, kind: LayerKind, params: dict[str, Any], prev_shape: Any) -> None:
+    """Number inputs side by side, the checkboxes stacked in the last column."""
+    main = MAIN_PARAMS[kind]
+    numbers = [p for p in main if p not in BOOL_PARAMS]
+    flags = [p for p in main if p in BOOL_PARAMS]
+    width = max(4, len(numbers) + (1 if flags else 0))  # same column widths for every layer kind
+    cols = st.columns(width, vertical_alignment="bottom")
+    for col, p in zip(cols, numbers):
+        with col:
+            _param_widget(sid, kind, p, prev_shape)
+    if flags:
+        with cols[-1]:
+            for p in flags:
+                _param_widget(sid, kind, p, prev_shape)
+    foreign = {k: v for k, v in params.items() if k in FOREIGN_PARAMS}
+    if foreign:
+        text = ", ".join(f"{k}={v!r}" for k, v in foreign.items())
+        st.caption(f":orange[Also passes {text}: not a torch.nn.{TORCH_NAMES[kind]} parameter (a Keras habit)]")
+
+
+def _param_widget(sid: int, kind: LayerKind, p: str, prev_shape: Any) -> None:
+    key = f"pl_p{sid}_{p}"
+    if p in BOOL_PARAMS:
+        st.checkbox(p, key=key)
+    elif p == "dropout":
+        st.number_input(p, min_value=0.0, max_value=1.0, step=0.1, key=key, format="%.2f")
+    elif p == "padding_mode":
+        st.selectbox(p, PADDING_MODES, key=key)
+    elif p == "padding":
+        st.text_input(p, key=key, help="an integer, or 'same' / 'valid'")
+    elif p == INPUT_PARAM[kind]:
+        guess = inferred_input_size(kind, tuple(prev_shape)) if prev_shape else None
+        st.number_input(
+            p,
+            min_value=0,
+            max_value=MAX_INT,
+            value=None,
+            step=1,
+            key=key,
+            placeholder=f"inferred: {guess}" if guess is not None else "inferred",
+            help="Leave empty to infer it from the incoming tensor (what the app does); type a number to see "
+            "what torch says when it does not match.",
+        )
+    else:
+        st.number_input(p, min_value=0, max_value=MAX_INT, step=1, key=key)
+
+
+# ---------------------------------------------------------------------------------------- sidebar
+
+
+def input_sidebar(ckpt: Any) -> None:
+    """Texts / synthetic shape, max length, layer, pooling, seed (the spec's top-level fields)."""
+    ss = st.session_state
+    with st.sidebar:
+        st.markdown("#### Input")
+        st.segmented_control(
+            "Source", [SOURCE_TEXT, SOURCE_SYNTH], key="pl_source", required=True, label_visibility="collapsed"
+        )
+        if ss.get("pl_source") == SOURCE_SYNTH:
+            ss.setdefault("pl_shape", DEFAULT_SHAPE)
+            st.text_input("Shape of torch.randn", key="pl_shape", help="(batch, tokens, hidden), e.g. 32, 128, 768")
+        else:
+            st.text_area("Texts (one per line)", key="pl_texts", height=110)
+            st.number_input(
+                "Max length (tokens)",
+                min_value=1,
+                max_value=MAX_LENGTH_LIMIT,
+                step=1,
+                key="pl_max_length",
+                help="Longer texts are truncated; shorter ones are padded.",
+            )
+            if ckpt is not None:
+                _layer_slider(ckpt.info.num_layers)
+        options = [p.value for p in Pooling]
+        if ss.get("pl_pooling") not in options:
+            ss["pl_pooling"] = "none"
+        st.selectbox(
+            "Pooling",
+            options,
+            key="pl_pooling",
+            help="How token vectors (B, L, H) become one vector per text (B, H); masked by the attention mask.",
+        )
+        st.caption(DESCRIPTIONS[Pooling(ss["pl_pooling"])])
+        st.number_input(
+            "Layer seed",
+            min_value=0,
+            max_value=2**31 - 1,
+            step=1,
+            key="pl_seed",
+            help="Layers (LSTM, Conv1d, Linear) get random weights from this seed: same seed, "
+            "same numbers (also in the exported script).",
+        )
+
+
+def _layer_slider(num_layers: int) -> None:
+    ss = st.session_state
+    key = f"pl_layer_v{num_layers}"
+    if key not in ss:
+        spec_layer = ss.get("pl_layer_spec", -1)
+        ss[key] = min(max(spec_layer % (num_layers + 1), 0), num_layers)
+    st.slider(
+        "Layer (hidden_states index)",
+        0,
+        num_layers,
+        key=key,
+        help=f"0 = embeddings, {num_layers} = last layer (the default). Pooling cls/mean/max and the steps read "
+        "this layer.",
+    )
+    v = ss[key]
+    ss["pl_layer_spec"] = -1 if v == num_layers else v

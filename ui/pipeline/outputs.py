@@ -1,0 +1,255 @@
+"""Pipeline Explorer outputs: the header, the tokens panel, the error and findings panels (with Apply fix),
+the stage table and the share & export box. The live charts of the real numbers are in ``live.py``.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+import streamlit as st
+
+from core.errors import SpecError
+from core.export import share
+from core.fixes import Fix, apply_fix
+from core.spec import Spec, step_source
+from ui.pipeline.state import load_spec
+
+# ------------------------------------------------------------------------------------------- apply fix
+
+
+def _apply(spec_dict: dict[str, Any], fix: Fix) -> None:
+    try:
+        new = apply_fix(spec_dict, fix)
+        Spec.from_dict(new)
+    except SpecError as e:
+        st.session_state["pl_flash"] = ("error", f"The fix could not be applied: {e}")
+        return
+    load_spec(new, keep_model=True)
+    st.session_state["pl_flash"] = ("fixed", fix.description)
+
+
+def apply_fix_button(spec_dict: dict[str, Any], fix: Fix, key: str, primary: bool = True) -> None:
+    st.button(
+        "Apply fix",
+        key=key,
+        icon=":material/auto_fix_high:",
+        type="primary" if primary else "secondary",
+        on_click=_apply,
+        args=(spec_dict, fix),
+        help=fix.description,
+    )
+
+
+# ---------------------------------------------------------------------------------------- renderers
+
+
+def header(spec: Spec | None, info: Any) -> None:
+    st.title("Pipeline Explorer")
+    if spec is not None and spec.title:
+        st.html(f"<div style='font-weight:600;font-size:1.05rem'>{html.escape(spec.title)}</div>")
+    if info is not None:
+        with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+            if info.real_weights:
+                st.badge("real weights", icon=":material/verified:", color="green")
+            else:
+                st.badge("RANDOM weights: real shapes, meaningless values", icon=":material/warning:", color="orange")
+            st.badge(info.device.upper(), icon=":material/memory:", color="gray")
+            st.caption(html.escape(info.label))
+    elif spec is not None and spec.shape is not None:
+        st.caption(f"Synthetic source: torch.randn{tuple(spec.shape)} read as (batch, tokens, hidden) · no model")
+
+
+def tokens_panel(enc: Any, limit_texts: int = 8, limit_tokens: int = 160) -> None:
+    """Word pieces per text with their ids; padding greyed; truncation reported."""
+    rows = []
+    for b, toks in enumerate(enc.tokens[:limit_texts]):
+        ids = enc.input_ids[b].tolist()
+        mask = enc.attention_mask[b].tolist()
+        chips = []
+        for t, (tok, tid, m) in enumerate(zip(toks[:limit_tokens], ids, mask)):
+            special = tok in ("[CLS]", "[SEP]", "<s>", "</s>")
+            if not m:
+                style = "background:#f1f3f5;color:#adb5bd;border:1px dashed #ced4da"
+            elif special:
+                style = "background:#e7f5ff;color:#1864ab;border:1px solid #a5d8ff"
+            else:
+                style = "background:#fff;color:#1f2430;border:1px solid #ced4da"
+            chips.append(
+                f"<span title='position {t} · id {tid} · mask {m}' style='display:inline-flex;flex-direction:column;"
+                f"align-items:center;margin:2px;padding:1px 6px;border-radius:6px;{style}'>"
+                f"<span style='font-family:monospace;font-size:13px'>{html.escape(tok)}</span>"
+                f"<span style='font-size:10px;opacity:.7'>{tid}</span></span>"
+            )
+        if len(toks) > limit_tokens:
+            chips.append(f"<span style='color:#868e96'> … {len(toks) - limit_tokens} more</span>")
+        cut = enc.truncated[b]
+        note = f" · <span style='color:#e8590c'>✂ {cut} token(s) cut by max_length</span>" if cut else ""
+        pad = len(toks) - enc.lengths[b]
+        pad_note = f" · {pad} padding" if pad else ""
+        rows.append(
+            f"<div style='margin:4px 0'><div style='font-size:12px;color:#495057'>#{b + 1} · {enc.lengths[b]} "
+            f"tokens{pad_note}{note}</div><div style='display:flex;flex-wrap:wrap'>{''.join(chips)}</div></div>"
+        )
+    more = len(enc.tokens) - limit_texts
+    if more > 0:
+        rows.append(f"<div style='color:#868e96;font-size:12px'>… and {more} more text(s)</div>")
+    legend = (
+        "<div style='font-size:11px;color:#868e96;margin-top:2px'>small number = token id · "
+        "<span style='color:#1864ab'>blue</span> = special token · dashed grey = padding (attention mask 0)</div>"
+    )
+    st.html("".join(rows) + legend)
+
+
+def error_panel(err: Any, spec_dict: dict[str, Any]) -> None:
+    """torch's own message, the explanation, the fix and the Apply fix button."""
+    where = f"Step {err.step_index + 1}" if err.step_index is not None else "A step"
+    axes = f" — {' · '.join(err.input_axes)}" if err.input_axes else ""
+    shape = f" on input `{tuple(err.input_shape)}`{axes}" if err.input_shape is not None else ""
+    with st.container(border=True, key="pl_error"):
+        st.error(f"**{where} failed:** {code_span(err.step)}{shape}", icon=":material/error:")
+        st.code(err.message, language=None, wrap_lines=True)
+        if err.explanation:
+            st.markdown(f"**Why:** {err.explanation}")
+        if err.fix is not None:
+            st.markdown(f"**Fix:** {err.fix.description}")
+            apply_fix_button(spec_dict, err.fix, key="pl_fix_error")
+        else:
+            st.caption("No automatic fix for this one; the explanation says what to change.")
+
+
+def findings_panel(trace: Any, spec_dict: dict[str, Any]) -> None:
+    """Warnings (runs but probably means the wrong thing) and notes, each with Apply fix when possible."""
+    for n, f in enumerate(trace.warnings):
+        where = f"Step {f.step_index + 1}: " if f.step_index is not None else ""
+        cols = st.columns([8, 1.4], vertical_alignment="center")
+        if f.severity == "note":
+            cols[0].info(f"{where}{f.message}", icon=":material/info:")
+        else:
+            cols[0].warning(f"{where}{f.message}", icon=":material/warning:")
+        if f.fix is not None:
+            with cols[1]:
+                apply_fix_button(spec_dict, f.fix, key=f"pl_fix_w{n}", primary=False)
+
+
+def code_span(text: str) -> str:
+    """Markdown inline code that user text cannot break out of (fence longer than any backtick run)."""
+    text = " ".join(str(text).split())
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    return f"{fence} {text} {fence}"
+
+
+def human_bytes(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
+def stage_rows(trace: Any) -> list[dict[str, Any]]:
+    rows = []
+    for s in trace.stages:
+        source = s.source.split("  #")[0]
+        rows.append(
+            {
+                "stage": s.name,
+                "step": source if len(source) <= 70 else source[:69] + "…",
+                "shape": str(tuple(s.shape)),
+                "axes": " · ".join(s.axis_labels),
+                "dtype": s.dtype,
+                "device": s.device,
+                "strides": str(tuple(s.strides)),
+                "contiguous": s.contiguous,
+                "size": human_bytes(s.bytes),
+                "warnings": " | ".join(w.message for w in s.warnings),
+            }
+        )
+    return rows
+
+
+def stage_table(trace: Any) -> None:
+    rows = stage_rows(trace)
+    order = ["stage", "step", "shape", "axes", "dtype", "device", "strides", "contiguous", "size"]
+    if any(r["warnings"] for r in rows):
+        order.append("warnings")
+    st.dataframe(
+        rows,
+        hide_index=True,
+        column_order=order,
+        column_config={
+            "stage": st.column_config.TextColumn("stage", width=108),
+            "step": st.column_config.TextColumn("step", width=190, help="the step's source text"),
+            "shape": st.column_config.TextColumn("shape", width=100),
+            "axes": st.column_config.TextColumn("axes", width=230, help="what each dimension means"),
+            "dtype": st.column_config.TextColumn("dtype", width=62),
+            "device": st.column_config.TextColumn("device", width=52),
+            "strides": st.column_config.TextColumn("strides", width=105, help="elements to skip per dimension"),
+            "contiguous": st.column_config.CheckboxColumn("contiguous", width=78),
+            "size": st.column_config.TextColumn("bytes", width=70),
+            "warnings": st.column_config.TextColumn("warnings", width=320),
+        },
+        key="pl_stage_table",
+    )
+
+
+def step_caption(step: Any) -> str:
+    return step_source(step)
+
+
+# --------------------------------------------------------------------------------------- share / export
+
+
+def share_url(page_url: str, spec: Spec) -> str:
+    """The app's root URL (the Pipeline Explorer is the default page) with the spec: ``http://host/?spec=…``.
+
+    Root, not ``/pipeline``: a fresh server that gets a sub-page URL first runs that page without app.py.
+    """
+    base = page_url.split("?")[0].split("#")[0]
+    trimmed = base.rstrip("/")
+    if trimmed.endswith("/pipeline"):
+        base = trimmed[: -len("pipeline")]
+    return f"{base}?{share.PARAM}={share.encode_spec(spec)}"
+
+
+def share_and_export(spec: Spec, trace: Any, url_problem: str | None) -> None:
+    from core.export.codegen import export_script
+
+    box = st.expander(
+        "Share & export: link, spec JSON, runnable PyTorch script",
+        icon=":material/ios_share:",
+        key="pl_export",
+        on_change="rerun",
+    )
+    if box.open is False:  # lazy: nothing is built until the expander is opened
+        return
+    with box:
+        if url_problem:
+            st.warning(url_problem)
+        else:
+            link = share_url(getattr(st.context, "url", None) or "", spec)
+            st.caption("The page URL always holds this pipeline; copy it (or this link) to share it.")
+            st.code(link, language=None, wrap_lines=True)
+        script = export_script(spec, trace)
+        cols = st.columns([1, 1, 4])
+        cols[0].download_button(
+            "pipeline.py",
+            script,
+            file_name="pipeline.py",
+            mime="text/x-python",
+            icon=":material/download:",
+            on_click="ignore",
+            key="pl_dl_py",
+        )
+        cols[1].download_button(
+            "spec.json",
+            spec.to_json(),
+            file_name="spec.json",
+            mime="application/json",
+            icon=":material/download:",
+            on_click="ignore",
+            key="pl_dl_json",
+        )
+        st.code(script, language="python", line_numbers=False)

@@ -1,0 +1,241 @@
+"""Pipeline Explorer state: the step chain kept in session state, and the one Spec read back from it.
+
+State: ``pl_chain`` is a list of ``{"id": int, "step": <spec step>}``; each step's widgets are keyed by
+its id (``pl_e{id}`` expression text, ``pl_p{id}_{param}`` layer parameters), so reordering keeps the
+values. Every run reads the widget values back into the chain and builds ONE ``Spec`` from it
+(``spec_from_state``); everything on the page is rendered from that spec and its trace, and the URL
+carries the spec (``core.export.share``). Loading a spec (a shared link, a fix, a reset) rebuilds the chain
+with fresh ids, so the widgets start from the new values.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from core.errors import SpecError
+from core.export import share
+from core.spec import DEFAULT_CHECKPOINT, FOREIGN_PARAMS, LAYER_PARAMS, MAX_LENGTH_LIMIT, LayerKind, Spec
+
+DEFAULT_SPEC: dict[str, Any] = {
+    "texts": ["This movie was absolutely amazing!", "The plot was confusing."],
+    "checkpoint": DEFAULT_CHECKPOINT,
+    "max_length": 128,
+    "layer": -1,
+    "pooling": "none",
+    "steps": [
+        {"lstm": {"hidden_size": 128, "num_layers": 2, "batch_first": True}},
+        "x[:, -1, :]",
+        {"linear": {"out_features": 2}},
+    ],
+    "seed": 0,
+}
+DEFAULT_SHAPE = "32, 128, 768"
+SOURCE_TEXT, SOURCE_SYNTH = "Text → BERT", "Synthetic tensor"
+TORCH_DEFAULTS: dict[str, Any] = {
+    "num_layers": 1,
+    "bias": True,
+    "batch_first": False,
+    "dropout": 0.0,
+    "bidirectional": False,
+    "proj_size": 0,
+    "stride": 1,
+    "padding": 0,
+    "dilation": 1,
+    "groups": 1,
+    "padding_mode": "zeros",
+}
+BOOL_PARAMS = {"bias", "batch_first", "bidirectional"}
+MAIN_PARAMS: dict[LayerKind, tuple[str, ...]] = {
+    LayerKind.LSTM: ("input_size", "hidden_size", "num_layers", "batch_first", "bidirectional"),
+    LayerKind.GRU: ("input_size", "hidden_size", "num_layers", "batch_first", "bidirectional"),
+    LayerKind.CONV1D: ("in_channels", "out_channels", "kernel_size", "padding"),
+    LayerKind.LINEAR: ("in_features", "out_features", "bias"),
+}
+MORE_PARAMS: dict[LayerKind, tuple[str, ...]] = {
+    LayerKind.LSTM: ("dropout", "bias", "proj_size"),
+    LayerKind.GRU: ("dropout", "bias"),
+    LayerKind.CONV1D: ("stride", "dilation", "groups", "bias", "padding_mode"),
+    LayerKind.LINEAR: (),
+}
+# sidebar values that must survive a run in which their widget is hidden (text vs synthetic source)
+PERSISTENT = ("pl_texts", "pl_max_length", "pl_shape", "pl_source", "pl_pooling", "pl_seed")
+
+
+def init_state(params: Any) -> str | None:
+    """Every run: keep the sidebar values alive while their widgets are hidden. First run of a session:
+    load the link's spec (or the default). Returns the link's error to show, if any."""
+    for key in PERSISTENT:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+    if st.session_state.get("pl_ready"):
+        return None
+    st.session_state["pl_ready"] = True
+    st.session_state.setdefault("pl_next_id", 0)
+    if share.has_spec(params):
+        try:
+            spec = share.spec_from_query(params)
+        except SpecError as e:
+            load_spec(DEFAULT_SPEC)
+            return str(e)
+        load_spec(spec.to_dict())
+        return None
+    load_spec(DEFAULT_SPEC)
+    return None
+
+
+def load_spec(data: dict[str, Any], keep_model: bool = False) -> None:
+    """Put a spec dict into the widgets' session state and rebuild the chain with fresh ids.
+
+    The checkpoint goes to ``model_checkpoint``, which the shared sidebar picker starts from; with
+    ``keep_model`` (Reset, Apply fix) the checkpoint the user picked stays.
+    """
+    ss = st.session_state
+    if data.get("texts") is not None:
+        texts = data["texts"] if isinstance(data["texts"], list) else [data["texts"]]
+        ss["pl_source"] = SOURCE_TEXT
+        ss["pl_texts"] = "\n".join(" ".join(t.splitlines()) for t in texts)  # one text per line
+        if not keep_model:
+            ss["model_checkpoint"] = (data.get("checkpoint") or DEFAULT_CHECKPOINT).strip()
+    else:
+        ss["pl_source"] = SOURCE_SYNTH
+        ss["pl_shape"] = ", ".join(str(d) for d in data.get("shape") or [])
+    max_length = data.get("max_length", 128)
+    ss["pl_max_length"] = int(max_length) if isinstance(max_length, int) else MAX_LENGTH_LIMIT
+    ss["pl_layer_spec"] = int(data.get("layer", -1))
+    for key in [k for k in ss if str(k).startswith("pl_layer_v")]:
+        del ss[key]
+    ss["pl_pooling"] = str(data.get("pooling", "none"))
+    ss["pl_seed"] = int(data.get("seed", 0))
+    ss["pl_title"] = str(data.get("title", ""))
+    ss["pl_chain"] = []
+    for step in data.get("steps", []):
+        append_step(step)
+
+
+def append_step(step: Any, at: int | None = None) -> None:
+    """Add one step to the chain (at the end, or at ``at``) with a fresh id and its widgets seeded."""
+    ss = st.session_state
+    sid = ss.get("pl_next_id", 0)
+    ss["pl_next_id"] = sid + 1
+    item = {"id": sid, "step": step}
+    init_widgets(item)
+    chain = ss.setdefault("pl_chain", [])
+    chain.insert(len(chain) if at is None else at, item)
+
+
+def init_widgets(item: dict[str, Any]) -> None:
+    """Seed the widget keys of one chain item from its step (only keys not already set)."""
+    ss = st.session_state
+    sid, step = item["id"], item["step"]
+    if isinstance(step, str):
+        ss.setdefault(f"pl_e{sid}", step)
+        return
+    ((kind_name, params),) = step.items()
+    kind = LayerKind(kind_name)
+    for p in (*MAIN_PARAMS[kind], *MORE_PARAMS[kind]):
+        key = f"pl_p{sid}_{p}"
+        if key in ss:
+            continue
+        value = params.get(p, TORCH_DEFAULTS.get(p))
+        if p == "padding":
+            value = str(value)
+        elif p == "dropout":
+            value = float(value or 0.0)
+        ss[key] = value
+
+
+def sync_chain() -> list[Any]:
+    """Read every step's widget values back into the chain; returns the spec steps."""
+    ss = st.session_state
+    steps = []
+    for item in ss.get("pl_chain", []):
+        sid, step = item["id"], item["step"]
+        if isinstance(step, str):
+            item["step"] = str(ss.get(f"pl_e{sid}", step)).strip()
+        else:
+            ((kind_name, params),) = step.items()
+            kind = LayerKind(kind_name)
+            managed = (*MAIN_PARAMS[kind], *MORE_PARAMS[kind])
+            new: dict[str, Any] = {}
+            for p in LAYER_PARAMS[kind]:  # torch constructor order
+                if p not in managed:
+                    if p in params:
+                        new[p] = params[p]
+                    continue
+                value = ss.get(f"pl_p{sid}_{p}", params.get(p, TORCH_DEFAULTS.get(p)))
+                value = _param_value(p, value)
+                if value is None or (p in TORCH_DEFAULTS and value == TORCH_DEFAULTS[p]):
+                    continue  # torch's default: left out, so links and exported code stay short
+                new[p] = value
+            new.update({k: v for k, v in params.items() if k in FOREIGN_PARAMS})
+            item["step"] = {kind_name: new}
+        steps.append(item["step"])
+    return steps
+
+
+def _param_value(p: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if p == "padding":
+        text = str(value).strip().strip("'\"")
+        if text.lstrip("-").isdigit():
+            return int(text)
+        return text or 0
+    if p in BOOL_PARAMS:
+        return bool(value)
+    if p == "dropout":
+        return float(value)
+    if p == "padding_mode":
+        return str(value)
+    return int(value)
+
+
+def parse_shape(text: str) -> list[int]:
+    """``"32, 128, 768"`` -> ``[32, 128, 768]`` (also accepts ``(32, 128, 768)`` or spaces)."""
+    cleaned = text.replace("(", " ").replace(")", " ").replace("[", " ").replace("]", " ").replace("x", ",")
+    parts = [p for p in cleaned.replace(",", " ").split() if p]
+    if not parts or not all(p.isdigit() for p in parts):
+        raise SpecError(
+            f"the synthetic shape {text.strip()[:40]!r} is not a list of positive integers, e.g. 32, 128, 768"
+        )
+    return [int(p) for p in parts]
+
+
+def spec_dict_from_state(checkpoint: str) -> dict[str, Any]:
+    ss = st.session_state
+    data: dict[str, Any] = {"steps": sync_chain(), "seed": int(ss.get("pl_seed", 0)), "pooling": ss["pl_pooling"]}
+    if ss.get("pl_title"):
+        data["title"] = ss["pl_title"]
+    if ss.get("pl_source") == SOURCE_SYNTH:
+        data["shape"] = parse_shape(ss.get("pl_shape", DEFAULT_SHAPE))
+    else:
+        texts = [t.strip() for t in str(ss.get("pl_texts", "")).splitlines() if t.strip()]
+        if not texts:
+            raise SpecError("type at least one text in the sidebar (one text per line)")
+        data.update(texts=texts, checkpoint=checkpoint, max_length=int(ss["pl_max_length"]), layer=ss["pl_layer_spec"])
+    return data
+
+
+def spec_from_state(checkpoint: str) -> Spec:
+    """The one Spec of the page, built from the widgets (raises SpecError with a clear message)."""
+    return Spec.from_dict(spec_dict_from_state(checkpoint))
+
+
+def sync_url(spec: Spec) -> str | None:
+    """Make the URL carry the spec; returns a message when the spec is too large for a link."""
+    try:
+        query = share.spec_to_query(spec)
+    except SpecError as e:
+        if share.PARAM in st.query_params:
+            del st.query_params[share.PARAM]
+        return str(e)
+    if st.query_params.get(share.PARAM) != query[share.PARAM]:
+        st.query_params[share.PARAM] = query[share.PARAM]
+    return None
+
+
+def flash() -> tuple[str, str] | None:
+    """The (kind, text) message a callback left for this run, once."""
+    return st.session_state.pop("pl_flash", None)
