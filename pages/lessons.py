@@ -10,6 +10,7 @@ import streamlit as st
 
 from ui import lessons as ui
 from ui.common import ensure_app_navigation
+from ui.safe_text import markdown
 
 ensure_app_navigation()
 
@@ -23,7 +24,7 @@ st.caption(
     "room opens the same scenario."
 )
 if unknown:
-    st.warning(unknown, icon=":material/link_off:")
+    st.warning(markdown(unknown), icon=":material/link_off:")
 
 nav, main = st.columns([1, 2.9], gap="large")
 with nav, st.container(border=True):

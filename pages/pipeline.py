@@ -13,6 +13,7 @@ from core.figures.pipeline import shape_flow
 from core.trace import run_spec
 from ui import pipeline as ui
 from ui.common import ensure_app_navigation, load_or_stop, model_sidebar
+from ui.safe_text import markdown
 
 ensure_app_navigation()  # a fresh server's first deep link would otherwise run this file without app.py
 link_error = ui.init_state(st.query_params.to_dict())
@@ -33,7 +34,7 @@ except (SpecError, ExpressionRefused) as e:  # nothing ran: say why, keep the ed
 ui.header(spec, ckpt.info if ckpt is not None else None)
 if link_error:
     st.error(
-        f"**This shared link could not be opened:** {link_error}. Showing the default pipeline instead.",
+        f"**This shared link could not be opened:** {markdown(link_error)}. Showing the default pipeline instead.",
         icon=":material/link_off:",
     )
 flash = ui.flash()
@@ -41,11 +42,11 @@ if flash is not None:
     kind, text = flash
     if kind == "fixed":
         if trace is not None and trace.ok:
-            st.success(f"Fix applied: {text}. The pipeline runs now.", icon=":material/check_circle:")
+            st.success(f"Fix applied: {markdown(text)}. The pipeline runs now.", icon=":material/check_circle:")
         else:
-            st.info(f"Fix applied: {text}. Another problem remains below.", icon=":material/build:")
+            st.info(f"Fix applied: {markdown(text)}. Another problem remains below.", icon=":material/build:")
     else:
-        getattr(st, kind)(text)
+        getattr(st, kind)(markdown(text))
 url_problem = ui.sync_url(spec) if spec is not None else None
 
 if trace is not None and trace.encoding is not None:

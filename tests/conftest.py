@@ -17,7 +17,15 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-APP_TIMEOUT = 120  # AppTest default is 3 s; the first model load takes several seconds
+APP_TIMEOUT = 120
+
+# AppTest shows the real exception: the shipped .streamlit/config.toml hides details from a server's visitors
+# (client.showErrorDetails = "none"), which would leave a failing page test with a redacted message.
+from streamlit import config as _streamlit_config  # noqa: E402
+
+_streamlit_config.set_option(
+    "client.showErrorDetails", "full"
+)  # AppTest default is 3 s; the first model load takes several seconds
 
 
 @pytest.fixture(scope="session")

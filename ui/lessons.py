@@ -21,6 +21,7 @@ from core.export.share import spec_to_query
 from core.spec import Spec
 from core.teaching import quiz
 from core.teaching.lessons import ARTICLES, Lesson, LessonKind, LessonPage, get_lesson, lessons_by_article, list_lessons
+from ui.safe_text import code, markdown
 
 QUIZ_KEY = "quiz"
 TEACHER_VALUES = ("1", "true", "yes", "on")
@@ -204,7 +205,7 @@ def run_trace(lesson: Lesson) -> Any:
         with st.spinner("Running the lesson's pipeline…"):
             return lesson_trace(lesson.name)
     except (CheckpointError, SpecError) as e:
-        st.error(f"**This lesson's pipeline cannot run here:** {e}")
+        st.error(f"**This lesson's pipeline cannot run here:** {markdown(e)}")
         return None
 
 
@@ -230,9 +231,9 @@ def _reveal(question: quiz.Question, trace: Any) -> None:
                 st.warning(f"**{w.code}**: {w.message}", icon=":material/warning:")
     elif trace.error is not None:
         err = trace.error
-        st.caption(f"Actual: the step fails — `{err.message}`")
+        st.caption(f"Actual: the step fails — {code(err.message)}")
         if err.explanation:
-            st.info(f"**Cause:** {err.explanation}", icon=":material/lightbulb:")
+            st.info(f"**Cause:** {markdown(err.explanation)}", icon=":material/lightbulb:")
 
 
 def quiz_panel(lesson: Lesson, trace: Any, teacher: bool) -> quiz.Score:
@@ -258,7 +259,7 @@ def quiz_panel(lesson: Lesson, trace: Any, teacher: bool) -> quiz.Score:
             if q.stage in done:
                 a = done[q.stage]
                 (st.success if a["correct"] else st.error)(
-                    f"You said `{a['answer']}` — {a['message']}",
+                    f"You said {code(a['answer'])} — {markdown(a['message'])}",
                     icon=":material/check_circle:" if a["correct"] else ":material/cancel:",
                 )
                 _reveal(q, trace)
@@ -275,7 +276,7 @@ def quiz_panel(lesson: Lesson, trace: Any, teacher: bool) -> quiz.Score:
                         "Check", on_click=_submit, args=(lesson.name, q), type="primary", width="stretch"
                     )
                 if error and error[0] == q.stage:
-                    st.warning(error[1], icon=":material/edit:")
+                    st.warning(markdown(error[1]), icon=":material/edit:")
             else:
                 st.caption(":material/lock: Answer the stage above first.")
             if teacher:
@@ -338,11 +339,11 @@ def trace_panel(trace: Any, expanded: bool) -> None:
             st.info(w.message, icon=":material/info:")
         if trace.error is not None:
             err = trace.error
-            st.error(f"**Step {(err.step_index or 0) + 1} fails:** `{err.message}`", icon=":material/error:")
+            st.error(f"**Step {(err.step_index or 0) + 1} fails:** {code(err.message)}", icon=":material/error:")
             if err.explanation:
-                st.markdown(f"**Cause:** {err.explanation}")
+                st.markdown(f"**Cause:** {markdown(err.explanation)}")
             if err.fix is not None:
-                st.markdown(f"**Fix:** {err.fix.description}")
+                st.markdown(f"**Fix:** {markdown(err.fix.description)}")
 
 
 def share_panel(lesson: Lesson) -> None:

@@ -35,6 +35,7 @@ from core.analysis.scores import SCORES_HELP
 from core.figures.pooling import pca_scatter, similarity_heatmap, token_pca_figure
 from core.model.pooling import DESCRIPTIONS, LAYERED
 from ui.common import get_checkpoint
+from ui.safe_text import code, markdown, text
 
 MAX_LENGTHS = (32, 64, 128, 256, 512)
 DEFAULT_MAX_LENGTH = 256  # sentence-transformers' max_seq_length for the bundled model
@@ -57,13 +58,13 @@ def _use(data: LabelledTexts, source: str) -> None:
 def _refuse(where: str, error: Exception) -> None:
     st.session_state.po_data = None
     st.session_state.po_source = None
-    st.session_state.po_error = f"**{where} was refused:** {error}"
+    st.session_state.po_error = f"**{where} was refused:** {markdown(error)}"
 
 
 def _load_sample(name: str) -> None:
     data = load_sample(name)
     st.session_state.po_text = _as_tsv(data)
-    _use(data, f"sample set “{name}”")
+    _use(data, f"sample set {code(name)}")
 
 
 def _submit_paste() -> None:
@@ -78,9 +79,9 @@ def _upload_changed() -> None:
     if file is None:
         return
     try:
-        _use(read_upload(file.name, file.getvalue()), f"file “{file.name}”")
+        _use(read_upload(file.name, file.getvalue()), f"file {code(file.name)}")
     except InputError as e:
-        _refuse(f"The file “{file.name}”", e)
+        _refuse(f"The file {code(file.name)}", e)
 
 
 def _as_tsv(data: LabelledTexts) -> str:
@@ -131,7 +132,9 @@ def input_panel() -> LabelledTexts | None:
         st.error(st.session_state.po_error, icon=":material/block:")
     data: LabelledTexts | None = st.session_state.po_data
     if data is not None:
-        labels = f"{len(data.label_set)} labels ({', '.join(data.label_set)})" if data.labels else "no labels"
+        labels = (
+            f"{len(data.label_set)} labels ({text(', '.join(data.label_set), 300)})" if data.labels else "no labels"
+        )
         st.caption(f"Using the {st.session_state.po_source}: {len(data.texts)} texts, {labels}.")
         for note in data.notes:
             st.info(note, icon=":material/info:")
@@ -224,7 +227,7 @@ def summary(c: Comparison, shown: Sequence[str]) -> None:
     labels = f"{len(set(c.labels))} labels" if c.labels else "no labels"
     chance = f" · chance level {c.chance:.2f}" if c.chance else ""
     st.caption(
-        f"{c.n_texts} texts · {labels}{chance} · {c.checkpoint}, {c.layer_name} · max_length {c.max_length} · "
+        f"{c.n_texts} texts · {labels}{chance} · {code(c.checkpoint)}, {c.layer_name} · max_length {c.max_length} · "
         f"{len(c.strategies)} strategies from {c.forward_passes} forward pass(es) "
         f"(length-sorted batches) in {c.seconds_encode:.1f} s; "
         f"PCA and scores {c.seconds_total - c.seconds_encode:.1f} s"

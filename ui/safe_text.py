@@ -5,7 +5,10 @@ before it meets ``st.markdown`` / ``st.caption`` / ``st.info`` / ``st.error`` / 
 
 - ``code(text)``: an inline code span it cannot break out of (the fence is longer than any run of
   backticks inside), for names, steps, shapes and file names;
-- ``text(text)``: plain prose with every Markdown / LaTeX / directive character backslash-escaped.
+- ``text(text)``: plain prose with every Markdown / LaTeX / directive character backslash-escaped;
+- ``markdown(message)``: a message from core (an explanation, a fix, a refusal) that quotes code in
+  backticks and may quote user text anywhere: its code spans stay code, everything else is escaped. A user's
+  stray backtick can only move where a code span ends, never open a link, an image, HTML or math.
 
     >>> code("x.view(`1`)")
     '`` x.view(`1`) ``'
@@ -36,6 +39,36 @@ def code(value: object, limit: int = MAX_CHARS) -> str:
         return '""'
     fence = "`" * (max((len(m) for m in _BACKTICKS.findall(s)), default=0) + 1)
     return f"{fence} {s} {fence}"  # the padding spaces are stripped by Markdown; they keep ` off the fence
+
+
+def markdown(value: object, limit: int = 4 * MAX_CHARS) -> str:
+    r"""A core message with its backtick code spans kept (CommonMark pairing) and all other punctuation escaped.
+
+    >>> print(markdown("use `x.permute(0, 2, 1)` [here](http://x)"))
+    use `x.permute(0, 2, 1)` \[here\]\(http\:\/\/x\)
+    """
+    s = str(value)
+    s = s if len(s) <= limit else s[: limit - 1] + "…"
+    out: list[str] = []
+    pos = 0
+    runs = list(_BACKTICKS.finditer(s))
+    i = 0
+    while i < len(runs):
+        opener = runs[i]
+        closer = next((r for r in runs[i + 1 :] if len(r.group()) == len(opener.group())), None)
+        if closer is None:  # an unmatched run is literal text (CommonMark): escape it
+            i += 1
+            continue
+        out.append(_escape(s[pos : opener.start()]))
+        out.append(s[opener.start() : closer.end()])  # the code span, verbatim: nothing inside is interpreted
+        pos = closer.end()
+        i = runs.index(closer) + 1
+    out.append(_escape(s[pos:]))
+    return "".join(out)
+
+
+def _escape(s: str) -> str:
+    return _PUNCT.sub(r"\\\1", s).replace("\n", "  \n")  # a newline stays a line break, never a block start
 
 
 def text(value: object, limit: int = MAX_CHARS) -> str:

@@ -74,7 +74,7 @@ def pca_scatter(
         idx = [i for i in range(n) if names[i] == name]
         hover = [f"<b>{html.escape(name, quote=False)}</b> · #{i + 1}<br>{hover_text(texts[i])}" for i in idx]
         common = {
-            "name": name,
+            "name": html.escape(name, quote=False),  # plotly renders a subset of HTML (links too) in the legend
             "mode": "markers",
             "hovertext": hover,
             "hovertemplate": "%{hovertext}<extra></extra>",

@@ -9,6 +9,7 @@ from typing import Any
 import streamlit as st
 
 from ui.pipeline.outputs import code_span
+from ui.safe_text import text
 
 
 def _valid_choice(key: str, options: list[Any]) -> None:
@@ -93,7 +94,7 @@ def _recurrent_output(trace: Any, i: int, b: int, fp: Any) -> None:
     else:
         seq = out  # unbatched (T, H_out)
     states = ", ".join(f"{k} `{tuple(stage.extra(k))}`" for k in ("h_n", "c_n") if stage.extra(k) is not None)
-    st.markdown(f"**{stage.name}** · {code_span(stage.source)} → output `{tuple(stage.shape)}`; {states}")
+    st.markdown(f"**{text(stage.name)}** · {code_span(stage.source)} → output `{tuple(stage.shape)}`; {states}")
     ticks = _token_ticks(trace, b, seq.shape[0])
     whose = f"text #{b + 1}" if out.dim() == 3 else "the whole unbatched input (dim 0 read as time)"
     fig = fp.sequence_heatmap(
@@ -115,7 +116,7 @@ def _conv_output(trace: Any, i: int, b: int, fp: Any) -> None:
     stage, out = trace.stages[i], trace.tensors[i]
     grid = out[b] if out.dim() == 3 else out  # (C_out, L_out)
     formula = stage.extra("formula")
-    st.markdown(f"**{stage.name}** · {code_span(stage.source)} → `{tuple(stage.shape)}`")
+    st.markdown(f"**{text(stage.name)}** · {code_span(stage.source)} → `{tuple(stage.shape)}`")
     ticks = _token_ticks(trace, b, grid.shape[1])
     fig = fp.sequence_heatmap(
         grid, f"{stage.name}: channels of text #{b + 1} at every position", "position", "output channel", x_ticks=ticks
