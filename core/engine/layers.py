@@ -84,6 +84,8 @@ def predict_layer(step: LayerStep, shape: tuple[int, ...]) -> LayerPrediction | 
             return None
         if p["in_channels"] % p.get("groups", 1) or p["out_channels"] % p.get("groups", 1):
             return None
+        if isinstance(p.get("padding", 0), str) and p["padding"] not in ("same", "valid"):
+            return None  # torch.nn.Conv1d refuses it with its own message
         length = conv1d_length(
             shape[-1], p["kernel_size"], p.get("stride", 1), p.get("padding", 0), p.get("dilation", 1)
         )

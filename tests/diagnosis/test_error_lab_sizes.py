@@ -12,7 +12,8 @@ from streamlit.testing.v1 import AppTest
 
 from core.diagnosis.error_lab import build_error_lab
 from core.engine.parse import parse_expr
-from core.lab.lineage import MAX_DRAW_CELLS, plan_drawing, trace_lineage
+from core.lab.drawing import MAX_DRAW_CELLS, plan_drawing
+from core.lab.lineage import trace_lineage
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -80,3 +81,13 @@ def test_reshape_lab_explains_huge_messages_without_allocating(message):
     assert not at.exception, at.exception[0].value if at.exception else ""
     assert any("Recognized" in str(s.value) for s in at.success)
     assert _peak_mb() - before < 300
+
+
+def test_a_refused_step_on_a_big_shape_is_not_drawn_at_full_size():
+    """A step the language refuses left the plan at the real shape, which the lab then allocated."""
+    before = _peak_mb()
+    plan = plan_drawing((64, 1024, 1024), [["x.permute(0, 2, 1)", "__import__('os')"]])
+    assert not plan.ok and plan.scaled and "is refused" in plan.note
+    assert _peak_mb() - before < 100
+    small = plan_drawing((2, 3), [["__import__('os')"]])  # small: drawn, and the lineage says it is refused
+    assert small.ok and trace_lineage(small.drawn_shape, small.drawn_chains[0]).error.refused

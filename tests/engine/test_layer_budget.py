@@ -269,3 +269,12 @@ def test_eight_threads_get_the_same_values_as_lone_runs():
         assert len(values) == len(alone[i])
         for got, want in zip(values, alone[i], strict=True):
             assert torch.equal(got, want), f"spec {i} drew other values in a thread"
+
+
+@pytest.mark.parametrize("padding", ["²", "full", "3", ""])
+def test_a_padding_word_torch_refuses_gives_its_error_not_a_crash(padding):
+    """A padding string other than 'same' / 'valid' (the page's `²` crashed the shape prediction)."""
+    step = LayerStep(L.CONV1D, {"out_channels": 2, "kernel_size": 3, "padding": padding})
+    assert predict_layer(step, (2, 4, 8)) is None
+    trace = run_spec(Spec.from_dict({"shape": [2, 4, 8], "steps": [step.to_json()]}))
+    assert trace.error is not None and "padding" in trace.error.message.lower()
