@@ -33,6 +33,7 @@ from core.analysis.samples import (
 )
 from core.analysis.scores import SCORES_HELP
 from core.figures.pooling import pca_scatter, similarity_heatmap, token_pca_figure
+from core.limits import deadline
 from core.model.pooling import DESCRIPTIONS, LAYERED
 from ui.common import get_checkpoint
 from ui.safe_text import code, markdown, text
@@ -194,7 +195,10 @@ def comparison(
     ckpt = get_checkpoint(checkpoint, device, half)
     bar = st.progress(0.0, text=f"Encoding {len(texts)} texts…")  # created and emptied in here: replay-safe
     try:
-        return compare_pooling(ckpt, texts, labels, None, layer, max_length, progress=lambda f, m: bar.progress(f, m))
+        with deadline():  # the server's time limit, checked between batches (core.limits)
+            return compare_pooling(
+                ckpt, texts, labels, None, layer, max_length, progress=lambda f, m: bar.progress(f, m)
+            )
     finally:
         bar.empty()
 

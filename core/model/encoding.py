@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import weakref
 from collections import OrderedDict
@@ -16,7 +17,8 @@ from typing import Any
 from core.errors import BudgetExceeded
 from core.limits import check_deadline, fmt_bytes, fmt_flops
 from core.limits import current as current_limits
-from core.model.checkpoints import Checkpoint
+from core.model.checkpoint_access import BUNDLED_ALIASES
+from core.model.checkpoints import PRESET_SIZES, Checkpoint, Preset, bundled_model_path, bundled_tokenizer
 
 # attentions cost layers * B * heads * L * L floats; keep them only under this many elements
 MAX_ATTENTION_NUMEL = 40_000_000
@@ -132,38 +134,91 @@ def encoder_flops(layers: int, hidden: int, intermediate: int, batch: int, seq: 
     return layers * (dense + attention)
 
 
-def check_encoder_work(ckpt: Checkpoint, batch: int, seq: int) -> int:
-    """The encoder's FLOPs for (batch, seq); BudgetExceeded above ``core.limits``' ``work_flops``."""
+@dataclass(frozen=True)
+class EncoderSize:
+    """What the work and memory of an encoder forward depend on (read from a config, no weights needed)."""
+
+    id: str
+    layers: int
+    hidden: int
+    intermediate: int
+    max_positions: int = 512
+    itemsize: int = 4
+
+
+def encoder_size(ckpt: Any) -> EncoderSize:
+    """The size of a loaded checkpoint."""
     cfg = ckpt.model.config
     inter = getattr(cfg, "intermediate_size", None) or getattr(cfg, "hidden_dim", None) or 4 * ckpt.info.hidden_size
-    flops = encoder_flops(ckpt.info.num_layers, ckpt.info.hidden_size, int(inter), batch, seq)
+    itemsize = 2 if ckpt.info.dtype in ("float16", "bfloat16") else 4
+    positions = int(getattr(ckpt.info, "max_positions", 512) or 512)
+    return EncoderSize(ckpt.info.id, ckpt.info.num_layers, ckpt.info.hidden_size, int(inter), positions, itemsize)
+
+
+def encoder_size_of(name: str) -> EncoderSize | None:
+    """The size of the bundled model or a random preset by name, without loading any weight; None for others
+    (a hub id or folder is checked once loaded)."""
+    name = (name or "").strip()
+    if name in BUNDLED_ALIASES:
+        cfg = json.loads((bundled_model_path() / "config.json").read_text())
+        return EncoderSize(
+            name, cfg["num_hidden_layers"], cfg["hidden_size"], cfg["intermediate_size"], cfg["max_position_embeddings"]
+        )
+    if name.startswith("random:"):
+        try:
+            layers, hidden, _ = PRESET_SIZES[Preset(name.split(":", 1)[1].strip().lower())]
+        except ValueError:
+            return None
+        return EncoderSize(name, layers, hidden, 4 * hidden, 512)
+    return None
+
+
+def check_encoder_work(size: EncoderSize | Checkpoint, batch: int, seq: int) -> int:
+    """The encoder's FLOPs for (batch, seq); BudgetExceeded above ``core.limits``' ``work_flops``."""
+    size = size if isinstance(size, EncoderSize) else encoder_size(size)
+    flops = encoder_flops(size.layers, size.hidden, size.intermediate, batch, seq)
     limit = current_limits().work_flops
     if flops > limit:
         raise BudgetExceeded(
-            f"running {ckpt.info.id} over {batch} text(s) x {seq} tokens would take about {fmt_flops(flops)} of "
+            f"running {size.id} over {batch} text(s) x {seq} tokens would take about {fmt_flops(flops)} of "
             f"work; the server's limit for one run is {fmt_flops(limit)}. Use fewer or shorter texts, a lower "
             "max_length or a smaller checkpoint"
         )
     return flops
 
 
-def hidden_states_bytes(ckpt: Checkpoint, batch: int, seq: int) -> int:
+def hidden_states_bytes(size: EncoderSize | Checkpoint, batch: int, seq: int) -> int:
     """Bytes of every hidden state of one forward: (layers + 1) x (batch, seq, hidden) in the model's dtype."""
-    itemsize = 2 if ckpt.info.dtype in ("float16", "bfloat16") else 4
-    return (ckpt.info.num_layers + 1) * batch * seq * ckpt.info.hidden_size * itemsize
+    size = size if isinstance(size, EncoderSize) else encoder_size(size)
+    return (size.layers + 1) * batch * seq * size.hidden * size.itemsize
 
 
-def check_encoder_memory(ckpt: Checkpoint, batch: int, seq: int) -> int:
+def check_encoder_memory(size: EncoderSize | Checkpoint, batch: int, seq: int) -> int:
     """Bytes the encoder's hidden states would take; BudgetExceeded above ``memory_bytes``."""
-    size = hidden_states_bytes(ckpt, batch, seq)
+    size = size if isinstance(size, EncoderSize) else encoder_size(size)
+    nbytes = hidden_states_bytes(size, batch, seq)
     limit = current_limits().memory_bytes
-    if size > limit:
+    if nbytes > limit:
         raise BudgetExceeded(
-            f"the hidden states of {ckpt.info.id} for {batch} text(s) x {seq} tokens would take {fmt_bytes(size)}; "
+            f"the hidden states of {size.id} for {batch} text(s) x {seq} tokens would take {fmt_bytes(nbytes)}; "
             f"the server's memory limit for one run is {fmt_bytes(limit)}. Use fewer or shorter texts or a lower "
             "max_length"
         )
-    return size
+    return nbytes
+
+
+def check_before_loading(name: str, texts: tuple[str, ...] | list[str], max_length: int | None) -> None:
+    """Refuse (BudgetExceeded) a run of the bundled model or a random preset over the work or memory budget
+    before its weights are even loaded (random:bert-large takes ~12 s and 1.3 GB just to build). Token
+    counts come from the bundled tokenizer, which those checkpoints share. Others are checked once loaded."""
+    size = encoder_size_of(name)
+    if size is None or not texts:
+        return
+    limit = min(max_length or size.max_positions, size.max_positions)
+    ids = bundled_tokenizer()(list(texts), add_special_tokens=True, truncation=True, max_length=limit)["input_ids"]
+    seq = max(len(r) for r in ids)
+    check_encoder_work(size, len(texts), seq)
+    check_encoder_memory(size, len(texts), seq)
 
 
 def _layer_hooks(ckpt: Checkpoint) -> None:
