@@ -17,9 +17,9 @@ _TAG = re.compile(r"<[^>]+>")
 
 
 def shown(body: object) -> str:
-    """The text a reader sees (tags dropped, entities decoded, lines joined by spaces)."""
+    """The text a reader sees (tags dropped, entities decoded, invisible word joiners dropped, lines joined)."""
     rendered = _INLINE.sub("", _MD.render(str(body)))
-    return " ".join(html.unescape(_TAG.sub(" ", rendered)).split())
+    return " ".join(html.unescape(_TAG.sub(" ", rendered)).replace("\u2060", "").split())
 
 
 def shown_all(elements) -> str:

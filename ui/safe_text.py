@@ -5,7 +5,8 @@ before it meets ``st.markdown`` / ``st.caption`` / ``st.info`` / ``st.error`` / 
 
 - ``code(text)``: an inline code span it cannot break out of (the fence is longer than any run of
   backticks inside), for names, steps, shapes and file names;
-- ``text(text)``: plain prose with every Markdown / LaTeX / directive character backslash-escaped;
+- ``text(text)``: plain prose with every Markdown / LaTeX / directive character backslash-escaped, and bare
+  URLs / e-mail addresses kept from being autolinked;
 - ``markdown(message)``: a message from core (an explanation, a fix, a refusal) that quotes code in
   backticks and may quote user text anywhere: its code spans stay code, everything else is escaped. A user's
   stray backtick can only move where a code span ends, never open a link, an image, HTML or math.
@@ -67,10 +68,21 @@ def markdown(value: object, limit: int = 4 * MAX_CHARS) -> str:
     return "".join(out)
 
 
+# GitHub-flavoured Markdown (Streamlit's) turns bare URLs and e-mail addresses into links even when their
+# punctuation is escaped; an invisible WORD JOINER after the scheme, "www" or "@" keeps them plain text.
+_AUTOLINK = re.compile(r"(?i)(\b(?:https?|ftp|mailto|xmpp)(?=:)|\bwww(?=\.)|@)")
+WORD_JOINER = "\u2060"
+
+
+def _unlink(s: str) -> str:
+    return _AUTOLINK.sub(lambda m: m.group(1) + WORD_JOINER, s)
+
+
 def _escape(s: str) -> str:
-    return _PUNCT.sub(r"\\\1", s).replace("\n", "  \n")  # a newline stays a line break, never a block start
+    s = _PUNCT.sub(r"\\\1", _unlink(s))
+    return s.replace("\n", "  \n")  # a newline stays a line break, never a block start
 
 
 def text(value: object, limit: int = MAX_CHARS) -> str:
     """``value`` as escaped Markdown prose: links, images, emphasis, HTML, $math$ and :colour[...] stay text."""
-    return _PUNCT.sub(r"\\\1", _clean(value, limit))
+    return _PUNCT.sub(r"\\\1", _unlink(_clean(value, limit)))

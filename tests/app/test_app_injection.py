@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import zlib
 from pathlib import Path
 
@@ -39,9 +40,14 @@ MD = (
 MARKDOWN_KINDS = ("markdown", "caption", "error", "warning", "info", "success", "title", "subheader", "header")
 
 
+# GitHub-flavoured Markdown (Streamlit's) autolinks these in visible text, escaped or not
+AUTOLINK = re.compile(r"(?i)\b(?:https?|ftp)://|\bwww\.|[\w.+-]+@[\w-]+\.\w")
+
+
 def _violations(body: str) -> list[str]:
     """What in ``body`` would render as more than text (empty when it is safe)."""
     found = []
+    visible: list[str] = []  # runs of text outside code spans, escapes resolved (what GFM autolinks)
 
     def walk(tokens) -> None:
         for t in tokens:
@@ -51,14 +57,20 @@ def _violations(body: str) -> list[str]:
                 found.append(f"link {t.attrs}")
             elif t.type in ("html_inline", "html_block"):
                 found.append(f"html {t.content!r}")
-            elif t.type == "text":  # plain text after escapes: GFM would autolink a URL, remark-math a $...$
-                for marker in (HOST, "$\\frac", ":red[PWN", ":material/pwn"):
+            elif t.type == "text":  # unescaped text: remark-math would render $...$, Streamlit a :directive[]
+                for marker in ("$\\frac", ":red[PWN", ":material/pwn"):
                     if marker in t.content:
                         found.append(f"unescaped {marker!r} in {t.content!r}")
+            if t.type in ("text", "text_special"):
+                visible[-1] += t.content
+            else:
+                visible.append("")
             if t.children:
                 walk(t.children)
 
+    visible.append("")
     walk(MD.parse(body))
+    found += [f"autolink {m.group()!r} in {run!r}" for run in visible for m in AUTOLINK.finditer(run)]
     return found
 
 
@@ -220,7 +232,10 @@ def test_quiz_answer_is_echoed_as_text():
 
 
 # --- the checker itself can fail ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("body", [*PAYLOADS[:4], f"see http://{HOST}/x"])
+@pytest.mark.parametrize(
+    "body",
+    [*PAYLOADS[:4], f"see http://{HOST}/x", f"see http\\://{HOST}/x", f"www\\.{HOST}", "mail a\\@b\\.co"],
+)
 def test_the_checker_catches_raw_payloads(body):
     assert _violations(body), body
 
