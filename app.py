@@ -7,13 +7,13 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import streamlit as st
 import torch
 
-from ui.common import ensure_app_navigation
+from ui.common import ensure_app_navigation, page_icon
 
 # Shared 2-core machines: one intra-op thread per request avoids OpenMP oversubscription stalls
 # (measured: an LSTM step took 250-600 ms with 2 threads under load, under 2 ms with 1).
 torch.set_num_threads(max(1, (os.cpu_count() or 2) // 2))
 
-st.set_page_config(page_title="Shape Explorer", page_icon=":material/view_in_ar:", layout="wide")
+st.set_page_config(page_title="Shape Explorer", page_icon=page_icon(), layout="wide")  # drawn: no CDN request
 ensure_app_navigation()
 
 PAGES = [
