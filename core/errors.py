@@ -1,8 +1,9 @@
 """The error types of the core.
 
 - ``SpecError``: the spec itself is invalid; nothing ran (CLI exit 2).
-- ``ExpressionRefused``: an expression step is outside the safe language or over the memory budget;
-  nothing ran (CLI exit 2).
+- ``ExpressionRefused``: an expression step is outside the safe language or over the memory budget. Refused
+  at the first step, nothing ran (CLI exit 2); refused later, the trace keeps the steps before it and records
+  the refusal as its error (``ShapeError`` with kind ``"refused"``, CLI exit 1).
 - ``ShapeError``: a step could not run on its input (CLI exit 1). Carries the framework's own message,
   where it happened, a plain explanation and a fix (a concrete spec edit, see ``core.fixes``).
 - ``BudgetExceeded``: a run predicted over one of the server's budgets (memory, work, model size; see
@@ -21,7 +22,18 @@ class SpecError(ValueError):
 
 
 class ExpressionRefused(SpecError):
-    """An expression outside the whitelist, too long, or predicted over the memory budget."""
+    """An expression outside the whitelist, too long, or predicted over the memory budget.
+
+    Attributes:
+        suggestion: the step rewritten in the supported spelling, when a mechanical rewrite exists
+            (e.g. ``x.masked_fill_(m, 0)`` -> ``x.masked_fill(m, 0)``), else None.
+        step_index: index into ``spec.steps`` of the refused step, when known.
+    """
+
+    def __init__(self, message: str, *, suggestion: str | None = None, step_index: int | None = None) -> None:
+        super().__init__(message)
+        self.suggestion = suggestion
+        self.step_index = step_index
 
 
 class BudgetExceeded(ExpressionRefused):

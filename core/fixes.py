@@ -63,15 +63,16 @@ def apply_fix(spec: dict[str, Any], fix: Fix) -> dict[str, Any]:
         del steps[i]
     elif fix.op in ("set_param", "delete_param"):
         step = steps[i]
-        if not isinstance(step, dict) or len(step) != 1:
+        kinds = [k for k in step if k not in ("input", "output", "h0", "c0")] if isinstance(step, dict) else []
+        if len(kinds) != 1:
             raise SpecError(f"step {i + 1} is not a layer step; cannot change parameter {fix.param!r}")
-        ((kind, params),) = step.items()
-        params = dict(params or {})
+        kind = kinds[0]
+        params = dict(step[kind] or {})
         if fix.op == "set_param":
             params[fix.param] = fix.value
         else:
             params.pop(fix.param, None)
-        steps[i] = {kind: params}
+        steps[i] = {**step, kind: params}
     else:
         raise SpecError(f"unknown fix op {fix.op!r}; expected one of {', '.join(EDIT_OPS)}")
     return out

@@ -82,6 +82,12 @@ class Stage:
     def axis_labels(self) -> tuple[str, ...]:
         return tuple(a.label for a in self.axes)
 
+    @property
+    def title(self) -> str:
+        """The stage's name with the names its step bound: ``step 2 → w`` (just ``step 2`` when it set ``x``)."""
+        binds = self.extra("binds")
+        return f"{self.name} → {', '.join(binds)}" if binds else self.name
+
     def extra(self, key: str, default: Any = None) -> Any:
         return dict(self.extras).get(key, default)
 

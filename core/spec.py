@@ -8,7 +8,9 @@ Example:
 
 from __future__ import annotations
 
+import ast
 import json
+import keyword
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -104,19 +106,53 @@ INPUT_PARAM = {
 }
 
 
+# sibling keys of a layer step: which name it reads, which names it binds, initial states (LSTM / GRU)
+LAYER_KEYS = ("input", "output", "h0", "c0")
+MAX_STATE_CHARS = 500
+
+
 @dataclass(frozen=True)
 class LayerStep:
-    """A layer step: ``{"lstm": {"hidden_size": 128, "batch_first": true}}``."""
+    """A layer step: ``{"lstm": {"hidden_size": 128, "batch_first": true}}``, optionally with sibling keys.
+
+    input: the name it reads (default ``x``); output: the names it binds, written as Python targets --
+    ``"out"``, ``"out, (h_n, c_n)"`` (LSTM), ``"out, h_n"`` (GRU); None: the output becomes ``x`` and
+    ``h_n`` / ``c_n`` are bound. h0 / c0: expressions for the initial states (LSTM / GRU), e.g.
+    ``"torch.zeros(2, x.size(0), 128)"``, evaluated in the names bound so far.
+    """
 
     kind: LayerKind
     params: dict[str, Any]
+    input: str = "x"
+    output: str | None = None
+    h0: str | None = None
+    c0: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {self.kind.value: dict(self.params)}
+        out: dict[str, Any] = {self.kind.value: dict(self.params)}
+        if self.input != "x":
+            out["input"] = self.input
+        for key in ("output", "h0", "c0"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        return out
 
     @property
     def label(self) -> str:
         return self.kind.value
+
+    @property
+    def targets(self) -> Any:
+        """The output names as a nested tuple (``("out", ("h_n", "c_n"))``), or None for the default."""
+        return None if self.output is None else _targets(self.output, "")
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The names this step binds: ``("x", "h_n", "c_n")`` by default for an LSTM."""
+        if self.output is None:
+            extra = {LayerKind.LSTM: ("h_n", "c_n"), LayerKind.GRU: ("h_n",)}.get(self.kind, ())
+            return ("x", *extra)
+        return tuple(n for n in _flat_names(self.targets) if n != "_")
 
 
 Step = str | LayerStep
@@ -250,11 +286,80 @@ def load_json(text: str, what: str = "the spec") -> Any:
 
 
 def step_source(step: Step) -> str:
-    """Human text of a step: the expression itself, or the nn constructor call."""
+    """Human text of a step: the expression itself, or the nn constructor call (with its call when the step
+    reads or binds other names: ``out, (h, c) = nn.LSTM(hidden_size=64)(x, (h0, c0))``)."""
     if isinstance(step, str):
         return step
     args = ", ".join(f"{k}={v!r}" for k, v in step.params.items())
-    return f"nn.{TORCH_NAMES[step.kind]}({args})"
+    ctor = f"nn.{TORCH_NAMES[step.kind]}({args})"
+    if step.input == "x" and step.output is None and step.h0 is None:
+        return ctor
+    state = ""
+    if step.h0 is not None:
+        state = f", ({step.h0}, {step.c0})" if step.c0 is not None else f", {step.h0}"
+    target = step.output if step.output is not None else "x"
+    return f"{target} = {ctor}({step.input}{state})"
+
+
+def _flat_names(t: Any) -> list[str]:
+    return [t] if isinstance(t, str) else [n for item in t for n in _flat_names(item)]
+
+
+def _name_ok(name: str) -> bool:
+    return name == "_" or (name.isidentifier() and not keyword.iskeyword(name) and not name.startswith("_"))
+
+
+def _targets(text: str, where: str) -> Any:
+    """``"out, (h, c)"`` -> ``("out", ("h", "c"))``; raises SpecError for anything but names and tuples."""
+    try:
+        node = ast.parse(text.strip(), mode="eval").body
+    except (SyntaxError, ValueError, RecursionError):
+        raise SpecError(f'{where}\'output\' must be names such as "out" or "out, (h_n, c_n)", got {text!r}') from None
+
+    def walk(n: ast.AST, depth: int) -> Any:
+        if isinstance(n, ast.Name) and _name_ok(n.id):
+            return n.id
+        if isinstance(n, ast.Tuple) and depth < 2 and 1 <= len(n.elts) <= 4:
+            return tuple(walk(e, depth + 1) for e in n.elts)
+        raise SpecError(f'{where}\'output\' must be names such as "out" or "out, (h_n, c_n)", got {text!r}')
+
+    return walk(node, 0)
+
+
+def _layer_siblings(kind: LayerKind, raw: dict[str, Any], where: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if not isinstance(value, str) or not value.strip() or len(value) > MAX_STATE_CHARS:
+            raise SpecError(f"{where}: '{key}' must be a non-empty string of at most {MAX_STATE_CHARS} characters")
+        out[key] = value.strip()
+    if "input" in out and not (_name_ok(out["input"]) and out["input"] != "_"):
+        raise SpecError(f'{where}: \'input\' must be a name such as "x" or "out", got {out["input"]!r}')
+    if "output" in out:
+        t = _targets(out["output"], f"{where}: ")
+        shapes = {LayerKind.LSTM: '"out" or "out, (h_n, c_n)"', LayerKind.GRU: '"out" or "out, h_n"'}
+        ok = (
+            isinstance(t, str)
+            or (
+                kind is LayerKind.LSTM
+                and len(t) == 2
+                and isinstance(t[0], str)
+                and isinstance(t[1], tuple)
+                and len(t[1]) == 2
+                and all(isinstance(n, str) for n in t[1])
+            )
+            or (kind is LayerKind.GRU and len(t) == 2 and all(isinstance(n, str) for n in t))
+        )
+        if not ok:
+            raise SpecError(
+                f"{where}: 'output' of {kind.value} must be {shapes.get(kind, 'one name')}, got {out['output']!r}"
+            )
+    if ("h0" in out or "c0" in out) and kind not in (LayerKind.LSTM, LayerKind.GRU):
+        raise SpecError(f"{where}: 'h0' / 'c0' are initial states of an LSTM or GRU, not of {kind.value}")
+    if kind is LayerKind.GRU and "c0" in out:
+        raise SpecError(f"{where}: a GRU has no cell state; give 'h0' only")
+    if kind is LayerKind.LSTM and ("h0" in out) != ("c0" in out):
+        raise SpecError(f"{where}: an LSTM takes both initial states: give 'h0' and 'c0'")
+    return out
 
 
 def parse_step(raw: Any, index: int) -> Step:
@@ -265,12 +370,15 @@ def parse_step(raw: Any, index: int) -> Step:
         return raw.strip()
     if isinstance(raw, LayerStep):
         return raw
-    if not isinstance(raw, dict) or len(raw) != 1:
+    layer_keys = [k for k in raw if k not in LAYER_KEYS] if isinstance(raw, dict) else []
+    if not isinstance(raw, dict) or len(layer_keys) != 1:
         raise SpecError(
             f"{where} must be an expression string or an object with one key "
-            f"({', '.join(k.value for k in LayerKind)}), got {json.dumps(raw)[:80]}"
+            f"({', '.join(k.value for k in LayerKind)}) and optionally {', '.join(LAYER_KEYS)}, "
+            f"got {json.dumps(raw)[:80]}"
         )
-    ((key, params),) = raw.items()
+    key = layer_keys[0]
+    params = raw[key]
     try:
         kind = LayerKind(str(key).lower())
     except ValueError:
@@ -307,7 +415,8 @@ def parse_step(raw: Any, index: int) -> Step:
     missing = [p for p in REQUIRED_PARAMS[kind] if p not in clean]
     if missing:
         raise SpecError(f"{where}: {kind.value} needs {', '.join(missing)}")
-    return LayerStep(kind, clean)
+    siblings = _layer_siblings(kind, {k: v for k, v in raw.items() if k in LAYER_KEYS}, where)
+    return LayerStep(kind, clean, **siblings)
 
 
 def _plain_word(value: Any) -> bool:

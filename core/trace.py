@@ -4,24 +4,31 @@
     >>> [s.shape for s in trace.stages]          # (b, l, h) -> (b, h, l)
     [(32, 128, 768), (32, 768, 128)]
 
-Order of work: parse every expression (refused -> ExpressionRefused, nothing ran), predict every shape
-from the source shape (over the memory budget -> ExpressionRefused, nothing ran), then run for real.
-A step that fails stops the trace with a ShapeError in ``trace.error``; the stages before it stay.
+Order of work: parse every step, predict every shape from the source shape on meta tensors (over the memory
+budget or an unknown name is a refusal), then run for real. A refusal at the first step raises
+``ExpressionRefused`` before anything runs; a refusal at a later step lets the steps before it run and becomes
+``trace.error`` (a ``ShapeError`` of kind ``"refused"`` naming the construct, with a fix when a supported
+spelling exists). A step that fails stops the trace with a ShapeError in ``trace.error``; the stages before it
+stay. Steps read and bind names: ``x``, ``mask`` / ``attention_mask`` (b, l), ``input_ids`` (texts),
+``lengths`` (b,), ``h_n`` / ``c_n`` after an LSTM/GRU, and whatever earlier steps bound (``w = ...``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from core.diagnosis import axes as ax
 from core.diagnosis import findings as diagnosis
-from core.engine.expr import MAX_NUMEL, Expr, run_expr
+from core.engine.evaluate import first, is_packed
+from core.engine.expr import MAX_NUMEL, Statement, run_statement, unpack
 from core.engine.layers import build_layer, count_parameters, predict_layer, resolved_params, run_layer
-from core.engine.predict import parse_steps, predict_chain
-from core.errors import ShapeError, SpecError
+from core.engine.predict import parse_prefix, predict_chain, source_env
+from core.errors import ExpressionRefused, ShapeError, SpecError
+from core.fixes import Fix
 from core.records import Finding, Stage
-from core.spec import Pooling, Spec, step_source
+from core.spec import LayerKind, LayerStep, Pooling, Spec, step_source
 
 
 @dataclass
@@ -71,6 +78,7 @@ def error_dict(err: ShapeError, stages_before: int) -> dict[str, Any]:
         "step": err.step_index,
         "step_text": err.step,
         "kind": err.kind,
+        "refused": err.kind == "refused",
         "message": err.message,
         "explanation": err.explanation,
         "fix": err.fix.description if err.fix is not None else None,
@@ -84,10 +92,12 @@ def error_dict(err: ShapeError, stages_before: int) -> dict[str, Any]:
 def run_spec(
     spec: Spec, checkpoint: Any = None, device: str = "auto", max_numel: int = MAX_NUMEL, attentions: bool = True
 ) -> Trace:
-    """Run a Spec. Raises SpecError / ExpressionRefused (nothing ran) or CheckpointError."""
+    """Run a Spec. Raises SpecError, ExpressionRefused (refused at the first step: nothing ran) or CheckpointError."""
     import torch
 
-    exprs = parse_steps(spec)
+    exprs, refusal = parse_prefix(spec)
+    if refusal is not None and refusal.step_index == 0:
+        raise refusal
     trace = Trace(spec)
     env: dict[str, Any] = {}
     info: dict[str, Any] = {"checkpoint": None, "lengths": None, "padded": False}
@@ -102,11 +112,12 @@ def run_spec(
             batch, _ = tokenize(ckpt, spec.texts, spec.max_length)
         b, seq = batch["input_ids"].shape
         src_shape = _pooled_shape(spec.pooling, (b, seq, ckpt.info.hidden_size))
-        predict_chain(spec, exprs, src_shape, max_numel)  # refuses before BERT runs
+        refusal = _predict(spec, exprs, src_shape, max_numel, source_env(spec, src_shape, (b, seq)), refusal)
         enc = encode(ckpt, spec.texts, spec.max_length, attentions=attentions)
         trace.encoding = enc
         mask = enc.attention_mask.to(enc.hidden_states[-1].device)
         lengths = torch.tensor(enc.lengths, device=mask.device)
+        env.update(mask=mask, attention_mask=mask, input_ids=enc.input_ids.to(mask.device))
         info.update(lengths=enc.lengths, padded=min(enc.lengths) < max(enc.lengths))
         n = len(enc.hidden_states)
         if not -n <= spec.layer < n:
@@ -130,10 +141,14 @@ def run_spec(
 
             x = pool(spec.pooling, enc.hidden_states, mask, enc.pooler_output, spec.layer)
     else:
-        predict_chain(spec, exprs, _pooled_shape(spec.pooling, spec.shape), max_numel)
+        src_shape = _pooled_shape(spec.pooling, spec.shape)
+        refusal = _predict(spec, exprs, src_shape, max_numel, source_env(spec, src_shape), refusal)
         g = torch.Generator().manual_seed(spec.seed)
         x = torch.randn(spec.shape, generator=g)
         lengths = torch.full((spec.shape[0],), spec.shape[1] if len(spec.shape) > 1 else 1)
+        if len(spec.shape) >= 2:
+            ones = torch.ones(spec.shape[:2], dtype=torch.long)
+            env.update(mask=ones, attention_mask=ones)
         _add(
             trace,
             x,
@@ -158,8 +173,27 @@ def run_spec(
             ax.pooled_axes(spec.pooling, tuple(x.shape)),
         )
     env.update(x=x, lengths=lengths)
-    _run_steps(trace, spec, exprs, env, info, max_numel)
+    _run_steps(trace, spec, exprs, env, info, max_numel, refusal)
     return trace
+
+
+def _predict(
+    spec: Spec,
+    exprs: dict[Any, Statement],
+    shape: tuple[int, ...],
+    max_numel: int,
+    names: dict[str, Any],
+    refusal: ExpressionRefused | None,
+) -> ExpressionRefused | None:
+    """Predict every shape before anything runs; a refusal at the first step raises, a later one is returned."""
+    try:
+        predict_chain(spec, exprs, shape, max_numel, env=names)
+    except ExpressionRefused as e:
+        if not e.step_index:
+            raise
+        if refusal is None or e.step_index < (refusal.step_index or 0):
+            return e
+    return refusal
 
 
 def _pooled_shape(pooling: Pooling, shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -176,35 +210,32 @@ def _pool_source(spec: Spec) -> str:
 
 
 def _run_steps(
-    trace: Trace, spec: Spec, exprs: dict[int, Expr], env: dict[str, Any], info: dict[str, Any], max_numel: int
+    trace: Trace,
+    spec: Spec,
+    exprs: dict[Any, Statement],
+    env: dict[str, Any],
+    info: dict[str, Any],
+    max_numel: int,
+    refusal: ExpressionRefused | None = None,
 ) -> None:
+    axes_env = _start_axes(trace, env)
     for i, step in enumerate(spec.steps):
-        x = env["x"]
         prev = trace.stages[-1]
         text = step_source(step)
+        plain = _plain_x_step(step, exprs.get(i), env, trace)
+        if refusal is not None and i == refusal.step_index:
+            trace.error = _refused(refusal, i, text, prev)
+            return
         try:
             if isinstance(step, str):
-                results = run_expr(exprs[i], env, max_numel)
-                out = results[-1][1] if results else x
-                ops = tuple(op for op, _ in results)
-                root = exprs[i].root
-                axes = ax.expr_axes(ops, [tuple(t.shape) for _, t in results], prev, root, tuple(env[root].shape))
-                side: dict[str, Any] = {"ops": [(op, tuple(t.shape)) for op, t in results]}
-                extras: tuple[tuple[str, Any], ...] = ()
+                out, axes, side, extras, binds, notes = _run_expr_step(exprs[i], env, axes_env, prev, max_numel)
                 kind = "expr"
             else:
-                module = build_layer(step, tuple(x.shape), spec.seed, i, str(x.device), x.dtype)
-                out, side = run_layer(module, step, x)
-                params = resolved_params(step, tuple(x.shape))
-                pred = predict_layer(step, tuple(x.shape))
-                extras = (
-                    ("parameters", count_parameters(module)),
-                    *(pred.extras if pred else ()),
-                    ("params", tuple(sorted(params.items()))),
-                )
-                axes = ax.layer_axes(step, params, prev, tuple(out.shape))
-                env.update({k: v for k, v in side.items()})
-                kind = step.kind.value
+                out, axes, side, extras, binds = _run_layer_step(spec, i, step, exprs, env, axes_env, prev, max_numel)
+                kind, notes = step.kind.value, []
+        except ExpressionRefused as e:
+            trace.error = _refused(e, i, text, prev)
+            return
         except ShapeError as e:
             trace.error = _located(e, i, text, prev, spec, trace, info)
             return
@@ -212,11 +243,137 @@ def _run_steps(
             err = ShapeError(f"{type(e).__name__}: {e}" if isinstance(e, TypeError) else str(e))
             trace.error = _located(err, i, text, prev, spec, trace, info)
             return
-        env["x"] = out
+        env.update(binds)
+        for name, value in binds.items():
+            shown = tuple(getattr(first(value), "shape", ()))
+            same = shown == tuple(first(out).shape)
+            axes_env[name] = ax.fit(axes, shown) if same else ax.fit(axes_env.get(name, ()), shown)
         stage = _add(trace, out, kind, f"step {i + 1}", text, axes, step_index=i, extras=extras, side=side)
-        found = diagnosis.stage_findings(spec, trace.stages, i, step, info)
+        # the findings read a step as a chain over x whose input is the previous stage; a step over other names
+        # (w = ..., layer input / output) gets torch's warnings only, until diagnosis reads info["names"]
+        info["names"] = {k: tuple(getattr(first(v), "shape", ())) for k, v in env.items()}
+        found = [*notes, *(diagnosis.stage_findings(spec, trace.stages, i, step, info) if plain else [])]
         if found:
             trace.stages[-1] = _with_warnings(stage, found)
+
+
+def _plain_x_step(step: Any, stmt: Statement | None, env: dict[str, Any], trace: Trace) -> bool:
+    """True for a step that reads ``x`` = the previous stage and binds only ``x`` (the form diagnosis reads)."""
+    if env.get("x") is not trace.tensors[-1]:
+        return False
+    if isinstance(step, LayerStep):
+        return step.input == "x" and step.output is None and step.h0 is None
+    from core.engine.parse import names_read
+
+    return stmt is not None and stmt.targets is None and names_read(stmt) <= {"x", "lengths", "h_n", "c_n"}
+
+
+def _start_axes(trace: Trace, env: dict[str, Any]) -> dict[str, tuple]:
+    """Axis labels of the names a pipeline starts with (``x`` from its stage, the mask (B, L), lengths (B,))."""
+    source = trace.stages[0]
+    batch, tokens = ax.BATCH, ax.TOKENS
+    out: dict[str, tuple] = {"x": trace.stages[-1].axes, "lengths": (batch,)}
+    if len(source.shape) >= 2:
+        for name in ("mask", "attention_mask", "input_ids"):
+            if name in env:
+                out[name] = (batch, tokens)
+    return out
+
+
+def _run_expr_step(stmt: Statement, env: dict[str, Any], axes_env: dict[str, tuple], prev: Stage, max_numel: int):
+    run = run_statement(stmt, env, max_numel)
+    results = run.results
+    root = stmt.expr.root
+    root_value = env.get(root) if root is not None else None
+    root_shape = tuple(first(root_value).shape) if root_value is not None else None
+    shapes = [tuple(first(t).shape) for _, t in results]
+    ops = tuple(op for op, _ in results)
+    axes = ax.expr_axes(ops, shapes, prev, root, root_shape, env_axes=axes_env)
+    out = run.value
+    if shapes and tuple(first(out).shape) != shapes[-1]:
+        axes = ax.fit((), tuple(first(out).shape))
+    side: dict[str, Any] = {"ops": [(op, tuple(first(t).shape)) for op, t in results], "binds": run.binds}
+    extras: list[tuple[str, Any]] = []
+    if stmt.targets is not None:
+        extras.append(("binds", tuple(run.binds)))
+        if len(run.binds) > 1:
+            extras.append(("bound", tuple((n, _shape_of(v)) for n, v in run.binds.items())))
+    notes = [
+        Finding("torch_warning", f"torch warns at `{where}`: {text}", severity="warning", step_index=None)
+        for where, text in dict.fromkeys(run.warnings)
+    ]
+    return out, axes, side, tuple(extras), run.binds, notes
+
+
+def _shape_of(v: Any) -> tuple[int, ...]:
+    return tuple(first(v).shape)
+
+
+def _run_layer_step(
+    spec: Spec,
+    i: int,
+    step: LayerStep,
+    exprs: dict[Any, Statement],
+    env: dict[str, Any],
+    axes_env: dict[str, tuple],
+    prev: Stage,
+    max_numel: int,
+):
+    if step.input not in env:
+        raise ExpressionRefused(f"`{step.input}` is not defined here; available: {', '.join(sorted(env))}")
+    x = env[step.input]
+    data = first(x)
+    shape = tuple(data.shape)
+    states = {key: run_statement(exprs[(i, key)], env, max_numel).value for key in ("h0", "c0") if (i, key) in exprs}
+    module = build_layer(step, shape, spec.seed, i, str(data.device), data.dtype)
+    out, side = run_layer(module, step, x, states.get("h0"), states.get("c0"))
+    params = resolved_params(step, shape)
+    pred = predict_layer(step, shape) if not is_packed(x) else None
+    facts = pred.extras if pred else tuple((k, tuple(v.shape)) for k, v in side.items())
+    extras: list[tuple[str, Any]] = [
+        ("parameters", count_parameters(module)),
+        *facts,
+        ("params", tuple(sorted(params.items()))),
+    ]
+    here = replace(prev, shape=shape, axes=ax.fit(axes_env.get(step.input, ()), shape))
+    out_shape = tuple(first(out).shape)
+    axes = ax.packed_axes(step, params, out_shape) if is_packed(x) else ax.layer_axes(step, params, here, out_shape)
+    binds = dict(side)
+    if step.targets is None:
+        binds["x"] = out
+    else:
+        value: Any = out
+        if step.kind is LayerKind.LSTM and not isinstance(step.targets, str):
+            value = (out, (side["h_n"], side["c_n"]))
+        elif step.kind is LayerKind.GRU and not isinstance(step.targets, str):
+            value = (out, side["h_n"])
+        binds.update(unpack(step.targets, value))
+    if step.output is not None or step.input != "x":
+        extras.append(("binds", step.names))
+    for name, v in side.items():
+        axes_env[name] = ax.state_axes(tuple(v.shape))
+    return out, axes, side, tuple(extras), binds
+
+
+def _refused(e: ExpressionRefused, i: int, text: str, prev: Stage) -> ShapeError:
+    """A refusal as the trace's error at step ``i``: the construct named, a fix when a supported spelling exists."""
+    detail = re.sub(r"^step \d+ `.*?` refused: ", "", str(e), flags=re.S)
+    fix = None
+    if e.suggestion:
+        fix = Fix(f"replace step {i + 1} by `{e.suggestion}`", "replace", index=i, step=e.suggestion)
+    return ShapeError(
+        detail,
+        step_index=i,
+        step=text,
+        input_shape=prev.shape,
+        input_axes=prev.axis_labels,
+        explanation=(
+            "This step is outside the safe expression language (or over the memory budget), so it was not run; "
+            "the steps before it ran."
+        ),
+        fix=fix,
+        kind="refused",
+    )
 
 
 def _located(err: ShapeError, i: int, text: str, prev: Stage, spec: Spec, trace: Trace, info: dict[str, Any]):
@@ -242,6 +399,11 @@ def _add(
     extras: tuple = (),
     side: dict | None = None,
 ) -> Stage:
+    if is_packed(t):  # a PackedSequence is shown by its data (sum of lengths, features) and batch sizes
+        extras = (*extras, ("packed", True), ("batch_sizes", tuple(int(v) for v in t.batch_sizes)))
+        t = t.data
+    elif isinstance(t, (tuple, list)):
+        t = first(t)
     stage = Stage(
         index=len(trace.stages),
         name=name,

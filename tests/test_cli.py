@@ -59,7 +59,7 @@ def test_trace_shape_error_exit_1_with_json(tmp_path):
         ({"texts": ["a"], "shape": [1]}, "exactly one of"),
         ({"shape": [2, 3], "bogus": 1}, "unknown spec key"),
         ({"shape": [2, 3], "steps": ["__import__('os').system('touch PWNED')"]}, "refused"),
-        ({"shape": [2, 3], "steps": ["x.expand(10**6, 10**6, -1)"]}, "refused"),
+        ({"shape": [2, 3], "steps": ["x[:1].expand(10**6, 10**6, -1)"]}, "refused"),
     ],
 )
 def test_trace_invalid_exit_2_one_line(tmp_path, spec, fragment):
@@ -226,3 +226,16 @@ def test_console_script_embeds_the_same_vectors(tmp_path):
         r = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, r.stderr
     np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
+
+
+def test_trace_refusal_at_a_later_step_exit_1_with_the_stages_before_it(tmp_path):
+    """Issue 11: a refused step 2 keeps step 1 (exit 1, JSON printed); refused at step 1 nothing ran (exit 2)."""
+    spec = {"shape": [2, 5, 8], "steps": ["w = x.mean(1)", "w.numpy()"]}
+    r = cli("trace", "--spec", write_spec(tmp_path, spec))
+    assert r.returncode == 1, r.stderr
+    out = json.loads(r.stdout)
+    assert [s["shape"] for s in out["stages"]] == [[2, 5, 8], [2, 8]]
+    assert out["stages"][1]["extras"]["binds"] == ["w"]
+    err = out["error"]
+    assert err["refused"] is True and err["kind"] == "refused" and err["step"] == 1
+    assert "`w.numpy` is not allowed" in err["message"] and "Traceback" not in r.stderr

@@ -106,3 +106,50 @@ def test_apply_fix_bad_index():
     with pytest.raises(SpecError, match="the spec has 1 steps"):
         apply_fix({"shape": [2], "steps": ["x"]}, Fix("", "delete", index=4))
     assert apply_fix({"texts": ["a"]}, Fix("", "set", key="pooling", value="mean"))["pooling"] == "mean"
+
+
+LSTM_PARAMS = {"hidden_size": 8, "batch_first": True}
+
+
+def test_layer_sibling_keys_round_trip_and_default_to_the_old_form():
+    raw = {"lstm": LSTM_PARAMS, "input": "pooled", "output": "out, (h, c)", "h0": "torch.zeros(1, 2, 8)",
+           "c0": "torch.zeros(1, 2, 8)"}  # fmt: skip
+    spec = Spec.from_dict({"shape": [2, 5, 8], "steps": [raw]})
+    step = spec.steps[0]
+    assert (step.input, step.output, step.targets, step.names) == ("pooled", "out, (h, c)", ("out", ("h", "c")),
+                                                                    ("out", "h", "c"))  # fmt: skip
+    assert spec.to_dict()["steps"] == [raw]
+    assert Spec.from_dict(spec.to_dict()) == spec
+    plain = Spec.from_dict({"shape": [2, 5, 8], "steps": [{"lstm": LSTM_PARAMS}]})
+    assert plain.to_dict()["steps"] == [{"lstm": LSTM_PARAMS}], "old specs serialise exactly as before"
+    assert plain.steps[0].names == ("x", "h_n", "c_n")
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        ({"output": "out, h"}, '\'output\' of lstm must be "out" or "out, (h_n, c_n)"'),
+        ({"output": "a.b"}, "'output' must be names such as"),
+        ({"output": "x[0]"}, "'output' must be names such as"),
+        ({"output": ""}, "'output' must be a non-empty string"),
+        ({"input": "1x"}, "'input' must be a name"),
+        ({"input": 3}, "'input' must be a non-empty string"),
+        ({"h0": "torch.zeros(1, 2, 8)"}, "an LSTM takes both initial states: give 'h0' and 'c0'"),
+        ({"h0": "x" * 501, "c0": "x"}, "at most 500 characters"),
+    ],
+)
+def test_layer_sibling_keys_are_checked(extra, needle):
+    with pytest.raises(SpecError) as err:
+        Spec.from_dict({"shape": [2, 5, 8], "steps": [{"lstm": LSTM_PARAMS, **extra}]})
+    assert needle in str(err.value)
+
+
+def test_initial_states_belong_to_recurrent_layers():
+    with pytest.raises(SpecError, match="'h0' / 'c0' are initial states of an LSTM or GRU, not of linear"):
+        Spec.from_dict({"shape": [2, 8], "steps": [{"linear": {"out_features": 2}, "h0": "x"}]})
+    with pytest.raises(SpecError, match="a GRU has no cell state; give 'h0' only"):
+        Spec.from_dict({"shape": [2, 5, 8], "steps": [{"gru": LSTM_PARAMS, "h0": "x", "c0": "x"}]})
+    with pytest.raises(SpecError, match='\'output\' of gru must be "out" or "out, h_n"'):
+        Spec.from_dict({"shape": [2, 5, 8], "steps": [{"gru": LSTM_PARAMS, "output": "out, (h, c)"}]})
+    with pytest.raises(SpecError, match="one key \\(lstm, gru, conv1d, linear\\) and optionally input, output, h0, c0"):
+        Spec.from_dict({"shape": [2, 5, 8], "steps": [{"output": "y"}]})

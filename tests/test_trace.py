@@ -257,12 +257,40 @@ def test_keras_argument_fails_like_torch():
     assert "unexpected keyword argument 'return_sequences'" in trace.error.message
 
 
-def test_refused_expression_runs_nothing(monkeypatch):
+def test_refused_first_step_runs_nothing(monkeypatch):
     import core.model.encoding
 
     monkeypatch.setattr(core.model.encoding, "encode", lambda *a, **k: pytest.fail("BERT must not run"))
-    with pytest.raises(ExpressionRefused, match="step 2"):
-        run_spec(Spec.from_dict({"texts": ["hi"], "steps": ["x.mean(1)", "__import__('os')"]}))
+    with pytest.raises(ExpressionRefused, match="step 1"):
+        run_spec(Spec.from_dict({"texts": ["hi"], "steps": ["__import__('os')", "x.mean(1)"]}))
+
+
+def test_a_later_refused_step_keeps_the_steps_before_it():
+    """Issue 11: a refused step 2 no longer hides step 1, the tokens and the stages."""
+    trace = run_spec(Spec.from_dict({"shape": [2, 5, 8], "steps": ["x.mean(1)", "__import__('os')", "x.T"]}))
+    assert [s.shape for s in trace.stages] == [(2, 5, 8), (2, 8)]
+    err = trace.error
+    assert err is not None and err.kind == "refused" and err.step_index == 1
+    assert "name `__import__` is not allowed" in err.message and err.input_shape == (2, 8)
+    d = trace.to_dict()["error"]
+    assert d["refused"] is True and d["step"] == 1 and d["kind"] == "refused"
+
+
+def test_a_refusal_names_the_supported_spelling_as_a_fix():
+    trace = run_spec(Spec.from_dict({"shape": [2, 5, 8], "steps": ["x.mean(1)", "x.masked_fill_(x > 0, 0.0)"]}))
+    err = trace.error
+    assert err.kind == "refused" and "in-place `.masked_fill_` is not allowed" in err.message
+    assert err.fix is not None and err.fix.step == "x.masked_fill(x > 0, 0.0)"
+    from core.fixes import apply_fix
+
+    fixed = run_spec(Spec.from_dict(apply_fix(trace.spec.to_dict(), err.fix)))
+    assert fixed.ok and fixed.final.shape == (2, 8)
+
+
+def test_over_budget_at_a_later_step_is_a_refusal_after_the_earlier_steps():
+    trace = run_spec(Spec.from_dict({"shape": [32, 128, 768], "steps": ["x.mean(1)", "x.repeat(1000, 1000)"]}))
+    assert [s.shape for s in trace.stages] == [(32, 128, 768), (32, 768)]
+    assert trace.error.kind == "refused" and "the limit is" in trace.error.message
 
 
 def test_over_budget_is_refused_before_running():

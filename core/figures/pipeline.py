@@ -56,10 +56,11 @@ def segment_width(size: int) -> float:
 
 
 def stage_label(stage: Stage) -> str:
-    """Row title of a stage: ``step 2 · x.transpose(1, 2)`` (source shortened to one line)."""
+    """Row title of a stage: ``step 2 · x.transpose(1, 2)``, or ``step 3 → w`` with the names its step bound
+    (source shortened to one line)."""
     source = stage.source.split("#")[0].strip() if stage.kind == "source" else stage.source
     source = source if len(source) <= LABEL_CHARS else source[: LABEL_CHARS - 1] + "…"
-    return f"<b>{html.escape(stage.name)}</b><br><span style='font-size:11px;color:#555'>{html.escape(source)}</span>"
+    return f"<b>{html.escape(stage.title)}</b><br><span style='font-size:11px;color:#555'>{html.escape(source)}</span>"
 
 
 def segment_text(name: str, symbol: str, size: int, width_px: float) -> str:
@@ -101,7 +102,7 @@ def shape_flow(stages: Sequence[Stage], error: Any = None, title: str = "", plot
             d["text"].append(html.escape(segment_text(name, symbol, size, width * px_per_unit)))
             formula = f"<br>{html.escape(axis.formula)}" if axis is not None and axis.formula else ""
             d["hover"].append(
-                f"<b>{html.escape(stage.name)}</b> · dim {dim}<br>{html.escape(name)} ({html.escape(symbol)}) = {size}"
+                f"<b>{html.escape(stage.title)}</b> · dim {dim}<br>{html.escape(name)} ({html.escape(symbol)}) = {size}"
                 f"<br>stride {strides[dim] if dim < len(strides) else '?'} · role {role}{formula}"
             )
             d["pattern"].append("" if stage.contiguous else "/")

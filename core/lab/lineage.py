@@ -279,7 +279,8 @@ def run_chain(
         except ExpressionRefused as e:
             return IndexRuns(ops, tensors, _failure_from(e, li, text, None, current, 0), line_sources), lines
         try:
-            results = [run_expr(expr, {"x": t[-1]}, max_numel=max_numel) for t in tensors]
+            results = [_run_drawable(expr, t[-1], max_numel) for t in tensors]
+            _same_shapes(results, text)
         except (ShapeError, ExpressionRefused) as e:
             prefix = _longest_prefix(expr, [t[-1] for t in tensors], max_numel)
             for r, t in enumerate(tensors):
@@ -294,11 +295,40 @@ def run_chain(
     return IndexRuns(ops, tensors, None, line_sources), lines
 
 
+def _run_drawable(expr: Expr, t: torch.Tensor, max_numel: int) -> list[tuple[Op, torch.Tensor]]:
+    """``run_expr`` on one index tensor, refusing what has no lineage to draw: values that are not elements of
+    ``x`` (comparisons, indices), tuples, names other than ``x``."""
+    results = run_expr(expr, {"x": t}, max_numel=max_numel)
+    for op, r in results:
+        what = op.source or op.name
+        if not isinstance(r, torch.Tensor):
+            raise ExpressionRefused(
+                f"`{what}` gives a tuple; the Reshape Lab draws one tensor per line (pick one piece, e.g. [0])"
+            )
+        if not r.dtype.is_floating_point:
+            raise ExpressionRefused(
+                f"`{what}` gives {str(r.dtype).replace('torch.', '')} values, not elements of x: the Reshape Lab draws "
+                "where elements move; try this line in the Pipeline Explorer"
+            )
+    return results
+
+
+def _same_shapes(results: list[list[tuple[Op, torch.Tensor]]], text: str) -> None:
+    shapes = {tuple(tuple(r.shape) for _, r in run) for run in results}
+    if len(shapes) > 1:
+        raise ExpressionRefused(
+            f"`{text}`: the result's shape depends on the values, so there is no fixed lineage to draw; "
+            "try this line in the Pipeline Explorer"
+        )
+
+
 def _longest_prefix(expr: Expr, inputs: list[torch.Tensor], max_numel: int) -> list[list[tuple[Op, torch.Tensor]]]:
     for k in range(len(expr.ops) - 1, 0, -1):
         sub = Expr(expr.source, expr.root, expr.ops[:k])
         try:
-            return [run_expr(sub, {"x": t}, max_numel=max_numel) for t in inputs]
+            runs = [_run_drawable(sub, t, max_numel) for t in inputs]
+            _same_shapes(runs, expr.source)
+            return runs
         except (ShapeError, ExpressionRefused):
             continue
     return [[] for _ in inputs]

@@ -333,3 +333,44 @@ def test_warning_fix_is_one_click():
     assert any(s.startswith("Fix applied") for s in _texts(at.success))
     assert not any("[PAD]" in w for w in _texts(at.warning)), "the warning is gone"
     assert _url_spec(at).steps[1] != "x[:, -1, :]"
+
+
+def _link(spec: dict) -> dict[str, str]:
+    return {PARAM: encode_spec(Spec.from_dict(spec))}
+
+
+def test_a_refused_later_step_keeps_the_earlier_stages_on_the_page():
+    """Issue 11: a refused step 2 no longer hides step 1, the tokens and the stages."""
+    spec = {"shape": [2, 5, 8], "steps": ["x.mean(1)", "x.masked_fill_(x > 0, 0.0)"]}
+    at = _app(_link(spec))
+    _ok(at)
+    errors = _texts(at.error)
+    assert any(e.startswith("**Step 2 was refused (the steps before it ran):**") for e in errors), errors
+    assert any("in-place `.masked_fill_` is not allowed" in c for c in _texts(at.code))
+    stages = at.dataframe[0].value
+    assert list(stages["shape"]) == ["(2, 5, 8)", "(2, 8)"], "the stages before the refusal are shown"
+    at.button(key="pl_fix_error").click().run()
+    _ok(at)
+    assert _url_spec(at).steps[1] == "x.masked_fill(x > 0, 0.0)"
+    assert "Fix applied: replace step 2 by `x.masked_fill(x > 0, 0.0)`. The pipeline runs now." in _texts(at.success)
+
+
+def test_named_steps_show_their_names_and_layer_siblings_survive_a_rerun():
+    spec = {
+        "shape": [2, 5, 8],
+        "steps": [
+            {"lstm": {"hidden_size": 6, "batch_first": True}, "output": "out, (h, c)"},
+            "w = torch.softmax(torch.bmm(out, h[-1].unsqueeze(2)), 1)",
+            "torch.bmm(out.transpose(1, 2), w).squeeze(-1)",
+        ],
+    }
+    at = _app(_link(spec))
+    _ok(at)
+    assert "Runs: final shape `(2, 6)`" in _texts(at.success)
+    stages = at.dataframe[0].value
+    assert list(stages["stage"])[1:] == ["step 1 → out, h, c", "step 2 → w", "step 3"]
+    assert any("binds `out, (h, c)`" in c for c in _texts(at.caption))
+    at.number_input(key="pl_p0_hidden_size").set_value(4).run()  # the widgets rebuild the step
+    _ok(at)
+    assert "Runs: final shape `(2, 4)`" in _texts(at.success)
+    assert _url_spec(at).steps[0].output == "out, (h, c)", "the output names are kept"

@@ -135,13 +135,19 @@ def test_to_source_round_trip(src: str, shape: tuple, expected: tuple) -> None:
     assert predict_shapes(again, shapes_of(env))[-1] == expected
 
 
-def test_every_op_is_covered_and_described() -> None:
+SHAPE_OPS = {"reshape", "view", "permute", "transpose", "movedim", "flatten", "unflatten", "unsqueeze", "squeeze",
+             "contiguous", "mean", "sum", "amax", "amin", "chunk", "split", "narrow", "select", "expand", "repeat",
+             "index", "pad", "rearrange", "reduce", "cat", "stack"}  # fmt: skip
+
+
+def test_every_shape_op_is_covered_and_described() -> None:
+    """The shape ops of the first language; tests/engine/test_language.py covers every op of OP_NAMES."""
     seen = set()
     for src, shape, _ in VALID:
         for op in bind(parse_expr(src), shapes_of(make_env(shape))):
             seen.add(op.name)
             assert describe(op) and "\n" not in describe(op)
-    assert seen == set(OP_NAMES)
+    assert seen == SHAPE_OPS and set(OP_NAMES) >= SHAPE_OPS
     assert describe(Op("transpose", (1, 2))) == "swap dims 1 and 2"
 
 
@@ -180,7 +186,7 @@ ERRORS = [
     ("torch.cat([x, x[:, :2]], dim=2)", (2, 3, 4), lambda x: torch.cat([x, x[:, :2]], 2), "cat_shapes", True),
     ("torch.stack([x, x[:, :2]])", (2, 3, 4), lambda x: torch.stack([x, x[:, :2]]), "stack_shapes", True),
     ("F.pad(x, (0, 1, 2))", (2, 3, 4), lambda x: torch.nn.functional.pad(x, (0, 1, 2)), "pad", True),
-    ("x.movedim((0, 1), 1)", (2, 3, 4), lambda x: x.movedim((0, 1), (1,)), "movedim", False),
+    ("x.movedim((0, 1), (1,))", (2, 3, 4), lambda x: x.movedim((0, 1), (1,)), "movedim", True),
     ("x[:, ::-1]", (2, 3, 4), lambda x: x[:, ::-1], "index_step", True),
     ("x[torch.arange(2), torch.arange(3)]", (2, 3, 4), lambda x: x[torch.arange(2), torch.arange(3)], "index", True),
     ('rearrange(x, "a b -> a b c")', (2, 3), None, "einops", False),
@@ -239,12 +245,34 @@ def test_runtime_index_error_is_a_shape_error() -> None:
     assert err.value.kind == "index_range"
 
 
-def test_x_T_on_3d_is_refused_as_shape_error() -> None:
-    env = make_env((2, 3, 4))
-    for fn in (predict_shapes, run_expr):
-        with pytest.raises(ShapeError, match=r"x\.mT") as err:
-            fn(parse_expr("x.T"), env if fn is run_expr else shapes_of(env))
+@pytest.mark.parametrize("shape", [(), (5,), (2, 3), (2, 3, 4)])
+def test_x_T_follows_torch_on_every_rank(shape) -> None:
+    """Issue 11: x.T on 1-d returns it unchanged (it was refused), on N-d reverses the dims like torch."""
+    import warnings
+
+    env = {"x": torch.randn(shape)}
+    predicted = predict_shapes(parse_expr("x.T"), shapes_of(env))
+    ran = run_expr(parse_expr("x.T"), env)[-1][1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's deprecation of x.T on N-d (warned once per process)
+        ref = env["x"].T
+    assert predicted == [tuple(ref.shape)] and torch.equal(ran, ref) and ran.stride() == ref.stride()
+
+
+@pytest.mark.parametrize(("shape", "ok"), [((), True), ((5,), False), ((2, 3), True), ((2, 3, 4), True)])
+def test_x_mT_follows_torch_on_every_rank(shape, ok) -> None:
+    """Issue 11: x.mT on 0-d runs (identity, a torch deprecation warning); on 1-d it fails with torch's message."""
+    env = {"x": torch.randn(shape)}
+    expr = parse_expr("x.mT")
+    if ok:
+        assert predict_shapes(expr, shapes_of(env)) == [tuple(env["x"].mT.shape)]
+        assert torch.equal(run_expr(expr, env)[-1][1], env["x"].mT)
+    else:
+        with pytest.raises(ShapeError, match="only supported on matrices") as err:
+            predict_shapes(expr, shapes_of(env))
         assert err.value.kind == "transpose_T"
+        with pytest.raises(ShapeError, match="only supported on matrices"):
+            run_expr(expr, env)
 
 
 def test_shape_index_out_of_range() -> None:
@@ -264,15 +292,24 @@ def test_budget_message_and_parameter() -> None:
 
 
 def test_run_refuses_over_budget_before_running_anything(monkeypatch) -> None:
-    import core.engine.expr as mod
+    import core.engine.evaluate as mod
 
-    calls = []
-    real = mod._run_op
-    monkeypatch.setattr(mod, "_run_op", lambda *a: calls.append(a) or real(*a))
+    real_calls = []
+    real = mod.invoke
+
+    def spy(d, op, t, *a):
+        if isinstance(t, torch.Tensor) and not t.is_meta:
+            real_calls.append(op.name)
+        return real(d, op, t, *a)
+
+    monkeypatch.setattr(mod, "invoke", spy)
     env = make_env((2, 3, 4))
+    run_expr(parse_expr("x.mean(0)"), env)
+    assert real_calls == ["mean"], "the spy sees real runs"
+    real_calls.clear()
     with pytest.raises(ExpressionRefused):
         run_expr(parse_expr("x.mean(0).repeat(100, 100)"), env, max_numel=1000)
-    assert calls == []
+    assert real_calls == []
 
 
 @pytest.mark.parametrize(
@@ -281,23 +318,74 @@ def test_run_refuses_over_budget_before_running_anything(monkeypatch) -> None:
         ("x.reshape(2.0, -1)", "float"),
         ("x.mean(dim=1.5)", "float"),
         ("x.chunk(2)", "pick one piece"),
-        ("x.mean(axis=1)", "keyword `axis` is not allowed"),
+        ("x.mean(axes=1)", "keyword `axes` is not allowed"),
         ("x.reshape(x.shape[0] / 2, -1)", "`/`"),
         ("x.permute(0, 2, 1).shape", "not a tensor"),
-        ("x[[0, 1]]", "list indices"),
-        ("x[x]", "index tensors"),
-        ("F.pad(x, (0, 1), mode='reflect')", "allowed: constant"),
+        ("x[[0, 1.5]]", "float"),
+        ("F.pad(x, (0, 1), mode='wrap')", "allowed: constant, reflect"),
         ("reduce(x, 'b l h -> b h', 'median')", "allowed: mean"),
         ("x.flatten(1, -1, 2)", "at most 2 arguments"),
         ("x.mean(keepdim=1)", "True or False"),
-        ("y.reshape(2)", "name `y` is not allowed"),
         ("x[..., ...]", "single ellipsis"),
+        ("x.max(dim=1)", "returns a tuple"),
+        ("w = x.chunk(2, dim=-1)", "returns a tuple"),
+        ("x.max(dim=1).sum()", "returns a tuple"),
+        ("0 < x < 1", "chained comparisons"),
+        ("x and mask", "`and` / `or`"),
+        ("x if x else x", "torch.where"),
+        ("not x", "use `~`"),
+        ("a = b = x", "one `=` per step"),
+        ("torch.cat(x, x)", "list of 1 to 8 tensors"),
+        ("x.to('cuda')", "the app picks the device"),
+        ("x.cuda()", "the app picks the device"),
+        ("x.item()", "not part of the language"),
+        ("x.masked_fill_(mask, 0)", "in-place `.masked_fill_`"),
+        ("torch.softmaxx(x, -1)", "did you mean softmax"),
+        ("x.sotfmax(-1)", "did you mean softmax"),
+        ("x / math.sqrt(d)", "`d` is a tensor"),
+        ("x.reshape(*x)", "`*` unpacks a size tuple only"),
+        ("torch.einsum(eq, x)", "equation as a string literal"),
+        ("x[True]", "bool index"),
+        ("torch = x", "cannot bind the name `torch`"),
+        ("x.shape[0] = 3", "assign to a name"),
     ],
 )
 def test_misuse_is_refused_with_a_clear_message(src: str, needle: str) -> None:
     with pytest.raises(ExpressionRefused, match=None) as err:
         parse_expr(src)
     assert needle in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("src", "ref"),
+    [
+        ("x.mean(axis=1)", lambda x: x.mean(axis=1)),
+        ("x[[0, 1]]", lambda x: x[[0, 1]]),
+        ("F.pad(x, (0, 1), mode='reflect')", lambda x: torch.nn.functional.pad(x, (0, 1), mode="reflect")),
+        ("x.swapaxes(axis0=1, axis1=2)", lambda x: x.swapaxes(axis0=1, axis1=2)),
+        ("x.reshape(shape=(2, -1))", lambda x: x.reshape(shape=(2, -1))),
+    ],
+)
+def test_spellings_that_were_refused_now_run_like_torch(src, ref) -> None:
+    """Issue 11 (spellings): keyword arguments and forms torch accepts are accepted."""
+    env = {"x": torch.randn(2, 3, 4)}
+    out = run_expr(parse_expr(src), env)[-1][1]
+    assert torch.equal(out, ref(env["x"]))
+    assert predict_shapes(parse_expr(src), shapes_of(env))[-1] == tuple(out.shape)
+
+
+def test_x_indexed_by_a_float_tensor_fails_with_torchs_message() -> None:
+    env = {"x": torch.randn(2, 3)}
+    with pytest.raises(ShapeError, match="tensors used as indices must be long, int"):
+        run_expr(parse_expr("x[x]"), env)
+
+
+def test_unknown_names_are_refused_when_bound_with_the_names_available() -> None:
+    expr = parse_expr("y.reshape(2)")
+    with pytest.raises(ExpressionRefused, match="`y` is not defined here; available: x"):
+        bind(expr, {"x": (2, 3)})
+    with pytest.raises(ExpressionRefused, match="`y` is not defined"):
+        run_expr(expr, {"x": torch.zeros(2, 3)})
 
 
 def test_bind_time_refusals() -> None:
@@ -444,10 +532,99 @@ def test_property_permute_then_inverse_is_identity(case) -> None:
 
 def test_docstring_examples() -> None:
     import doctest
+    import importlib
 
-    import core.engine.expr
-    import core.engine.ops
-    import core.engine.parse
+    names = ["expr", "parse", "parse_args", "ops", "values", "render", "catalog", "opdef", "predict"]
+    for name in names:
+        result = doctest.testmod(importlib.import_module(f"core.engine.{name}"))
+        assert result.failed == 0 and result.attempted > 0, name
+    assert doctest.testmod(importlib.import_module("core.diagnosis.op_axes")).failed == 0
 
-    for mod in (core.engine.expr, core.engine.parse, core.engine.ops):
-        assert doctest.testmod(mod).failed == 0
+
+# ------------------------------------------------------------- the correctness faults of issue 11, each a kind
+
+
+@pytest.mark.parametrize(
+    ("src", "shape"),
+    [
+        ("torch.reshape(x, ())", (1,)),
+        ("x.reshape(())", (1,)),
+        ("x.view(())", (1, 1)),
+        ("torch.reshape(x, ())", (2,)),
+        ("x.reshape(())", (2,)),
+        ("torch.permute(x, ())", ()),
+        ("x.permute(())", ()),
+        ("x.permute(())", (2,)),
+        ("x.expand(())", ()),
+        ("x.repeat(())", ()),
+        ("x.new_zeros(())", (2, 3)),
+        ("torch.zeros(())", (2,)),
+        ("x[:, 16:].amax(dim=1)", (4, 16, 32)),
+        ("x[:, :0].amax()", (4, 16, 32)),
+        ("x[:, :0].amin(dim=(0, 1))", (4, 16, 32)),
+        ("x[:, :0].max(dim=1).values", (4, 16, 32)),
+        ("x[:, :0].argmax(dim=1)", (4, 16, 32)),
+        ("x[:, :0].mean(dim=1)", (4, 16, 32)),
+        ("x[:, :0].sum(dim=1)", (4, 16, 32)),
+        ("x.T", (5,)),
+        ("x.T", ()),
+        ("x.mT", ()),
+        ("x.mT", (5,)),
+        ("x.t()", (5,)),
+        ("x.t()", (2, 3, 4)),
+    ],
+)
+def test_function_and_method_forms_agree_with_torch(src, shape) -> None:
+    """Issue 11 kinds: an empty size tuple in both forms, reductions over an empty dim, .T / .mT / .t() on any rank:
+    the prediction and the run give torch's result or torch's own (CPU) error message."""
+    import warnings
+
+    env = {"x": torch.randn(shape)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref_fn = {"torch": torch, "F": torch.nn.functional}
+        try:
+            expected, error = eval(src, ref_fn, env), None  # the reference: plain torch on a trusted test string
+        except Exception as e:
+            expected, error = None, e
+    expr = parse_expr(src)
+    if error is None:
+        assert predict_shapes(expr, shapes_of(env))[-1] == tuple(expected.shape)
+        out = run_expr(expr, env)[-1][1]
+        assert torch.equal(out, expected) or (out.isnan() == expected.isnan()).all()
+    else:
+        with pytest.raises(ShapeError) as predicted:
+            predict_shapes(expr, shapes_of(env))
+        with pytest.raises(ShapeError) as ran:
+            run_expr(expr, env)
+        assert ran.value.message == str(error) == predicted.value.message
+
+
+@pytest.mark.parametrize(
+    ("src", "message"),
+    [
+        ("x.softmax(5)", "Dimension out of range (expected to be in range of [-3, 2], but got 5)"),
+        ("F.log_softmax(x, dim=-4)", "Dimension out of range (expected to be in range of [-3, 2], but got -4)"),
+        ("x.index_select(1, torch.zeros(2, 2, dtype=torch.long))", "index_select(): Index is supposed to be a vector"),
+    ],
+)
+def test_meta_kernels_that_skip_a_check_are_caught(src, message) -> None:
+    """torch's meta kernels accept these, its CPU kernels refuse them: the prediction follows the CPU."""
+    env = {"x": torch.randn(2, 3, 4)}
+    with pytest.raises(ShapeError) as predicted:
+        predict_shapes(parse_expr(src), shapes_of(env))
+    with pytest.raises(ShapeError) as ran:
+        run_expr(parse_expr(src), env)
+    assert predicted.value.message == ran.value.message == message
+
+
+def test_meta_messages_are_replaced_by_the_cpu_ones() -> None:
+    """A broadcast error: meta says "Attempting to broadcast a dimension...", the CPU what users see in their code."""
+    env = {"x": torch.randn(4, 16, 32)}
+    with pytest.raises(ShapeError) as predicted:
+        predict_shapes(parse_expr("x + x[:, :3]"), shapes_of(env))
+    assert (
+        predicted.value.message
+        == "The size of tensor a (16) must match the size of tensor b (3) at non-singleton dimension 1"
+    )
+    assert predicted.value.kind == "broadcast"

@@ -78,13 +78,62 @@ SPECS: dict[str, tuple[dict, bool]] = {
         False,
     ),
     "synthetic_gru_unbatched": ({"shape": [5, 12], "steps": [{"gru": {"hidden_size": 6, "num_layers": 2}}]}, False),
+    # multi-tensor pipelines (issue 11): names bound by steps, layer input / output / h0 / c0, masks as names
+    "tiny_attention_over_lstm_outputs": (
+        {
+            "texts": [*TEXTS, "a third text, longer than the others, to force padding"],
+            "checkpoint": "random:bert-tiny",
+            "steps": [
+                {"lstm": {"hidden_size": 16, "batch_first": True, "bidirectional": True}, "output": "out, (h, c)"},
+                "w = torch.bmm(out, torch.cat([h_n[-2], h_n[-1]], dim=1).unsqueeze(2))",
+                "w = torch.softmax(w.masked_fill(mask.unsqueeze(-1) == 0, float('-inf')), 1)",
+                "context = torch.bmm(out.transpose(1, 2), w).squeeze(-1)",
+                {"linear": {"out_features": 2}, "input": "context", "output": "logits"},
+            ],
+        },
+        False,
+    ),
+    "synthetic_named_heads_h0_c0": (
+        {
+            "shape": [3, 6, 8],
+            "seed": 2,
+            "steps": [
+                "q, k = x.chunk(2, dim=-1)",
+                "scores = q @ k.transpose(-1, -2) / math.sqrt(q.size(-1))",
+                "attn = F.softmax(scores + (1.0 - mask[:, None, :]) * -10000.0, dim=-1)",
+                "y = rearrange(attn @ k, 'b l d -> b d l')",
+                {
+                    "lstm": {"hidden_size": 5, "batch_first": True, "num_layers": 2},
+                    "input": "x",
+                    "h0": "torch.zeros(2, x.size(0), 5)",
+                    "c0": "torch.ones(2, x.size(0), 5)",
+                },
+                "values, indices = x.max(dim=1)",
+            ],
+        },
+        False,
+    ),
+    "tiny_masked_mean_by_hand_and_packed_gru": (
+        {
+            "texts": TEXTS,
+            "checkpoint": "random:bert-tiny",
+            "steps": [
+                "pooled = (x * attention_mask.unsqueeze(-1)).sum(1) / attention_mask.sum(1, keepdim=True)",
+                "packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)",
+                {"gru": {"hidden_size": 6, "batch_first": True}, "input": "packed", "output": "out, h_last"},
+                "torch.cat([h_last[-1], pooled], dim=-1)",
+            ],
+        },
+        False,
+    ),
 }
 POOLINGS = ["cls", "mean", "max", "pooler", "last4_concat", "last4_sum", "first_last_avg"]
 
 
 def _run(script: str, tmp_path, probe: bool = True) -> subprocess.CompletedProcess:
     if probe:
-        script += "\nimport json as _json\nprint(_json.dumps(x.detach().flatten()[:32].tolist()))\n"
+        final = re.findall(r"^print\(tuple\((\w+)\.shape\)\)", script, flags=re.M)[-1]
+        script += f"\nimport json as _json\nprint(_json.dumps({final}.detach().flatten()[:32].tolist()))\n"
     path = tmp_path / "pipeline.py"
     path.write_text(script, encoding="utf-8")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "PYTHONPATH": ""}

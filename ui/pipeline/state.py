@@ -16,7 +16,15 @@ import streamlit as st
 
 from core.errors import SpecError
 from core.export import share
-from core.spec import DEFAULT_CHECKPOINT, FOREIGN_PARAMS, LAYER_PARAMS, MAX_LENGTH_LIMIT, LayerKind, Spec
+from core.spec import (
+    DEFAULT_CHECKPOINT,
+    FOREIGN_PARAMS,
+    LAYER_KEYS,
+    LAYER_PARAMS,
+    MAX_LENGTH_LIMIT,
+    LayerKind,
+    Spec,
+)
 
 DEFAULT_SPEC: dict[str, Any] = {
     "texts": ["This movie was absolutely amazing!", "The plot was confusing."],
@@ -132,7 +140,7 @@ def init_widgets(item: dict[str, Any]) -> None:
     if isinstance(step, str):
         ss.setdefault(f"pl_e{sid}", step)
         return
-    ((kind_name, params),) = step.items()
+    kind_name, params, _ = split_layer(step)
     kind = LayerKind(kind_name)
     for p in (*MAIN_PARAMS[kind], *MORE_PARAMS[kind]):
         key = f"pl_p{sid}_{p}"
@@ -146,6 +154,12 @@ def init_widgets(item: dict[str, Any]) -> None:
         ss[key] = value
 
 
+def split_layer(step: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """(layer key, its parameters, the sibling keys input / output / h0 / c0) of a layer step's JSON."""
+    kind_name = next(k for k in step if k not in LAYER_KEYS)
+    return kind_name, dict(step[kind_name] or {}), {k: v for k, v in step.items() if k in LAYER_KEYS}
+
+
 def sync_chain() -> list[Any]:
     """Read every step's widget values back into the chain; returns the spec steps."""
     ss = st.session_state
@@ -155,7 +169,7 @@ def sync_chain() -> list[Any]:
         if isinstance(step, str):
             item["step"] = str(ss.get(f"pl_e{sid}", step)).strip()
         else:
-            ((kind_name, params),) = step.items()
+            kind_name, params, siblings = split_layer(step)
             kind = LayerKind(kind_name)
             managed = (*MAIN_PARAMS[kind], *MORE_PARAMS[kind])
             new: dict[str, Any] = {}
@@ -170,7 +184,7 @@ def sync_chain() -> list[Any]:
                     continue  # torch's default: left out, so links and exported code stay short
                 new[p] = value
             new.update({k: v for k, v in params.items() if k in FOREIGN_PARAMS})
-            item["step"] = {kind_name: new}
+            item["step"] = {kind_name: new, **siblings}
         steps.append(item["step"])
     return steps
 
