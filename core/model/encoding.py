@@ -207,6 +207,16 @@ def check_encoder_memory(size: EncoderSize | Checkpoint, batch: int, seq: int) -
     return nbytes
 
 
+def encoding_bytes(ckpt: Checkpoint, batch: int, seq: int, attentions: bool = True) -> int:
+    """Bytes an ``encode`` of (batch, seq) tokens holds: every hidden state, and the attentions when kept."""
+    info = ckpt.info
+    size = hidden_states_bytes(ckpt, batch, seq)
+    attn = info.num_layers * batch * info.num_heads * seq * seq
+    if attentions and attn <= MAX_ATTENTION_NUMEL:
+        size += attn * encoder_size(ckpt).itemsize
+    return size
+
+
 def check_before_loading(name: str, texts: tuple[str, ...] | list[str], max_length: int | None) -> None:
     """Refuse (BudgetExceeded) a run of the bundled model or a random preset over the work or memory budget
     before its weights are even loaded (random:bert-large takes ~12 s and 1.3 GB just to build). Token

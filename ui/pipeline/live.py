@@ -8,7 +8,7 @@ from typing import Any
 
 import streamlit as st
 
-from ui.pipeline.outputs import code_span
+from ui.pipeline.outputs import code_span, human_bytes
 from ui.safe_text import text
 
 
@@ -86,7 +86,22 @@ def _token_ticks(trace: Any, b: int, length: int) -> list[str] | None:
     return list(enc.tokens[b])
 
 
+def _released(trace: Any, i: int) -> bool:
+    """True (and said) when the stage's tensor was let go to keep the run within the server's memory budget."""
+    if trace.tensors[i] is not None:
+        return False
+    stage = trace.stages[i]
+    st.markdown(f"**{text(stage.name)}** · {code_span(stage.source)} → `{tuple(stage.shape)}`")
+    st.caption(
+        f"Its output ({human_bytes(stage.bytes)}) was not kept once the later steps ran, to keep the pipeline "
+        "within the server's memory budget; its shape, strides and bytes are in the stage table."
+    )
+    return True
+
+
 def _recurrent_output(trace: Any, i: int, b: int, fp: Any) -> None:
+    if _released(trace, i):
+        return
     stage, out = trace.stages[i], trace.tensors[i]
     params = dict(stage.extra("params", ()) or ())
     if out.dim() == 3:
@@ -113,6 +128,8 @@ def _recurrent_output(trace: Any, i: int, b: int, fp: Any) -> None:
 
 
 def _conv_output(trace: Any, i: int, b: int, fp: Any) -> None:
+    if _released(trace, i):
+        return
     stage, out = trace.stages[i], trace.tensors[i]
     grid = out[b] if out.dim() == 3 else out  # (C_out, L_out)
     formula = stage.extra("formula")

@@ -107,8 +107,12 @@ def error_panel(err: Any, spec_dict: dict[str, Any]) -> None:
     where = f"Step {err.step_index + 1}" if err.step_index is not None else "A step"
     axes = f" — {' · '.join(err.input_axes)}" if err.input_axes else ""
     shape = f" on input `{tuple(err.input_shape)}`{axes}" if err.input_shape is not None else ""
-    refused = err.kind == "refused"
-    verb = "was refused (the steps before it ran)" if refused else "failed"
+    refused = err.kind in ("refused", "stopped", "out_of_memory")
+    verb = {
+        "refused": "was refused (the steps before it ran)",
+        "stopped": "was stopped at the server's time limit (the steps before it ran)",
+        "out_of_memory": "ran out of memory",
+    }.get(err.kind, "failed")
     with st.container(border=True, key="pl_error"):
         st.error(f"**{where} {verb}:** {code(err.step)}{shape if not refused else ''}", icon=":material/error:")
         st.code(err.message, language=None, wrap_lines=True)
