@@ -106,7 +106,7 @@ def run_spec(
     info: dict[str, Any] = {"checkpoint": None, "lengths": None, "padded": False}
     if spec.uses_model:
         from core.model.checkpoints import load_checkpoint
-        from core.model.encoding import encode, encoding_bytes, tokenize
+        from core.model.encoding import check_encoder_work, encode, encoding_bytes, tokenize
 
         ckpt = checkpoint or load_checkpoint(spec.checkpoint, device)
         trace.checkpoint = ckpt.info
@@ -116,7 +116,9 @@ def run_spec(
         b, seq = batch["input_ids"].shape
         src_shape = _pooled_shape(spec.pooling, (b, seq, ckpt.info.hidden_size))
         held = encoding_bytes(ckpt, b, seq, attentions)  # the encoder output stays (memo, tokens panel, pooling)
-        refusal = _predict(spec, exprs, src_shape, max_numel, source_env(spec, src_shape, (b, seq)), refusal, held)
+        work = check_encoder_work(ckpt, b, seq)  # the forward's FLOPs: the layer steps add to them
+        names = source_env(spec, src_shape, (b, seq))
+        refusal = _predict(spec, exprs, src_shape, max_numel, names, refusal, held, work)
         enc = encode(ckpt, spec.texts, spec.max_length, attentions=attentions)
         trace.encoding = enc
         mask = enc.attention_mask.to(enc.hidden_states[-1].device)
@@ -198,13 +200,16 @@ def _predict(
     names: dict[str, Any],
     refusal: ExpressionRefused | None,
     held: int = 0,
+    work: float = 0.0,
 ) -> ExpressionRefused | None:
     """Predict every shape before anything runs; a refusal at the first step raises, a later one is returned.
 
     The memory budget is the pipeline's: the bytes held at once (``held``: the encoder output; every name,
     every stage kept for display, each op's input and output; see ``core.engine.retention``) are predicted.
+    So is the work budget: the encoder's FLOPs (``work``) plus every layer step's.
     """
-    retention = Retention(current_limits().memory_bytes, extra=held)
+    budgets = current_limits()
+    retention = Retention(budgets.memory_bytes, extra=held, work=work, work_limit=budgets.work_flops)
     try:
         predict_chain(spec, exprs, shape, max_numel, env=names, retention=retention)
     except ExpressionRefused as e:

@@ -209,3 +209,29 @@ def test_torch_threads_are_not_changed_by_a_run():
     before = torch.get_num_threads()
     run_spec(Spec.from_dict({"shape": [2, 3], "steps": ["x.T"]}))
     assert torch.get_num_threads() == before
+
+
+def test_the_work_budget_is_for_the_whole_run(monkeypatch):
+    """Each layer under the budget, the run over it: refused at the step that crosses it."""
+    monkeypatch.setenv("SHAPE_EXPLORER_WORK_GFLOPS", "1")
+    layer = {"linear": {"out_features": 1024}}
+    one = Spec.from_dict({"shape": [256, 1024], "steps": [layer]})  # 0.54 GFLOP
+    assert run_spec(one).ok
+    trace = run_spec(one.replace(steps=[layer, layer, layer]))
+    assert trace.error.kind == "refused" and trace.error.step_index == 1
+    assert "with step 2 the run would take about 1.1 GFLOP of work in all" in trace.error.message
+
+
+def test_the_encoder_work_counts_toward_the_run(tiny_ckpt, monkeypatch):
+    from core.model.encoding import encoder_flops
+
+    texts = ["word " * 60] * 4
+    enc = encoder_flops(2, 128, 512, 4, 62)
+    monkeypatch.setenv("SHAPE_EXPLORER_WORK_GFLOPS", str(enc * 1.5 / 1e9))
+    spec = Spec.from_dict(
+        {"texts": texts, "checkpoint": "random:bert-tiny", "steps": [{"linear": {"out_features": 512}}]}
+    )
+    assert run_spec(spec, checkpoint=tiny_ckpt).ok  # 4 x 62 x 128 x 512 x 2 = 33 MFLOP on top: fits
+    big = spec.replace(steps=[{"linear": {"out_features": 2048}}])  # 130 MFLOP: alone fine, with the encoder's not
+    with pytest.raises(BudgetExceeded, match=r"in all \(the encoder and the layer steps\)"):
+        run_spec(big, checkpoint=tiny_ckpt)

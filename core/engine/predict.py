@@ -22,6 +22,7 @@ from core.engine.expr import Statement, meta_env, parse_statement, predict_state
 from core.engine.layers import check_layer_budget, parameter_count, predict_layer, resolved_params
 from core.engine.retention import Retention, chain_transients, drop_unread
 from core.errors import BudgetExceeded, ExpressionRefused, ShapeError
+from core.limits import RECURRENT_COST
 from core.spec import LayerKind, LayerStep, Spec
 
 StepKey = int | tuple[int, str]
@@ -175,7 +176,10 @@ def _predict_layer(
     if pred is None:
         return None
     try:
-        check_layer_budget(i, step, shape, pred.shape, max_numel)  # elements, weights, work (core.engine.layers)
+        _, flops = check_layer_budget(i, step, shape, pred.shape, max_numel)  # elements, weights, work of the step
+        if retention is not None:  # and the run's work so far
+            recurrent = step.kind in (LayerKind.LSTM, LayerKind.GRU)
+            retention.add_work(flops * (RECURRENT_COST if recurrent else 1), f"step {i + 1}")
     except BudgetExceeded as e:
         raise BudgetExceeded(str(e), step_index=i) from None
     extras = dict(pred.extras)

@@ -73,12 +73,34 @@ def fmt(n: float) -> str:
 class Retention:
     """The stage tensors a run keeps for display and the bytes it holds; BudgetExceeded over ``limit``."""
 
-    def __init__(self, limit: int, keep_for_display: int = KEEP_FOR_DISPLAY, extra: int = 0) -> None:
+    def __init__(
+        self,
+        limit: int,
+        keep_for_display: int = KEEP_FOR_DISPLAY,
+        extra: int = 0,
+        work: float = 0.0,
+        work_limit: float | None = None,
+    ) -> None:
         self.limit = limit
         self.keep_for_display = keep_for_display
         self.extra = extra  # bytes held outside the steps (the encoder's hidden states)
         self.shown: list[Any] = []  # stage values, None once released
         self.peak = 0
+        self.work = work  # FLOPs of the run so far (the encoder's forward, then each layer step)
+        self.work_limit = work_limit
+
+    def add_work(self, flops: float, where: str) -> float:
+        """Add a step's work to the run's; BudgetExceeded when the whole run goes over ``work_limit``."""
+        from core.limits import fmt_flops
+
+        self.work += flops
+        if self.work_limit is not None and self.work > self.work_limit:
+            raise BudgetExceeded(
+                f"with {where} the run would take about {fmt_flops(self.work)} of work in all (the encoder and the "
+                f"layer steps); the server's limit for one run is {fmt_flops(self.work_limit)}. Use smaller inputs "
+                "or fewer or smaller layers"
+            )
+        return self.work
 
     def _held(self, env: dict[str, Any], more: Iterable[Any] = ()) -> int:
         return self.extra + live_bytes([*env.values(), *(v for v in self.shown if v is not None), *more])
