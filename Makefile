@@ -2,6 +2,8 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
+# 0.0.0.0: the room's laptops can reach the server; ADDRESS=127.0.0.1 keeps it on this machine only.
+ADDRESS ?= 0.0.0.0
 
 .PHONY: run test lint format bench chromium clean
 
@@ -18,8 +20,11 @@ $(VENV)/.dev: requirements-dev.txt $(VENV)/.deps
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $@
 
+# Prints the room link for students, the teacher key and where answers are saved. Optional:
+# ROOM_URL=http://… (the address students use, when it is not this machine's LAN address), TEACHER_KEY=….
 run: $(VENV)/.deps
-	$(PY) -m streamlit run app.py --server.port $(PORT)
+	$(if $(TEACHER_KEY),SHAPE_EXPLORER_TEACHER_KEY='$(TEACHER_KEY)') $(PY) -m core.room.serve \
+	  --port $(PORT) --address $(ADDRESS) $(if $(ROOM_URL),--room-url '$(ROOM_URL)')
 
 # Debian's Chromium for the browser tests (installed when missing and running as root).
 chromium:

@@ -1,4 +1,9 @@
-"""Shape Explorer: entry point. Page config, navigation over pages/ (each page draws its own sidebar)."""
+"""Shape Explorer: entry point. Page config, the room's CSS and presenter mode, navigation over pages/.
+
+Every page has its own path: the overview is the default page at ``/`` (Streamlit serves the default page at
+the root and ignores its url_path), so ``/pipeline``, ``/pooling``, ``/reshape-lab``, ``/lessons`` and
+``/teacher`` are each a real address — a link to any of them never lands on "Page not found".
+"""
 
 import os
 
@@ -7,27 +12,34 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import streamlit as st
 import torch
 
-from ui.common import ensure_app_navigation, page_icon
+from ui import room, style
+from ui.common import page_icon
 
 # Shared 2-core machines: one intra-op thread per request avoids OpenMP oversubscription stalls
 # (measured: an LSTM step took 250-600 ms with 2 threads under load, under 2 ms with 1).
 torch.set_num_threads(max(1, (os.cpu_count() or 2) // 2))
 
 st.set_page_config(page_title="Shape Explorer", page_icon=page_icon(), layout="wide")  # drawn: no CDN request
-ensure_app_navigation()
+room.teacher_key()  # made (and printed to the terminal) on the first request when the launcher did not set one
+room.sync_presenting()
+presenting = room.presenting()
+style.apply(presenting)
 
 PAGES = [
-    st.Page(
-        "pages/pipeline.py",
-        title="Pipeline Explorer",
-        icon=":material/account_tree:",
-        url_path="pipeline",
-        default=True,
-    ),
+    st.Page("pages/home.py", title="Overview", icon=":material/home:", url_path="home", default=True),
+    st.Page("pages/pipeline.py", title="Pipeline Explorer", icon=":material/account_tree:", url_path="pipeline"),
     st.Page("pages/pooling.py", title="Pooling comparison", icon=":material/scatter_plot:", url_path="pooling"),
     st.Page("pages/reshape-lab.py", title="Reshape Lab", icon=":material/grid_on:", url_path="reshape-lab"),
     st.Page("pages/lessons.py", title="Lessons & workshop", icon=":material/school:", url_path="lessons"),
+    st.Page(
+        "pages/teacher.py",
+        title="Class results",
+        icon=":material/groups:",
+        url_path="teacher",
+        visibility="visible" if room.teacher_visible() else "hidden",
+    ),
 ]
 
-page = st.navigation(PAGES)
+page = st.navigation(PAGES, position="top" if presenting else "sidebar")
+room.present_toggle()
 page.run()

@@ -15,7 +15,7 @@ from typing import Any
 
 from core.errors import SpecError
 
-EDIT_OPS = ("insert", "replace", "delete", "set_param", "delete_param", "set")
+EDIT_OPS = ("insert", "replace", "delete", "set_param", "delete_param", "set", "update")
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,8 @@ class Fix:
     """A spec edit.
 
     op: insert (``step`` before ``index``) | replace (step ``index`` by ``step``) | delete (step ``index``) |
-        set_param (``param`` of layer step ``index`` to ``value``) | delete_param | set (top-level ``key``).
+        set_param (``param`` of layer step ``index`` to ``value``) | delete_param | set (top-level ``key``) |
+        update (several top-level keys at once: ``value`` is a dict, e.g. ``{"pooling": "mean", "steps": [...]}``).
     """
 
     description: str
@@ -52,6 +53,11 @@ def apply_fix(spec: dict[str, Any], fix: Fix) -> dict[str, Any]:
         if not fix.key:
             raise SpecError("a 'set' fix needs a key")
         out[fix.key] = fix.value
+        return out
+    if fix.op == "update":
+        if not isinstance(fix.value, dict) or not fix.value:
+            raise SpecError("an 'update' fix needs a dict of top-level keys")
+        out.update(copy.deepcopy(fix.value))
         return out
     if i is None or not (0 <= i <= len(steps)) or (fix.op != "insert" and i == len(steps)):
         raise SpecError(f"fix refers to step {i}, but the spec has {len(steps)} steps")

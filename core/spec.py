@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from core.errors import SpecError
+from core.loss_step import LOSS_KEY, LossKind, LossStep, SyntheticTarget, labels_json, parse_labels, parse_loss_step
 
 DEFAULT_CHECKPOINT = "bundled:all-MiniLM-L6-v2"
 MAX_TEXTS = 64
@@ -155,8 +156,9 @@ class LayerStep:
         return tuple(n for n in _flat_names(self.targets) if n != "_")
 
 
-Step = str | LayerStep
-SPEC_KEYS = {"texts", "shape", "checkpoint", "max_length", "layer", "pooling", "steps", "seed", "title"}
+Step = str | LayerStep | LossStep
+SPEC_KEYS = {"texts", "shape", "checkpoint", "max_length", "layer", "pooling", "steps", "seed", "title", "labels"}
+__all__ = ["LossKind", "LossStep", "SyntheticTarget"]  # the loss step's contract (core.loss_step), re-exported
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,7 @@ class Spec:
     steps: tuple[Step, ...] = ()
     seed: int = 0
     title: str = ""
+    labels: tuple[Any, ...] | None = None  # one entry per text: class id, multi-hot row, float(s) (core.loss_step)
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -226,9 +229,10 @@ class Spec:
             max_length=max_length,
             layer=_int(data.get("layer", -1), "layer", -64, 64),
             pooling=Pooling.parse(data.get("pooling", "none")),
-            steps=tuple(parse_step(s, i) for i, s in enumerate(steps_raw)),
+            steps=(steps := tuple(parse_step(s, i) for i, s in enumerate(steps_raw))),
             seed=_int(data.get("seed", 0), "seed", 0, 2**31 - 1),
             title=title[:200],
+            labels=_labels(data.get("labels"), texts, shape, steps),
         )
 
     @classmethod
@@ -248,6 +252,10 @@ class Spec:
             out["max_length"] = self.max_length
             out["layer"] = self.layer
             out["pooling"] = self.pooling.value
+        elif self.pooling is not Pooling.NONE:  # a synthetic source pools too (cls / mean / max)
+            out["pooling"] = self.pooling.value
+        if self.labels is not None:
+            out["labels"] = labels_json(self.labels)
         out["steps"] = [s if isinstance(s, str) else s.to_json() for s in self.steps]
         out["seed"] = self.seed
         return out
@@ -287,9 +295,12 @@ def load_json(text: str, what: str = "the spec") -> Any:
 
 def step_source(step: Step) -> str:
     """Human text of a step: the expression itself, or the nn constructor call (with its call when the step
-    reads or binds other names: ``out, (h, c) = nn.LSTM(hidden_size=64)(x, (h0, c0))``)."""
+    reads or binds other names: ``out, (h, c) = nn.LSTM(hidden_size=64)(x, (h0, c0))``); a loss step as
+    ``loss = nn.CrossEntropyLoss()(x, labels)``."""
     if isinstance(step, str):
         return step
+    if isinstance(step, LossStep):
+        return step.source
     args = ", ".join(f"{k}={v!r}" for k, v in step.params.items())
     ctor = f"nn.{TORCH_NAMES[step.kind]}({args})"
     if step.input == "x" and step.output is None and step.h0 is None:
@@ -368,8 +379,10 @@ def parse_step(raw: Any, index: int) -> Step:
         if not raw.strip():
             raise SpecError(f"{where} is an empty expression")
         return raw.strip()
-    if isinstance(raw, LayerStep):
+    if isinstance(raw, LayerStep | LossStep):
         return raw
+    if isinstance(raw, dict) and LOSS_KEY in raw:
+        return parse_loss_step(raw, where)
     layer_keys = [k for k in raw if k not in LAYER_KEYS] if isinstance(raw, dict) else []
     if not isinstance(raw, dict) or len(layer_keys) != 1:
         raise SpecError(
@@ -417,6 +430,22 @@ def parse_step(raw: Any, index: int) -> Step:
         raise SpecError(f"{where}: {kind.value} needs {', '.join(missing)}")
     siblings = _layer_siblings(kind, {k: v for k, v in raw.items() if k in LAYER_KEYS}, where)
     return LayerStep(kind, clean, **siblings)
+
+
+def _labels(raw: Any, texts: Any, shape: Any, steps: tuple[Step, ...]) -> tuple[Any, ...] | None:
+    """The per-text labels (one per text, or per row of a synthetic source); a loss step that reads ``labels``
+    needs them."""
+    labels = None
+    if raw is not None:
+        rows, what = (len(texts), "text") if texts is not None else (shape[0], "row of the synthetic source")
+        labels = parse_labels(raw, rows, what)
+    for i, step in enumerate(steps):
+        if isinstance(step, LossStep) and step.reads_labels and labels is None:
+            raise SpecError(
+                f'step {i + 1}: the loss reads `labels`, but the spec has none: add "labels" (one per text, e.g. '
+                '[1, 0]) or give the loss a synthetic target, e.g. "target": {"shape": [2], "dtype": "long", "high": 2}'
+            )
+    return labels
 
 
 def _plain_word(value: Any) -> bool:

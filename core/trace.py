@@ -24,6 +24,7 @@ from core.diagnosis import findings as diagnosis
 from core.engine.evaluate import first, is_packed
 from core.engine.expr import MAX_NUMEL, Statement, run_statement, unpack
 from core.engine.layers import build_layer, count_parameters, predict_layer, resolved_params, run_layer
+from core.engine.losses import build_loss, labels_tensor, per_sample_loss, run_loss, synthetic_target
 from core.engine.predict import parse_prefix, predict_chain, reads_after, source_env
 from core.engine.retention import Retention, drop_unread, tensors_in
 from core.errors import BudgetExceeded, ExpressionRefused, RunCancelled, ShapeError, SpecError
@@ -31,7 +32,7 @@ from core.fixes import Fix
 from core.limits import check_deadline
 from core.limits import current as current_limits
 from core.records import Finding, Stage
-from core.spec import LayerKind, LayerStep, Pooling, Spec, step_source
+from core.spec import LayerKind, LayerStep, LossStep, Pooling, Spec, step_source
 
 
 @dataclass
@@ -181,6 +182,8 @@ def run_spec(
         )
     env.update(x=x, lengths=lengths)
     info["held"] = held
+    if spec.labels is not None:
+        env["labels"] = labels_tensor(spec.labels).to(x.device)
     _run_steps(trace, spec, exprs, env, info, max_numel, refusal)
     return trace
 
@@ -254,11 +257,15 @@ def _run_steps(
         if refusal is not None and i == refusal.step_index:
             trace.error = _refused(refusal, i, text, prev)
             return
+        info["env"] = dict(env)  # the names as the step found them (diagnosis reads the data, never changes it)
         try:
             check_deadline(f"before step {i + 1}")
             if isinstance(step, str):
                 out, axes, side, extras, binds, notes = _run_expr_step(exprs[i], env, axes_env, prev, max_numel)
                 kind = "expr"
+            elif isinstance(step, LossStep):
+                out, axes, side, extras, binds = _run_loss_step(spec, i, step, exprs, env, axes_env, max_numel)
+                kind, notes = "loss", []
             else:
                 out, axes, side, extras, binds = _run_layer_step(spec, i, step, exprs, env, axes_env, prev, max_numel)
                 kind, notes = step.kind.value, []
@@ -292,8 +299,8 @@ def _run_steps(
             return
         for j in retention.released():
             _release(trace, offset + j)
-        # the findings read a step as a chain over x whose input is the previous stage; a step over other names
-        # (w = ..., layer input / output) gets torch's warnings only, until diagnosis reads info["names"]
+        # the findings read a step as a chain over x whose input is the previous stage (a loss step reads its own
+        # logits and targets); a step over other names (w = ..., layer input / output) gets torch's warnings only
         info["names"] = {k: tuple(getattr(first(v), "shape", ())) for k, v in env.items()}
         found = [*notes, *(diagnosis.stage_findings(spec, trace.stages, i, step, info) if plain else [])]
         if found:
@@ -341,11 +348,15 @@ def _release(trace: Trace, index: int) -> None:
 
 
 def _plain_x_step(step: Any, stmt: Statement | None, env: dict[str, Any], trace: Trace) -> bool:
-    """True for a step that reads ``x`` = the previous stage and binds only ``x`` (the form diagnosis reads)."""
+    """True for a step in a form diagnosis reads: one that reads ``x`` = the previous stage and binds only ``x``
+    (a layer may take initial states: their rule reads the h0 / c0 text), or a loss step (its rules read the logits
+    and targets it names)."""
+    if isinstance(step, LossStep):
+        return True
     if env.get("x") is not trace.tensors[-1]:
         return False
     if isinstance(step, LayerStep):
-        return step.input == "x" and step.output is None and step.h0 is None
+        return step.input == "x" and step.output is None
     from core.engine.parse import names_read
 
     return stmt is not None and stmt.targets is None and names_read(stmt) <= {"x", "lengths", "h_n", "c_n"}
@@ -436,6 +447,48 @@ def _run_layer_step(
     for name, v in side.items():
         axes_env[name] = ax.state_axes(tuple(v.shape))
     return out, axes, side, tuple(extras), binds
+
+
+def _run_loss_step(
+    spec: Spec,
+    i: int,
+    step: LossStep,
+    exprs: dict[Any, Statement],
+    env: dict[str, Any],
+    axes_env: dict[str, tuple],
+    max_numel: int,
+):
+    """Logits against targets: the loss value becomes the stage (``x`` is left as it was) and is bound as ``loss``.
+
+    The side keeps the logits, the targets and the per-sample losses (reduction='none') for the loss panel.
+    """
+    if step.input not in env:
+        raise ExpressionRefused(f"`{step.input}` is not defined here; available: {', '.join(sorted(env))}")
+    logits = first(env[step.input])
+    if isinstance(step.target, str):
+        target = first(run_statement(exprs[(i, "target")], env, max_numel).value)
+    else:
+        target = synthetic_target(step.target, spec.seed, i).to(logits.device)
+    module = build_loss(step.kind, step.params)
+    value, warned = run_loss(module, logits, target)
+    side: dict[str, Any] = {"logits": logits, "target": target, "per_sample": per_sample_loss(step, logits, target)}
+    extras: list[tuple[str, Any]] = [
+        ("loss_kind", step.kind.value),
+        ("input", step.input),
+        ("target_source", step.target_source),
+        ("logits", tuple(logits.shape)),
+        ("logits_dtype", str(logits.dtype).replace("torch.", "")),
+        ("target", tuple(target.shape)),
+        ("target_dtype", str(target.dtype).replace("torch.", "")),
+        ("reduction", step.params.get("reduction", "mean")),
+    ]
+    if value.dim() == 0:
+        extras.append(("value", float(value)))
+    if warned:
+        extras.append(("torch_warnings", tuple(dict.fromkeys(warned))))
+    in_axes = ax.fit(axes_env.get(step.input, ()), tuple(logits.shape))
+    axes = ax.loss_axes(step.kind.value, in_axes, tuple(value.shape))
+    return value, axes, side, tuple(extras), {"loss": value}
 
 
 def _refused(e: ExpressionRefused, i: int, text: str, prev: Stage) -> ShapeError:

@@ -63,7 +63,7 @@ if trace is not None and trace.encoding is not None:
     with st.expander("Tokens: word pieces, ids and attention mask", expanded=len(trace.encoding.texts) <= 4):
         ui.tokens_panel(trace.encoding)
 
-left, right = st.columns([6, 5], gap="large")
+left, right = st.container(key="pl_layout").columns([6, 5], gap="large")  # stacked when narrow (ui/style.py)
 with left:
     ui.step_editor(trace)
 with right:
@@ -79,6 +79,13 @@ with right:
     elif trace is not None:
         if trace.error is not None:
             ui.error_panel(trace.error, spec.to_dict())
+        elif trace.final.kind == "loss" and trace.final.extra("value") is not None:
+            f = trace.final
+            st.success(
+                f"Runs: loss `{f.extra('value'):.4f}` (nn.{f.extra('loss_kind')}: logits `{f.extra('logits')}` vs "
+                f"targets `{f.extra('target')}`)",
+                icon=":material/check_circle:",
+            )
         else:
             st.success(f"Runs: final shape `{tuple(trace.final.shape)}`", icon=":material/check_circle:")
         st.plotly_chart(shape_flow(trace.stages, trace.error), key="pl_flow", config={"displayModeBar": False})

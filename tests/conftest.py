@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ for _name in [k for k in os.environ if k.startswith("SHAPE_EXPLORER_")]:  # an o
     del os.environ[_name]
 os.environ["SHAPE_EXPLORER_CONFIG"] = str(ROOT / "tests" / "no-such-server-config.toml")  # defaults (core.limits)
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# quiz answers recorded by AppTests go to a throwaway room, never to the checkout's data/
+os.environ["SHAPE_EXPLORER_DATA"] = tempfile.mkdtemp(prefix="shape-explorer-tests-")
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 

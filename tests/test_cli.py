@@ -228,6 +228,29 @@ def test_console_script_embeds_the_same_vectors(tmp_path):
     np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
 
 
+def test_cli_trace_prints_the_loss_stage_and_its_warning(tmp_path, capsys):
+    from core.cli import main
+
+    path = tmp_path / "loss.json"
+    path.write_text(
+        json.dumps(
+            {
+                "shape": [8, 32],
+                "steps": [
+                    {"linear": {"out_features": 1}},
+                    {"loss": {"kind": "MSELoss"}, "target": {"shape": [8], "dtype": "float"}},
+                ],
+            }
+        )
+    )
+    assert main(["trace", "--spec", str(path)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    loss = out["stages"][-1]
+    assert loss["kind"] == "loss" and loss["shape"] == [] and loss["extras"]["logits"] == [8, 1]
+    assert isinstance(loss["extras"]["value"], float)
+    assert [w["code"] for w in out["warnings"]] == ["loss_broadcast"]
+
+
 def test_trace_refusal_at_a_later_step_exit_1_with_the_stages_before_it(tmp_path):
     """Issue 11: a refused step 2 keeps step 1 (exit 1, JSON printed); refused at step 1 nothing ran (exit 2)."""
     spec = {"shape": [2, 5, 8], "steps": ["w = x.mean(1)", "w.numpy()"]}

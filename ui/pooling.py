@@ -311,7 +311,7 @@ def score_section(c: Comparison, shown: Sequence[str]) -> None:
 
 def pca_grid(c: Comparison, shown: Sequence[str], three_d: bool) -> None:
     dims = 3 if three_d else 2
-    per_row = 2 if three_d else 3
+    per_row = 2  # three per row left each plot ~210 px at 1024×768: titles were cut
     st.caption(
         "Each dot is one text, coloured by its label; hover to read it. Every strategy gets its own principal "
         "axes, so compare how the groups separate, not the coordinates. Axis titles give the share of variance "
@@ -340,7 +340,7 @@ def similarity_section(c: Comparison, shown: Sequence[str]) -> None:
         picked = [s] if s else []
         per_row = 1
     else:
-        picked, per_row = list(shown), 3
+        picked, per_row = list(shown), 2
     for start in range(0, len(picked), per_row):
         cols = st.columns(per_row)
         for col, s in zip(cols, picked[start : start + per_row]):

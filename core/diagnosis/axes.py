@@ -487,3 +487,16 @@ def packed_axes(step: LayerStep, params: dict[str, Any], out: tuple[int, ...]) -
 def sequence_dim(axes: tuple[Axis, ...]) -> int | None:
     """The first tokens/time dim, if any."""
     return next((i for i, a in enumerate(axes) if a.role in SEQUENCE_ROLES), None)
+
+
+LOSS = Axis("loss", "", "other", "the loss value, averaged (or summed) over every sample")
+
+
+def loss_axes(kind: str, logits_axes: tuple[Axis, ...], out: tuple[int, ...]) -> tuple[Axis, ...]:
+    """Axes of a loss value: none when reduced; with reduction='none' one per sample — the logits' axes without the
+    class dim (dim 1) for CrossEntropyLoss / NLLLoss, the logits' own axes for BCEWithLogitsLoss / MSELoss."""
+    if not out:
+        return ()
+    if kind in ("CrossEntropyLoss", "NLLLoss") and len(logits_axes) >= 2:
+        return fit((logits_axes[0], *logits_axes[2:]), out)
+    return fit(logits_axes, out)

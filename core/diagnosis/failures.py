@@ -12,11 +12,13 @@ from collections.abc import Callable
 from typing import Any
 
 from core.diagnosis import axes as ax
+from core.diagnosis.failures_loss import loss_fix, state_fix
 from core.diagnosis.finding_tools import predicts, render
+from core.diagnosis.reshape_axes import FEATURE_ROLES, SEQUENCE_ROLES
 from core.errors import ShapeError
 from core.fixes import Fix
 from core.records import Axis, Stage
-from core.spec import LayerKind, LayerStep, Spec
+from core.spec import LayerKind, LayerStep, LossStep, Spec
 
 
 def explain_failure(err: ShapeError, spec: Spec, stages: list[Stage], info: dict[str, Any]) -> ShapeError:
@@ -45,14 +47,24 @@ def explain_failure(err: ShapeError, spec: Spec, stages: list[Stage], info: dict
     ex = explain(err.message, context)
     err.kind = err.kind or ex.kind
     fix = None
+    cause = None
     if i is not None and step is not None and shape is not None:
         try:
-            fix = _failure_fix(ex, spec, stages, i, step, shape, axes)
+            if isinstance(step, LossStep):
+                fix = loss_fix(ex.kind, ex.numbers, spec, stages, i, step, info)
+            elif ex.kind == "rnn_hidden" and isinstance(step, LayerStep):
+                fix = state_fix(spec, stages, i, step, shape)
+            else:
+                fix = _failure_fix(ex, spec, stages, i, step, shape, axes)
+            cause = _cause(ex, stages, step, shape, axes, info)
         except Exception:  # no fix rather than a broken trace
             fix = None
     text = ex.explanation
     text += _context_note(ex.kind, axes, shape)
-    if ex.fix:
+    if cause is not None:  # the trace knows the real cause: it leads, and its fix replaces the generic advice
+        lead, advice = cause
+        text = f"{lead} {text} {advice}"
+    elif ex.fix:
         text += " " + ex.fix
     err.explanation = err.explanation or text
     if err.fix is None:
@@ -72,6 +84,80 @@ def _context_note(kind: str, axes: tuple[Axis, ...], shape: tuple[int, ...] | No
     return ""
 
 
+def _cause(ex, stages, step, shape, axes, info) -> tuple[str, str] | None:
+    """A lead sentence naming the real cause, and the advice that replaces explain's generic fix, when the trace's
+    layout tells more than the message: the hidden size on the wrong dim of a Conv1d, a bidirectional width."""
+    if ex.kind == "conv_channels" and isinstance(step, LayerStep):
+        return _conv_layout_cause(ex.numbers, step, shape, axes, info)
+    if ex.kind == "linear_mat" and isinstance(step, LayerStep) and step.kind is LayerKind.LINEAR and axes:
+        return _bidirectional_width_cause(ex.numbers, stages, shape, axes)
+    return None
+
+
+def _token_layout(shape: tuple[int, ...], axes: tuple[Axis, ...]) -> int | None:
+    """The dim holding the features of a (batch, tokens, features)-like 3-D input, when dim 1 is a sequence axis."""
+    if len(shape) != 3 or len(axes) != 3 or axes[1].role not in SEQUENCE_ROLES:
+        return None
+    return next((d for d in (2, 0) if axes[d].role in FEATURE_ROLES), None)
+
+
+def _conv_layout_cause(nums, step, shape, axes, info) -> tuple[str, str] | None:
+    want = nums.get("expected_channels")
+    feat = _token_layout(shape, axes)
+    if feat is None or want is None or shape[feat] == want:
+        return None  # the right size on the wrong dim: explain's own advice (permute) is the answer
+    size = shape[feat]
+    ckpt = info.get("checkpoint")
+    model = ""
+    if ckpt is not None and axes[feat].role == "hidden" and getattr(ckpt, "hidden_size", None) == size:
+        model = f" — {getattr(ckpt, 'id', 'this checkpoint')} has hidden size {size}"
+    lead = (
+        f"Your input is {_labels(axes)} {_shape(shape)}: Conv1d reads dim 1 as channels, and here dim 1 is "
+        f"{axes[1].label} = {shape[1]}; the features are {axes[feat].label} = {size} on dim {feat}{model}."
+    )
+    lead += f" in_channels={want} matches neither: it is not this input's feature size ({size})."
+    src = _move(3, feat, 1)
+    advice = (
+        f"Put the features on dim 1 with `{src}` -> {_shape(tuple(shape[d] for d in _order(3, feat, 1)))} and build "
+        f"the Conv1d with in_channels={size} (or leave in_channels out: it is inferred). Setting "
+        f"in_channels={shape[1]} (the number of {axes[1].name}) would run, but convolve across {axes[feat].name} "
+        f"units instead of along the sequence, and break on texts of another length."
+    )
+    return lead, advice
+
+
+def _bidirectional_width_cause(nums, stages, shape, axes) -> tuple[str, str] | None:
+    from core.diagnosis.rnn_states import rnn_facts
+
+    last = axes[-1]
+    b, c = nums.get("got_features"), nums.get("in_features")
+    if not last.symbol.startswith("2·") or b is None or c is None or b % 2:
+        return None
+    facts = rnn_facts(stages, judged=False)
+    what = f"bidirectional {facts.kind}" if facts is not None and facts.bidirectional else "bidirectional layer"
+    lead = (
+        f"The input's last dim is {last.label} = 2 × {b // 2} = {b}: the {what} concatenates its forward and "
+        f"backward outputs ({b // 2} features each)"
+    )
+    lead += f", but the Linear was built for in_features={c}, one direction's size." if c == b // 2 else "."
+    advice = f"Build the Linear with in_features={b} = 2 × {b // 2} (or leave in_features out: it is inferred)."
+    return lead, advice
+
+
+def _labels(axes: tuple[Axis, ...]) -> str:
+    return "(" + ", ".join(a.label for a in axes) + ")"
+
+
+def _shape(s: tuple[int, ...]) -> str:
+    return "(" + ", ".join(map(str, s)) + ")"
+
+
+def _order(ndim: int, src: int, dst: int) -> list[int]:
+    order = [d for d in range(ndim) if d != src]
+    order.insert(dst, src)
+    return order
+
+
 def _move(ndim: int, src: int, dst: int) -> str:
     order = [d for d in range(ndim) if d != src]
     order.insert(dst, src)
@@ -83,7 +169,7 @@ def _failure_fix(ex, spec, stages, i, step, shape, axes) -> Fix | None:
     builder = _FIXES.get(ex.kind)
     if builder is None:
         return None
-    for fix, through in builder(ex.numbers, i, step, shape, axes):
+    for fix, through in builder(ex.numbers, i, step, shape, axes, spec):
         if fix is not None and predicts(spec, fix, stages, through):
             return fix
     return None
@@ -93,10 +179,28 @@ def _name(axes: tuple[Axis, ...], d: int, size: int) -> str:
     return f"{axes[d].label} = {size}" if d < len(axes) else f"dim {d} ({size})"
 
 
-def _fix_conv_channels(nums, i, step, shape, axes):
+def _fix_conv_channels(nums, i, step, shape, axes, spec=None):
     want = nums.get("expected_channels")
     if len(shape) != 3 or not isinstance(step, LayerStep):
         return
+    feat = _token_layout(shape, tuple(axes))
+    if feat is not None and shape[feat] != want and spec is not None:
+        # (batch, tokens, hidden) with the wrong in_channels: permute, then the real feature size
+        src = _move(3, feat, 1)
+        steps = spec.to_dict()["steps"]
+        ((kind, params),) = ((k, v) for k, v in steps[i].items() if k == step.kind.value)
+        steps[i] = {**steps[i], kind: {**params, "in_channels": shape[feat]}}
+        steps.insert(i, src)
+        yield (
+            Fix(
+                f"insert `{src}` before step {i + 1} and set its in_channels={shape[feat]} (moves "
+                f"{_name(axes, feat, shape[feat])} to dim 1, where Conv1d reads its channels)",
+                "set",
+                key="steps",
+                value=steps,
+            ),
+            i + 1,
+        )
     for d in (2, 0):
         if shape[d] == want and d != 1:
             src = _move(3, d, 1)
@@ -110,6 +214,8 @@ def _fix_conv_channels(nums, i, step, shape, axes):
                 ),
                 i + 1,
             )
+    if feat is not None:
+        return  # dim 1 is the sequence: in_channels = the number of tokens would be no fix
     yield (
         Fix(
             f"set in_channels={shape[1]} on step {i + 1} (the size of dim 1, {_name(axes, 1, shape[1])})",
@@ -122,7 +228,7 @@ def _fix_conv_channels(nums, i, step, shape, axes):
     )
 
 
-def _fix_kernel(nums, i, step, shape, axes):
+def _fix_kernel(nums, i, step, shape, axes, spec=None):
     if not isinstance(step, LayerStep):
         return
     if step.params.get("stride", 1) == 1:
@@ -142,7 +248,7 @@ def _fix_kernel(nums, i, step, shape, axes):
     )
 
 
-def _fix_rnn_input(nums, i, step, shape, axes):
+def _fix_rnn_input(nums, i, step, shape, axes, spec=None):
     want = nums.get("expected_input_size")
     if len(shape) == 3 and want in shape[:-1]:
         d = max(k for k in range(2) if shape[k] == want)
@@ -179,7 +285,7 @@ def _fix_rnn_input(nums, i, step, shape, axes):
     )
 
 
-def _fix_linear(nums, i, step, shape, axes):
+def _fix_linear(nums, i, step, shape, axes, spec=None):
     want = nums.get("in_features")
     if not isinstance(step, LayerStep) or step.kind is not LayerKind.LINEAR:
         return
@@ -213,13 +319,13 @@ def _fix_linear(nums, i, step, shape, axes):
     )
 
 
-def _fix_view_stride(nums, i, step, shape, axes):
+def _fix_view_stride(nums, i, step, shape, axes, spec=None):
     if isinstance(step, str) and ".view(" in step:
         new = step.replace(".view(", ".reshape(")
         yield Fix(f"replace `.view(` by `.reshape(` in step {i + 1}: `{new}`", "replace", index=i, step=new), i
 
 
-def _fix_reshape_size(nums, i, step, shape, axes):
+def _fix_reshape_size(nums, i, step, shape, axes, spec=None):
     if not isinstance(step, str):
         return
     new = _resized_source(step, shape)
@@ -257,7 +363,7 @@ def _resized_source(step: str, shape: tuple[int, ...]) -> str | None:
     return None
 
 
-def _fix_kwarg(nums, i, step, shape, axes):
+def _fix_kwarg(nums, i, step, shape, axes, spec=None):
     arg = nums.get("argument")
     if not isinstance(step, LayerStep) or arg not in step.params:
         return

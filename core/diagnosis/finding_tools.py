@@ -13,31 +13,81 @@ from typing import Any
 from core.diagnosis import axes as ax
 from core.fixes import Fix, apply_fix
 from core.records import Axis, Stage
-from core.spec import Spec
+from core.spec import Pooling, Spec
 
 # ------------------------------------------------------------------------------------------- checking fixes
 
 
-def source_shape(stages: list[Stage]) -> tuple[int, ...]:
-    """Shape fed to the first step: the last stage that is not a step (source or pooling)."""
-    return next(s.shape for s in reversed(stages) if s.step_index is None)
+def source_shape(stages: list[Stage], pooling: Pooling | None = None) -> tuple[int, ...]:
+    """Shape fed to the first step: the last stage that is not a step (source or pooling).
+
+    With ``pooling`` (a fix that changes it), the encoder output ``stages[0]`` pooled that way: (b, h), or (b, 4·h)
+    for last4_concat.
+    """
+    if pooling is None:
+        return next(s.shape for s in reversed(stages) if s.step_index is None)
+    src = tuple(stages[0].shape)
+    if pooling is Pooling.NONE or len(src) != 3:
+        return src
+    return (src[0], src[-1] * (4 if pooling is Pooling.LAST4_CONCAT else 1))
 
 
-def predicts(spec: Spec, fix: Fix, stages: list[Stage], through: int) -> bool:
-    """True when, with ``fix`` applied, the predicted shapes get past step ``through`` (0-based, new spec)."""
+def predicted(spec: Spec, fix: Fix, stages: list[Stage]) -> tuple[Spec, list[tuple[int, ...]]] | None:
+    """The fixed spec and its predicted shapes after each step (up to the first that fails); None: no valid edit."""
     from core.engine.predict import parse_steps, predict_chain
 
     try:
         fixed = Spec.from_dict(apply_fix(spec.to_dict(), fix))
-        shapes = predict_chain(fixed, parse_steps(fixed), source_shape(stages))
+        pooling = fixed.pooling if fixed.pooling is not spec.pooling else None
+        return fixed, predict_chain(fixed, parse_steps(fixed), source_shape(stages, pooling))
     except Exception:  # an edit that does not even parse or predict is no fix
+        return None
+
+
+def predicts(spec: Spec, fix: Fix, stages: list[Stage], through: int) -> bool:
+    """True when, with ``fix`` applied, the predicted shapes get past step ``through`` (0-based, new spec)."""
+    got = predicted(spec, fix, stages)
+    if got is None:
         return False
+    fixed, shapes = got
     return len(shapes) > min(through, len(fixed.steps) - 1)
 
 
 def checked(spec: Spec, fix: Fix | None, stages: list[Stage], through: int) -> Fix | None:
     """``fix`` when it is an edit that gets the predicted shapes past step ``through``, else None."""
     return fix if fix is not None and predicts(spec, fix, stages, through) else None
+
+
+def replace_fix(spec: Spec, stages: list[Stage], i: int, source: str, why: str = "") -> Fix | None:
+    """Replace step ``i`` by ``source``, checked to the end of the chain.
+
+    When the new step changes the width a later layer was built for (an explicit in_features / input_size /
+    in_channels), that parameter is set to the new width in the same edit, so the fix creates no new error.
+    Falls back to a fix checked only past step ``i`` (None if even that fails). ``stages``: those before step i.
+    """
+    from core.engine.layers import inferred_input_size
+    from core.spec import INPUT_PARAM, LayerStep
+
+    text = f"replace step {i + 1} by `{source}`{why}"
+    plain = Fix(text, "replace", index=i, step=source)
+    last = len(spec.steps) - 1
+    if predicts(spec, plain, stages, last):
+        return plain
+    got = predicted(spec, plain, stages)
+    if got is not None:
+        fixed, shapes = got
+        j = len(shapes)  # the first step that no longer fits
+        step = fixed.steps[j] if i < j <= last else None
+        if isinstance(step, LayerStep) and INPUT_PARAM[step.kind] in step.params:
+            param = INPUT_PARAM[step.kind]
+            width = inferred_input_size(step.kind, shapes[j - 1])
+            steps = fixed.to_dict()["steps"]
+            ((kind, params),) = ((k, v) for k, v in steps[j].items() if k == step.kind.value)
+            steps[j] = {**steps[j], kind: {**params, param: width}}
+            both = Fix(f"{text}, and set {param}={width} on step {j + 1}", "set", key="steps", value=steps)
+            if predicts(spec, both, stages, last):
+                return both
+    return checked(spec, plain, stages, i)
 
 
 # ------------------------------------------------------------------------------------- expression steps

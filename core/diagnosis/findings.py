@@ -17,25 +17,43 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from core.diagnosis import warnings_indexing, warnings_layers, warnings_reshape
+from core.diagnosis import (
+    warnings_batch,
+    warnings_indexing,
+    warnings_initial_states,
+    warnings_layers,
+    warnings_loss,
+    warnings_reduce,
+    warnings_reshape,
+    warnings_states,
+)
 from core.diagnosis.failures import explain_failure
 from core.diagnosis.finding_tools import OpSite, op_sites
 from core.diagnosis.warnings_spec import spec_findings
 from core.records import Finding, Stage
-from core.spec import LayerStep, Spec
+from core.spec import LayerStep, LossStep, Spec
 
-__all__ = ["LAYER_WARNINGS", "OP_WARNINGS", "explain_failure", "spec_findings", "stage_findings"]
+__all__ = ["LAYER_WARNINGS", "LOSS_WARNINGS", "OP_WARNINGS", "explain_failure", "spec_findings", "stage_findings"]
 
 OP_WARNINGS: tuple[Callable[[OpSite], list[Finding]], ...] = (
+    warnings_batch.op_findings,  # the batch axis mixed with another (h_n.view(B, -1)) or dropped (h_n[:, -2, :])
     warnings_reshape.op_findings,  # reshape/view/flatten/unflatten that scrambles or cuts an axis
-    warnings_indexing.op_findings,  # x[:, -1] on a padded batch; what an integer index dropped
+    warnings_indexing.op_findings,  # x[:, -1] on a padded batch or a bidirectional output; what an index took
+    warnings_states.op_findings,  # h_n[-1] of a bidirectional LSTM, h_n on a padded batch; which layer was taken
+    warnings_reduce.op_findings,  # mean / max / sum over a padded token axis without the mask
 )
 """Rules run on every op of an expression step, in this order; each returns [] for ops it does not judge."""
 
 LAYER_WARNINGS: tuple[Callable[[Spec, list[Stage], int, LayerStep], list[Finding]], ...] = (
     warnings_layers.layer_findings,  # batch_first, unbatched sequences, Conv1d over hidden
+    warnings_initial_states.layer_findings,  # h0 / c0 built with the batch size as a number
 )
 """Rules run on a layer step: ``(spec, stages, step_index, step) -> findings``."""
+
+LOSS_WARNINGS: tuple[Callable[[Spec, list[Stage], int, LossStep, dict[str, Any]], list[Finding]], ...] = (
+    warnings_loss.loss_findings,  # a loss that broadcast, NLLLoss on raw logits, BCE targets that are not 0/1
+)
+"""Rules run on a loss step: ``(spec, stages, step_index, step, info) -> findings``."""
 
 
 def stage_findings(spec: Spec, stages: list[Stage], step_index: int, step: Any, info: dict[str, Any]) -> list[Finding]:
@@ -49,6 +67,8 @@ def stage_findings(spec: Spec, stages: list[Stage], step_index: int, step: Any, 
             ]
         if isinstance(step, LayerStep):
             return [f for rule in LAYER_WARNINGS for f in rule(spec, stages, step_index, step)]
+        if isinstance(step, LossStep):
+            return [f for rule in LOSS_WARNINGS for f in rule(spec, stages, step_index, step, info)]
     except Exception:  # a diagnosis rule must never break a trace that ran
         return []
     return []

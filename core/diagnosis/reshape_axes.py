@@ -59,12 +59,124 @@ class Cut:
 
 
 @dataclass(frozen=True)
+class PermutedView:
+    """A reshape whose result has the shape of ``x.permute(perm)`` (then merged by ``reshape(out)``), not its data.
+
+    ``perm`` orders every input dim (size-1 dims keep their place); ``merged`` is True when the permuted shape
+    still needs merging into ``out`` (``(20, 30, 12, 6) -> (600, 6, 12)``); ``moved``: the input dims that
+    changed place. ``split``: the input's elementary shape when an earlier merge is undone first
+    (``(4, 80)`` made by flattening (4, 10, 8), viewed as ``(4, 8, 10)``: ``x.reshape(4, 10, 8).permute(0, 2, 1)``);
+    then ``perm`` orders the elementary dims.
+    """
+
+    perm: tuple[int, ...]
+    out: tuple[int, ...]
+    merged: bool
+    split: tuple[int, ...] | None = None
+
+    @property
+    def moved(self) -> tuple[int, ...]:
+        return tuple(p for j, p in enumerate(self.perm) if p != j)
+
+    def source(self, root: str = "x", sizes: tuple[int, ...] | None = None) -> str:
+        """``x.permute(0, 2, 1)`` or ``x.permute(0, 1, 3, 2).reshape(-1, 6, 12)`` (``sizes`` as written)."""
+        text = f"{root}.permute({', '.join(map(str, self.perm))})"
+        if self.split is not None:
+            text = f"{root}.reshape({', '.join(map(str, self.split))}).permute({', '.join(map(str, self.perm))})"
+        if self.merged:
+            text += f".reshape({', '.join(map(str, sizes or self.out))})"
+        return text
+
+
+_MAX_PERM_DIMS = 6  # 720 orders at most
+_ANALOGUE = (2, 3, 5, 7, 11, 13)  # distinct small sizes: a small tensor with the same dims-of-size-1 pattern
+
+
+def _merges_into(sizes: list[int], out: list[int]) -> bool:
+    """True when ``out`` is ``sizes`` with runs of consecutive dims multiplied together (no split)."""
+    i = 0
+    for want in out:
+        acc = 1
+        while i < len(sizes) and acc < want:
+            acc *= sizes[i]
+            i += 1
+        if acc != want:
+            return False
+    return i == len(sizes)
+
+
+def _same_data(in_shape: tuple[int, ...], perm: tuple[int, ...]) -> bool:
+    """Does ``x.reshape(out)`` hold the same elements in the same places as ``x.permute(perm).reshape(out)``?
+
+    Compared on index tensors, ``arange(numel).view(in_shape)``, on a small analogue (every dim of size > 1 given a
+    small distinct size) when the tensor is big: only which dims are size 1 decides the answer.
+    """
+    import torch
+
+    shape = in_shape
+    if math.prod(in_shape) > 4096:
+        sizes = iter(_ANALOGUE)
+        shape = tuple(1 if s == 1 else next(sizes) for s in in_shape)
+    idx = torch.arange(math.prod(shape)).view(shape)
+    return bool(torch.equal(idx.permute(perm).flatten(), idx.flatten()))
+
+
+def permuted_view(in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> PermutedView | None:
+    """The permutation whose shape a reshape ``in_shape -> out_shape`` copies, when it does not copy its data.
+
+    None when ``out_shape`` is a plain merge of ``in_shape``'s dims in order (flatten, ``view(B, -1)``), or a split
+    (``(B, 128, 768) -> (B, 16, 6144)``) that no reordering explains, or when the data agree. Fewest moved dims win.
+
+    >>> permuted_view((100, 12, 6), (100, 6, 12)).source()
+    'x.permute(0, 2, 1)'
+    >>> permuted_view((20, 30, 12, 6), (600, 6, 12)).source("x", (-1, 6, 12))
+    'x.permute(0, 1, 3, 2).reshape(-1, 6, 12)'
+    >>> permuted_view((32, 128, 768), (32, 98304)) is None
+    True
+    """
+    import itertools
+
+    in_shape, out_shape = tuple(in_shape), tuple(out_shape)
+    if in_shape == out_shape or math.prod(in_shape) != math.prod(out_shape):
+        return None
+    big = [k for k, s in enumerate(in_shape) if s != 1]
+    out = [s for s in out_shape if s != 1]
+    sizes = [in_shape[k] for k in big]
+    if len(big) > _MAX_PERM_DIMS or len(out) > len(big) or _merges_into(sizes, out):
+        return None
+    best: tuple[int, tuple[int, ...]] | None = None
+    for order in itertools.permutations(range(len(big))):
+        moves = sum(1 for j, o in enumerate(order) if o != j)
+        if moves == 0 or (best is not None and moves >= best[0]):
+            continue
+        if _merges_into([sizes[o] for o in order], out):
+            best = (moves, order)
+    if best is None:
+        return None
+    full = list(range(len(in_shape)))
+    for slot, o in zip(big, best[1]):
+        full[slot] = big[o]
+    perm = tuple(full)
+    if _same_data(in_shape, perm):
+        return None
+    permuted = tuple(in_shape[p] for p in perm)
+    return PermutedView(perm, out_shape, merged=permuted != out_shape)
+
+
+@dataclass(frozen=True)
 class ReshapeReport:
-    """Result of :func:`reshape_report`: the output axes, the cuts and whether some dim crosses axes."""
+    """Result of :func:`reshape_report`: the output axes, the cuts and whether some dim crosses axes.
+
+    ``sources[j]``: the input dims whose values output dim ``j`` holds (a part or the whole of each), in order;
+    ``permuted``: set when the output has the shape of a permutation of the input but not its data
+    (:func:`permuted_view`).
+    """
 
     axes: tuple[Axis, ...]
     cuts: tuple[Cut, ...] = ()
     crossed: bool = False
+    sources: tuple[tuple[int, ...], ...] = ()
+    permuted: PermutedView | None = None
 
     @property
     def mixed(self) -> bool:
@@ -187,7 +299,7 @@ def reshape_report(in_shape: tuple[int, ...], in_axes: tuple[Axis, ...], out_sha
     if len(in_axes) != len(in_shape):
         in_axes = _fallback(in_shape)
     if in_shape == out_shape:
-        return ReshapeReport(tuple(in_axes))
+        return ReshapeReport(tuple(in_axes), sources=tuple((k,) for k in range(len(in_shape))))
     n = math.prod(in_shape)
     if n == 0 or math.prod(out_shape) != n:
         return ReshapeReport(_fallback(out_shape))
@@ -201,6 +313,7 @@ def reshape_report(in_shape: tuple[int, ...], in_axes: tuple[Axis, ...], out_sha
     result: list[Axis | None] = [None] * len(out_shape)
     # size-1 dims: keep an input size-1 axis found at the same place of the order, else "new axis"
     ones = [(math.prod(in_shape[:k]), k) for k, a in enumerate(in_shape) if a == 1]
+    one_src: dict[int, int] = {}
     for j, b in enumerate(out_shape):
         if b == 1:
             place = math.prod(out_shape[:j])
@@ -208,6 +321,8 @@ def reshape_report(in_shape: tuple[int, ...], in_axes: tuple[Axis, ...], out_sha
             if match is not None:
                 ones.remove(match)
             result[j] = in_axes[match[1]] if match is not None else NEW_AXIS
+            if match is not None:
+                one_src[j] = match[1]
     parts: dict[int, list[_Atom]] = {}
     held: dict[int, dict[int, int]] = {}
     cuts: list[Cut] = []
@@ -272,8 +387,30 @@ def reshape_report(in_shape: tuple[int, ...], in_axes: tuple[Axis, ...], out_sha
             result[j] = _single(ps[0])
         else:
             result[j] = _composite(ps, out_shape[j])
+    sources = tuple(
+        tuple(held[j]) if j in held else ((one_src[j],) if j in one_src else ()) for j in range(len(out_shape))
+    )
     axes = tuple(a if a is not None else generic(j, out_shape[j]) for j, a in enumerate(result))
-    return ReshapeReport(axes, tuple(cuts), crossed)
+    permuted = permuted_view(in_shape, out_shape)
+    moved_atoms: set[int] = set()
+    if permuted is None and len(atoms) > len([s for s in in_shape if s != 1]) and all(a.full for _, a in atoms):
+        # whole axes merged (tokens·hidden after a flatten) re-cut in the other order: judge the elementary axes
+        # (only whole ones: parts of one axis, like (L/8, 8·H), are regroupings whose re-cuts stay regroupings)
+        elementary = tuple(lengths)
+        inner = permuted_view(elementary, out_shape)
+        if inner is not None:
+            permuted = PermutedView(inner.perm, inner.out, inner.merged, elementary)
+            moved_atoms = {atoms[e][0] for e in inner.moved}
+    if permuted is not None:  # the transpose's shape with the memory order's data: every moved dim is scrambled
+        moved = set(permuted.moved) if permuted.split is None else moved_atoms
+        why_p = f"the shape of `{permuted.source('x')}` but not its data: view/reshape keeps the memory order"
+        axes = tuple(
+            Axis("mixed " + "·".join(dict.fromkeys(in_axes[k].name for k in sources[j])), str(out_shape[j]), "mixed",
+                 why_p)
+            if moved & set(sources[j]) and a.role != "mixed" else a
+            for j, a in enumerate(axes)
+        )  # fmt: skip
+    return ReshapeReport(axes, tuple(cuts), crossed, sources, permuted)
 
 
 def reshape_axes(in_shape: tuple[int, ...], in_axes: tuple[Axis, ...], out_shape: tuple[int, ...]) -> tuple[Axis, ...]:

@@ -1,6 +1,9 @@
 """Warnings for reshape/view/flatten/unflatten steps that run but scramble the data.
 
-- ``view_as_permute``: ``x.view(32, 768, 128)`` on (B, L, H) has the shape of ``x.permute(0, 2, 1)``, not its data.
+- ``view_as_permute``: ``x.view(32, 768, 128)`` on (B, L, H) has the shape of ``x.permute(0, 2, 1)``, not its data;
+  so does ``x.view(100, 6, 12)`` on (100, 12, 6) although 12 = 2 × 6 would also read as a regrouping, and
+  ``x.view(-1, 6, 12)`` on (20, 30, 12, 6) (a merge after the swap). Decided by the data, not by the sizes:
+  ``reshape_axes.permuted_view`` compares the element order with the permuted order on index tensors.
 - ``reshape_cuts_axis``: the new dims cut through an axis (a block ends part-way through one token's values).
 """
 
@@ -8,8 +11,8 @@ from __future__ import annotations
 
 import math
 
-from core.diagnosis.finding_tools import OpSite, checked, labels, render, shape_str, singular
-from core.diagnosis.reshape_axes import SEQUENCE_ROLES, reshape_report
+from core.diagnosis.finding_tools import OpSite, checked, labels, render, replace_fix, shape_str, singular
+from core.diagnosis.reshape_axes import SEQUENCE_ROLES, PermutedView, reshape_report
 from core.fixes import Fix
 from core.records import Finding
 
@@ -17,50 +20,47 @@ RESHAPES = ("reshape", "view", "flatten", "unflatten")
 
 
 def op_findings(site: OpSite) -> list[Finding]:
-    """Warnings for op ``site.k`` when it is a reshape-family op."""
-    from core.engine.ops import Op
+    """Warnings for op ``site.k`` when it is a reshape-family op (a batch-mixing one is ``warnings_batch``'s)."""
+    from core.diagnosis.warnings_batch import mixes_batch
 
-    if site.op.name not in RESHAPES:
+    if site.op.name not in RESHAPES or mixes_batch(site):
         return []
     s_in, a_in, s_out, ops, k = site.s_in, site.a_in, site.s_out, site.ops, site.k
-    spec, stages, i, step = site.spec, site.stages, site.index, site.step
     rep = reshape_report(s_in, a_in, s_out)
-    perm = _as_permutation(s_in, s_out) if rep.mixed else None
-    if perm is not None:
-        new_ops = (*ops[:k], Op("permute", perm), *ops[k + 1 :])
-        return [_view_as_permute(spec, stages, i, step, s_in, a_in, s_out, perm, render(new_ops, site.root))]
+    if rep.permuted is not None:
+        return [_view_as_permute(site, rep.permuted)]
     if rep.cuts:
-        return [_reshape_cut(spec, stages, i, step, site.root, ops, k, s_in, a_in, s_out, rep.cuts[0])]
+        return [_reshape_cut(site.spec, site.stages, site.index, site.step, site.root, ops, k, s_in, a_in, s_out,
+                             rep.cuts[0])]  # fmt: skip
     return []
 
 
-def _as_permutation(s_in: tuple[int, ...], s_out: tuple[int, ...]) -> tuple[int, ...] | None:
-    """A non-identity permutation p with ``s_out == s_in[p]`` (dims of size 1 ignored), preferring few moves."""
-    if len(s_in) != len(s_out) or s_in == s_out or sorted(s_in) != sorted(s_out):
-        return None
-    perm: list[int] = []
-    used: set[int] = set()
-    for j, size in enumerate(s_out):
-        options = [d for d, s in enumerate(s_in) if s == size and d not in used]
-        pick = j if j in options else options[0]
-        perm.append(pick)
-        used.add(pick)
-    return tuple(perm)
+def _view_as_permute(site: OpSite, pv: PermutedView) -> Finding:
+    """The step has the shape of ``x.permute(...)`` (maybe merged) but the memory order's data."""
+    from core.engine.ops import Op
 
-
-def _view_as_permute(spec, stages, i, step, s_in, a_in, s_out, perm, new_source) -> Finding:
-    perm_src = f"x.permute({', '.join(map(str, perm))})"
-    moved = [j for j, p in enumerate(perm) if p != j]
-    meant = ", ".join(f"dim {j} should be {a_in[perm[j]].label}" for j in moved)
+    _s_in, a_in, s_out, i = site.s_in, site.a_in, site.s_out, site.index
+    sizes = site.op.args if site.op.name in ("reshape", "view") else s_out
+    new: tuple = (Op("permute", pv.perm),) + ((Op("reshape", tuple(sizes)),) if pv.merged else ())
+    if pv.split is not None:
+        new = (Op("reshape", pv.split), *new)
+    new_source = render((*site.ops[: site.k], *new, *site.ops[site.k + 1 :]), site.root)
+    meant = pv.source(site.root, tuple(sizes))
+    moved = sorted(set(pv.moved))
+    names = " and ".join(a_in[d].label for d in moved) if pv.split is None else labels(a_in)
+    if pv.merged or pv.split is not None:
+        want = ""
+    else:
+        want = " (" + ", ".join(f"dim {j} should be {a_in[pv.perm[j]].label}" for j in moved) + ")"
+    op = site.op.name
     msg = (
-        f"`{step}` gives {shape_str(s_out)}, the same shape as `{perm_src}`, but not the same data: view/reshape "
-        f"keeps the memory order and only re-cuts it, so the {labels(a_in)} numbers are scrambled across the "
-        f"new dims ({meant}, but each now holds a run of consecutive memory that cuts across "
-        f"{' and '.join(a_in[p].name for p in sorted(set(perm[j] for j in moved)))}). The run succeeds; the "
-        "meaning does not. To swap axes use permute or transpose."
+        f"`{site.step}` gives {shape_str(s_out)}, the same shape as `{meant}`, but not the same data: "
+        f"{op} keeps the memory order and only re-cuts it, so the {labels(a_in)} numbers are scrambled across "
+        f"the new dims{want}: each row now holds a run of consecutive memory that cuts across {names}. The run "
+        "succeeds; the meaning does not. To swap axes use permute or transpose."
     )
-    fix = Fix(f"replace step {i + 1} by `{new_source}`", "replace", index=i, step=new_source)
-    return Finding("view_as_permute", msg, checked(spec, fix, stages[:-1], i), step_index=i)
+    fix = replace_fix(site.spec, site.stages[:-1], i, new_source)
+    return Finding("view_as_permute", msg, fix, step_index=i)
 
 
 def _reshape_cut(spec, stages, i, step, root, ops, k, s_in, a_in, s_out, cut) -> Finding:

@@ -20,10 +20,11 @@ import torch
 from core.engine.evaluate import MAX_NUMEL, DataDependent, first
 from core.engine.expr import Statement, meta_env, parse_statement, predict_statement, unpack
 from core.engine.layers import check_layer_budget, parameter_count, predict_layer, resolved_params
+from core.engine.losses import labels_tensor, predict_loss
 from core.engine.retention import Retention, chain_transients, drop_unread
 from core.errors import BudgetExceeded, ExpressionRefused, ShapeError
 from core.limits import RECURRENT_COST
-from core.spec import LayerKind, LayerStep, Spec
+from core.spec import LayerKind, LayerStep, LossStep, Spec
 
 StepKey = int | tuple[int, str]
 
@@ -49,6 +50,8 @@ def parse_prefix(spec: Spec) -> tuple[dict[StepKey, Statement], ExpressionRefuse
         texts: list[tuple[StepKey, str]] = []
         if isinstance(step, str):
             texts = [(i, step)]
+        elif isinstance(step, LossStep):
+            texts = [((i, "target"), step.target)] if isinstance(step.target, str) else []
         else:
             texts = [((i, key), getattr(step, key)) for key in ("h0", "c0") if getattr(step, key) is not None]
         for key, text in texts:
@@ -58,7 +61,9 @@ def parse_prefix(spec: Spec) -> tuple[dict[StepKey, Statement], ExpressionRefuse
                 return parsed, _refused(i, text, e)
             if not isinstance(key, int) and parsed[key].targets is not None:
                 return parsed, ExpressionRefused(
-                    f"step {i + 1}: `{key[1]}` must be an expression, e.g. torch.zeros(1, x.size(0), 64)", step_index=i
+                    f"step {i + 1}: `{key[1]}` must be an expression, e.g. "
+                    + ("labels.view(-1)" if key[1] == "target" else "torch.zeros(1, x.size(0), 64)"),
+                    step_index=i,
                 )
     return parsed, None
 
@@ -71,12 +76,14 @@ def reads_after(spec: Spec, exprs: dict[StepKey, Statement]) -> list[set[str]]:
     for i, step in enumerate(spec.steps):
         if isinstance(step, str):
             reads.append(names_read(exprs[i]) if i in exprs else set())
-        else:
-            got = {step.input}
-            for key in ("h0", "c0"):
-                if (i, key) in exprs:
-                    got |= names_read(exprs[(i, key)])
-            reads.append(got)
+            continue
+        got = {step.input}
+        for key in ("h0", "c0", "target"):
+            if (i, key) in exprs:
+                got |= names_read(exprs[(i, key)])
+        if isinstance(step, LossStep) and step.target == "labels":
+            got.add("labels")
+        reads.append(got)
     later: list[set[str]] = []
     seen: set[str] = set()
     for r in reversed(reads):
@@ -97,6 +104,8 @@ def source_env(spec: Spec, shape: tuple[int, ...], tokens: tuple[int, int] | Non
         env.update(mask=tokens, attention_mask=tokens, lengths=tokens[:1])
         if spec.uses_model:
             env["input_ids"] = tokens
+    if spec.labels is not None:
+        env["labels"] = labels_tensor(spec.labels)  # a small real tensor: meta_env keeps its dtype
     return env
 
 
@@ -113,8 +122,8 @@ def predict_chain(
 
     ``env`` gives the starting names (see ``source_env``; derived from ``spec`` and ``shape`` when None).
     ``retention`` (``core.engine.retention``): count the bytes the run would hold at once, step by step, the
-    stages kept for display included, and refuse (BudgetExceeded) above its limit: the memory budget is per
-    pipeline, not per op.
+    stages kept for display included, and the run's work, and refuse (BudgetExceeded) above their limits: the
+    memory budget is per pipeline, not per op.
     Raises ExpressionRefused (with ``step_index``) when a predicted result is over the memory budget or a step
     reads a name that is not defined.
     """
@@ -141,6 +150,11 @@ def predict_chain(
                 names.update(run.binds)
                 new = tuple(first(run.value).shape)
                 stage_value = first(run.value)
+            elif isinstance(step, LossStep):
+                got = _predict_loss(i, step, names, exprs, max_numel)
+                if got is None:
+                    break
+                new, stage_value = got, names["loss"]
             else:
                 got = _predict_layer(i, step, names, exprs, max_numel, retention)
                 if got is None:
@@ -205,3 +219,26 @@ def _predict_layer(
             value = (out, states["h_n"])
         names.update(unpack(step.targets, value))
     return pred.shape, out
+
+
+def _predict_loss(
+    i: int, step: LossStep, names: dict[str, Any], exprs: dict[Any, Statement], max_numel: int
+) -> tuple[int, ...] | None:
+    """The loss value's shape, by torch on meta tensors; binds ``loss``. None: torch rejects logits vs targets."""
+    if step.input not in names:
+        raise ExpressionRefused(f"`{step.input}` is not defined here; available: {', '.join(sorted(names))}")
+    logits = first(names[step.input])
+    if isinstance(step.target, str):
+        if (i, "target") not in exprs:
+            return None
+        target = first(predict_statement(exprs[(i, "target")], names, max_numel).value)
+    else:
+        dtype = torch.int64 if step.target.dtype == "long" else torch.float32
+        target = torch.empty(step.target.shape, dtype=dtype, device="meta")
+    shape = predict_loss(
+        step.kind, step.params, tuple(logits.shape), str(logits.dtype), tuple(target.shape), str(target.dtype)
+    )
+    if shape is None:
+        return None
+    names["loss"] = torch.empty(shape, device="meta")
+    return shape

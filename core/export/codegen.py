@@ -24,9 +24,19 @@ import ast
 from typing import Any
 
 from core.engine.layers import layer_seed, resolved_params
+from core.engine.losses import IGNORE_INDEX, target_seed
 from core.model.checkpoints import PRESET_SIZES, Preset
 from core.records import Stage
-from core.spec import DEFAULT_CHECKPOINT, INPUT_PARAM, LayerKind, LayerStep, Pooling, Spec
+from core.spec import (
+    DEFAULT_CHECKPOINT,
+    INPUT_PARAM,
+    LayerKind,
+    LayerStep,
+    LossStep,
+    Pooling,
+    Spec,
+    SyntheticTarget,
+)
 
 BUNDLED_NAMES = (DEFAULT_CHECKPOINT, "bundled", "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2")
 _TORCH_NAMES = {LayerKind.LSTM: "LSTM", LayerKind.GRU: "GRU", LayerKind.CONV1D: "Conv1d", LayerKind.LINEAR: "Linear"}
@@ -77,8 +87,14 @@ def export_script(spec: Spec, trace: Any = None) -> str:
             named.update(dict.fromkeys(stage.extra("binds") or ("x",), stage))
     if failed is None:
         w.blank()
-        final = stages[-1].shape if stages else ()
-        w.line(f"print(tuple({_final_name(spec)}.shape))", f"{tuple(final)}")
+        last = stages[-1] if stages else None
+        if last is not None and last.kind == "loss":
+            w.line("print(tuple(loss.shape))", f"{tuple(last.shape)}")
+            if last.extra("value") is not None:
+                w.line("print(loss.item())", f"{last.extra('value'):.6g} in the app")
+        else:
+            final = last.shape if last is not None else ()
+            w.line(f"print(tuple({_final_name(spec)}.shape))", f"{tuple(final)}")
     return w.text()
 
 
@@ -148,7 +164,7 @@ def _header(w: _Writer, spec: Spec, trace: Any, names: set[str]) -> None:
     w.line("import torch")
     if names & {"F"}:
         w.line("import torch.nn.functional as F")
-    if any(isinstance(s, LayerStep) for s in spec.steps) or "nn" in names:
+    if any(isinstance(s, LayerStep | LossStep) for s in spec.steps) or "nn" in names:
         w.line("from torch import nn")
     if "einops" in names:
         w.line("import einops")
@@ -209,6 +225,7 @@ def _model_source(w: _Writer, spec: Spec, trace: Any, source: Stage | None, name
         w.line('input_ids = batch["input_ids"]', f"(B, L) = ({b}, {seq}): token ids")
     if "lengths" in names:
         w.line('lengths = batch["attention_mask"].sum(1)', f"(B,) = ({b},): real tokens per text")
+    _labels(w, spec)
     w.line("outputs = model(**batch, output_hidden_states=True)", "hidden_states: embeddings + one entry per layer")
     w.line(f"x = outputs.hidden_states[{spec.layer}]", _shape_note(None, source))
 
@@ -220,6 +237,7 @@ def _synthetic_source(w: _Writer, spec: Spec, source: Stage | None, names: set[s
         w.line("mask = torch.ones(x.shape[:2], dtype=torch.long)", f"(B, L) = {shape[:2]}: every position is real")
     if "attention_mask" in names:
         w.line("attention_mask = mask", f"(B, L) = {shape[:2]}")
+    _labels(w, spec)
     if "lengths" in names:
         length = shape[1] if len(shape) > 1 else 1
         w.line(
@@ -261,6 +279,8 @@ def _step_lines(
     note = _shape_note(prev, stage) if stage is not None else ""
     if isinstance(step, str):
         out.append((step if _targets_of(step) is not None else f"x = {step}", note))
+    elif isinstance(step, LossStep):
+        out += _loss_lines(spec, i, step, stage)
     else:
         var = f"{step.kind.value}{i + 1}"
         params = _ordered_params(step, prev.shape if prev is not None else None, stage)
@@ -323,17 +343,18 @@ class _Writer:
 
 
 def _names_used(spec: Spec) -> set[str]:
-    """Names the expression steps (and LSTM/GRU initial states) read, parsed with ast, never evaluated."""
+    """Names the steps read: expressions, initial states, loss targets (parsed with ast, never evaluated)."""
     names: set[str] = set()
     texts = [s for s in spec.steps if isinstance(s, str)]
     texts += [t for s in spec.steps if isinstance(s, LayerStep) for t in (s.h0, s.c0) if t]
+    texts += [s.target for s in spec.steps if isinstance(s, LossStep) and isinstance(s.target, str)]
     for text in texts:
         try:
             tree = ast.parse(text.strip(), mode="exec")
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue  # the trace refuses it before any export is offered
         names.update(n.id for n in ast.walk(tree) if isinstance(n, ast.Name))
-    names.update(s.input for s in spec.steps if isinstance(s, LayerStep))
+    names.update(s.input for s in spec.steps if isinstance(s, LayerStep | LossStep))
     return names
 
 
@@ -342,6 +363,52 @@ def _states(step: LayerStep) -> str:
     if step.h0 is None:
         return ""
     return f", ({step.h0}, {step.c0})" if step.c0 is not None else f", {step.h0}"
+
+
+def _labels(w: _Writer, spec: Spec) -> None:
+    """``labels = torch.tensor([...])`` built as the app builds it (ragged rows padded with -100)."""
+    if spec.labels is None:
+        return
+    rows = [list(r) if isinstance(r, tuple) else r for r in spec.labels]
+    if rows and all(isinstance(r, list) for r in rows):
+        width = max(len(r) for r in rows)
+        rows = [r + [IGNORE_INDEX] * (width - len(r)) for r in rows]
+    floating = any(isinstance(v, float) for r in rows for v in (r if isinstance(r, list) else [r]))
+    dtype = "torch.float32" if floating else "torch.long"
+    shape = (len(rows), len(rows[0])) if rows and isinstance(rows[0], list) else (len(rows),)
+    note = f"{shape}: one {'row' if len(shape) == 2 else 'label'} per text"
+    if len(shape) == 2 and any(IGNORE_INDEX in r for r in rows):
+        note += f"; {IGNORE_INDEX} = no label (padding, ignored by the loss)"
+    w.line(f"labels = torch.tensor({_py(rows)}, dtype={dtype})", note)
+
+
+def _loss_lines(spec: Spec, i: int, step: LossStep, stage: Stage | None) -> list[tuple[str, str]]:
+    """The loss module, its synthetic target if any, and ``loss = loss_fn(logits, target)`` with both shapes."""
+    var = f"loss_fn{i + 1}"
+    args = ", ".join(
+        f"{k}=torch.tensor({_py(v)})" if k in ("weight", "pos_weight") else f"{k}={_py(v)}"
+        for k, v in step.params.items()
+    )
+    out = [(f"{var} = nn.{step.kind.value}({args})", "")]
+    target = step.target
+    if isinstance(target, SyntheticTarget):
+        gen = f"generator=torch.Generator().manual_seed({target_seed(spec.seed, i)})"
+        shape = tuple(target.shape)
+        if target.dtype == "long":
+            code = f"torch.randint(0, {target.high or 2}, {shape}, {gen})"
+        elif target.high is not None:
+            code = f"torch.randint(0, {target.high}, {shape}, {gen}).float()"
+        else:
+            code = f"torch.rand({shape}, {gen})"
+        out.append((f"target = {code}", f"a synthetic target {shape}, {target.dtype}"))
+        target = "target"
+    note = ""
+    if stage is not None:
+        value = stage.extra("value")
+        note = f"logits {stage.extra('logits')} vs targets {stage.extra('target')} {stage.extra('target_dtype')}"
+        note += f" -> loss {value:.6g}" if value is not None else f" -> {tuple(stage.shape)}"
+    out.append((f"loss = {var}({step.input}, {target})", note))
+    return out
 
 
 def _ordered_params(step: LayerStep, shape: tuple[int, ...] | None, stage: Stage | None = None) -> dict[str, Any]:

@@ -31,6 +31,8 @@ MAX_HEIGHT = 560
 MAX_CELL = 34
 MIN_CELL = 7
 TEXT_MIN_CELL = 22  # cells smaller than this get no label
+FIG_FONT = 12  # the smallest text in a figure: legible from the back of a room on a 1024×768 projector
+LABEL_CHAR_PX = 7.0  # width of one 12 px label character (digits and commas)
 MARGIN = {"l": 34, "r": 8, "t": 30, "b": 8}
 FONT = "Source Sans Pro, sans-serif"
 HIGHLIGHT = "#111111"
@@ -115,6 +117,12 @@ def colour_key(source_shape: tuple[int, ...], short: bool = False) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- labels
+
+
+def _labels_fit(labels: Sequence[Sequence[str]], px: float) -> bool:
+    """Cell labels are drawn only when the longest fits its cell at FIG_FONT (never shrunk, never overlapping)."""
+    longest = max((len(t) for row in labels for t in row), default=0)
+    return px >= TEXT_MIN_CELL and longest * LABEL_CHAR_PX + 4 <= px
 
 
 def _label(code: int, source_shape: tuple[int, ...]) -> str:
@@ -256,7 +264,6 @@ def stage_figure(
     )
     n = max(math.prod(stage.source_shape), 1)
     scale = lineage_colorscale(stage.source_shape)
-    show_text = px >= TEXT_MIN_CELL
     origin = np.asarray(stage.origin, dtype=np.int64).reshape(stage.shape) if stage.shape else np.asarray(stage.origin)
     hi_set = {tuple(c) for c in highlight}
     mark_set = {tuple(c) for c in marks} - hi_set
@@ -276,6 +283,7 @@ def stage_figure(
         hover = [[_hover(stage, int(flat_index[r, c]), token_labels, values) for c in range(block.shape[1])]
                  for r in range(block.shape[0])]  # fmt: skip
         labels = [[_label(int(v), stage.source_shape) for v in row] for row in block]
+        show_text = _labels_fit(labels, px)
         fig.add_trace(
             go.Heatmap(
                 z=block.astype(float),
@@ -287,7 +295,7 @@ def stage_figure(
                 ygap=1,
                 text=labels,
                 texttemplate="%{text}" if show_text else None,
-                textfont={"size": max(8, min(11, int(px * 0.36)))},
+                textfont={"size": FIG_FONT},
                 customdata=hover,
                 hovertemplate="%{customdata}<extra></extra>",
             ),
@@ -319,14 +327,14 @@ def stage_figure(
                     row=pr,
                     col=pc,
                 )
-        ticks = px >= 15
+        ticks = px >= 18  # a 12 px two-digit tick needs ~16 px
         fig.update_xaxes(
             range=[-0.5, block.shape[1] - 0.5],
             showgrid=False,
             zeroline=False,
             showticklabels=ticks and pr == prows,
             side="bottom",
-            tickfont={"size": 9, "color": "#6b7280"},
+            tickfont={"size": FIG_FONT, "color": "#6b7280"},
             dtick=1 if block.shape[1] <= 24 else 4,
             fixedrange=True,
             row=pr,
@@ -337,17 +345,17 @@ def stage_figure(
             showgrid=False,
             zeroline=False,
             showticklabels=ticks and pc == 1 and block.shape[0] > 1,
-            tickfont={"size": 9, "color": "#6b7280"},
+            tickfont={"size": FIG_FONT, "color": "#6b7280"},
             dtick=1 if block.shape[0] <= 24 else 4,
             fixedrange=True,
             row=pr,
             col=pc,
         )
     for ann in fig.layout.annotations:  # the panel titles: small and close to their panel
-        ann.font = {"size": 11, "color": "#4b5563", "family": FONT}
+        ann.font = {"size": FIG_FONT, "color": "#4b5563", "family": FONT}
         ann.yshift = -2
     top = MARGIN["t"] + (12 if titled else 0)
-    bottom = MARGIN["b"] + (14 if px >= 15 else 0)
+    bottom = MARGIN["b"] + (16 if px >= 18 else 0)
     head = title + (f"  ({note})" if note else "")
     fig.update_layout(
         width=int(plot_w + MARGIN["l"] + MARGIN["r"]),
@@ -355,7 +363,7 @@ def stage_figure(
         margin={**MARGIN, "t": top, "b": bottom},
         template="plotly_white",
         font={"family": FONT},
-        title={"text": head, "font": {"size": 12}, "x": 0, "xanchor": "left", "y": 0.995, "yanchor": "top"}
+        title={"text": head, "font": {"size": FIG_FONT + 1}, "x": 0, "xanchor": "left", "y": 0.995, "yanchor": "top"}
         if head
         else None,
         plot_bgcolor="#ffffff",
@@ -406,7 +414,6 @@ def memory_figure(stage: LineageStage, *, max_cells: int = 1024, max_width: int 
     px = max(2.0, min(26.0, max_width / length))
     n = max(math.prod(stage.source_shape), 1)
     scale = lineage_colorscale(stage.source_shape)
-    show_text = px >= TEXT_MIN_CELL
     fig = make_subplots(rows=2, cols=1, vertical_spacing=0.42)
     mem_hover = [
         f"memory slot {stage.storage_offset + i}<br>{_what(int(v), stage.source_shape)}"
@@ -419,6 +426,7 @@ def memory_figure(stage: LineageStage, *, max_cells: int = 1024, max_width: int 
     ]
     rows = (("memory", storage, mem_hover), ("reading order", reading, read_hover))
     for k, (_, codes, hover) in enumerate(rows, start=1):
+        texts = [[_label(int(v), stage.source_shape) for v in codes]]
         fig.add_trace(
             go.Heatmap(
                 z=codes.astype(float).reshape(1, -1),
@@ -427,9 +435,9 @@ def memory_figure(stage: LineageStage, *, max_cells: int = 1024, max_width: int 
                 colorscale=scale,
                 showscale=False,
                 xgap=1 if px >= 5 else 0,
-                text=[[_label(int(v), stage.source_shape) for v in codes]],
-                texttemplate="%{text}" if show_text else None,
-                textfont={"size": 9},
+                text=texts,
+                texttemplate="%{text}" if _labels_fit(texts, px) else None,
+                textfont={"size": FIG_FONT},
                 customdata=[hover],
                 hovertemplate="%{customdata}<extra></extra>",
             ),
@@ -466,10 +474,10 @@ def memory_figure(stage: LineageStage, *, max_cells: int = 1024, max_width: int 
         height=150,
         margin={"l": MARGIN["l"], "r": MARGIN["r"], "t": 24, "b": 4},
         template="plotly_white",
-        font={"family": FONT, "size": 11},
+        font={"family": FONT, "size": FIG_FONT},
         annotations=[
-            {**label, "y": 1.0, "text": f"<b>memory</b>, in address order — {verdict}", "font": {"size": 11}},
-            {**label, "y": 0.33, "text": "<b>reading order</b>: the stage read row by row", "font": {"size": 11}},
+            {**label, "y": 1.0, "text": f"<b>memory</b>, in address order — {verdict}", "font": {"size": FIG_FONT}},
+            {**label, "y": 0.33, "text": "<b>reading order</b>: the stage read row by row", "font": {"size": FIG_FONT}},
         ],
     )
     return fig

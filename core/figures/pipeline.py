@@ -60,7 +60,7 @@ def stage_label(stage: Stage) -> str:
     (source shortened to one line)."""
     source = stage.source.split("#")[0].strip() if stage.kind == "source" else stage.source
     source = source if len(source) <= LABEL_CHARS else source[: LABEL_CHARS - 1] + "…"
-    return f"<b>{html.escape(stage.title)}</b><br><span style='font-size:11px;color:#555'>{html.escape(source)}</span>"
+    return f"<b>{html.escape(stage.title)}</b><br><span style='font-size:12px;color:#555'>{html.escape(source)}</span>"
 
 
 def segment_text(name: str, symbol: str, size: int, width_px: float) -> str:
@@ -151,6 +151,14 @@ def shape_flow(stages: Sequence[Stage], error: Any = None, title: str = "", plot
             xanchor="left",
             font={"size": 12, "color": "#1f2430"},
         )
+    for row, stage in enumerate(stages):
+        if stage.kind == "loss":  # a loss value has no dims to draw: its logits vs targets, and the value
+            value = stage.extra("value")
+            text = f"{stage.extra('logits')} vs {stage.extra('target')}"
+            text += f" → <b>{value:.4g}</b>" if value is not None else ""
+            fig.add_annotation(
+                x=0, y=row, text=text, showarrow=False, xanchor="left", font={"size": 12, "color": "#e8590c"}
+            )
     right_margin = int(16 + CHAR_PX * max([len(t) for t in shape_texts] + [6]))
     if error is not None:
         step_no = (error.step_index + 1) if getattr(error, "step_index", None) is not None else "?"
@@ -165,7 +173,7 @@ def shape_flow(stages: Sequence[Stage], error: Any = None, title: str = "", plot
             showarrow=False,
             xanchor="left",
             align="left",
-            font={"size": 11, "color": ERROR_COLOR},
+            font={"size": 12, "color": ERROR_COLOR},
             bgcolor="#fff5f5",
             bordercolor=ERROR_COLOR,
             borderpad=5,
@@ -173,14 +181,14 @@ def shape_flow(stages: Sequence[Stage], error: Any = None, title: str = "", plot
         step_text = _short(str(getattr(error, "step", "")), LABEL_CHARS)
         ticks.append(
             f"<b style='color:{ERROR_COLOR}'>✗ step {step_no}</b><br>"
-            f"<span style='font-size:11px;color:{ERROR_COLOR}'>{step_text}</span>"
+            f"<span style='font-size:12px;color:{ERROR_COLOR}'>{step_text}</span>"
         )
         rows += 1
     fig.update_yaxes(
         tickmode="array",
         tickvals=list(range(rows)),
         ticktext=ticks,
-        range=[rows - 0.5, -0.6],
+        range=[rows - 0.5 + (0.4 if error is not None else 0.0), -0.6],  # room below the two-line error box
         showgrid=False,
         zeroline=False,
         automargin=True,
@@ -189,11 +197,13 @@ def shape_flow(stages: Sequence[Stage], error: Any = None, title: str = "", plot
     fig.update_layout(
         template=TEMPLATE,
         barmode="overlay",
-        height=70 + ROW_HEIGHT * max(rows, 1) + 40,
+        height=70 + ROW_HEIGHT * max(rows, 1) + 40 + (20 if error is not None else 0),
         margin=dict(MARGIN, t=36 if title else 8, b=8, r=right_margin),
         title={"text": html.escape(title), "x": 0, "font": {"size": 14}} if title else None,
         legend={"orientation": "h", "yanchor": "top", "y": -0.02, "x": 0, "title": {"text": "axis role "}},
         hoverlabel={"align": "left"},
+        # a segment label that does not fit at 12 px is hidden (the hover has it), never shrunk to ~5 px
+        uniformtext={"minsize": 12, "mode": "hide"},
         meta={"rows": len(stages), "roles": [r for r in ROLE_ORDER if r in per_role]},
         bargap=0.3,
     )

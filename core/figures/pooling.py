@@ -116,7 +116,11 @@ def pca_scatter(
     else:
         fig.update_xaxes(title_text=axis_titles[0], zeroline=False)
         fig.update_yaxes(title_text=axis_titles[1], zeroline=False)
-    fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.15, "x": 0})
+    # the legend below the x-axis title, with room for both (they overlapped at 1024 px)
+    fig.update_layout(
+        legend={"orientation": "h", "yanchor": "top", "y": -0.26 if k != 3 else -0.05, "x": 0},
+        margin=dict(MARGIN, b=max(MARGIN.get("b", 0), 86)),
+    )
     return fig
 
 
@@ -162,7 +166,7 @@ def similarity_heatmap(
             zmax=1.0,
             zmid=0.0,
             colorscale="RdBu_r",
-            colorbar={"title": {"text": "cosine"}, "thickness": 12},
+            colorbar={"title": {"text": "cosine", "side": "right"}, "thickness": 12},
             hovertemplate="%{y}<br>%{x}<br>cosine %{z:.3f}<extra></extra>",
         )
     )
@@ -179,8 +183,8 @@ def similarity_heatmap(
             "tickvals": [axis[(a + b - 1) // 2] for a, b in zip(starts, ends, strict=True)],
             "ticktext": [_short(ordered[a], 20) for a in starts],
         }
-        fig.update_xaxes(**ticks)
-        fig.update_yaxes(**ticks)
+        fig.update_xaxes(showticklabels=False)  # symmetric: the row labels name the groups; rotated column
+        fig.update_yaxes(**ticks)  # labels overlapped each other in a third of a 1024 px page
         # one list of lines between blocks, set once: add_vline / add_hline re-validate every shape on each
         # call, so 250 labels (498 lines) took ~56 s per heatmap that way
         line = {"color": "black", "width": 1}
@@ -246,7 +250,7 @@ def token_pca_figure(
             mode="markers+text",
             text=labels,
             textposition="top center",
-            textfont={"size": 11},
+            textfont={"size": 12},
             marker={
                 "size": 9,
                 "color": list(range(t)),

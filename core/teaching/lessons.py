@@ -53,13 +53,14 @@ NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _FRONT = re.compile(r"\A---\n(.*?)\n---\n", re.S)
 _BLOCK = re.compile(r"^```json (spec|fixed)\n(.*?)^```\s*$", re.S | re.M)
 
-# The seed articles in teaching order, titled in our own words.
+# The source articles in teaching order (key: the ``seed`` front-matter value, the file prefix in
+# shared/seeds/), titled by their idea in our own words: learners see these titles, never the numbers.
 ARTICLES: dict[str, str] = {
-    "000": "BERT output into LSTM time steps",
-    "001": "BERT token vectors into an LSTM",
-    "002": "Sentence vectors: CLS, mean, last four layers",
+    "000": "Reshaping BERT output for an LSTM",
+    "001": "Feeding BERT's token vectors to an LSTM",
+    "002": "Sentence vectors from BERT: [CLS], mean, last four layers",
     "003": "Reshaping an LSTM's output",
-    "004": "BERT output into Conv1d",
+    "004": "BERT output into a Conv1d",
 }
 
 StageShape = tuple[int, ...] | str  # a shape, or ERROR for the stage that fails
@@ -115,7 +116,8 @@ class Lesson:
 
     @property
     def article(self) -> str:
-        return ARTICLES.get(self.seed, f"seed {self.seed}")
+        """The source article's title (its idea, never a file number)."""
+        return ARTICLES.get(self.seed, "Other examples")
 
     @property
     def fails(self) -> bool:
@@ -124,9 +126,14 @@ class Lesson:
 
     @property
     def where(self) -> str:
-        """``seed 000 · example 3``, or where an extra lesson's mistake sits, e.g. ``seed 000 · introduction``."""
-        part = self.where_in_seed or (f"example {self.example}" if self.example is not None else "article")
-        return f"seed {self.seed} · {part}"
+        """Where in which article: ``Reshaping BERT output for an LSTM — example 3``, or where an extra lesson's
+        mistake sits, e.g. ``Reshaping BERT output for an LSTM — introduction``."""
+        return f"{self.article} — {self.part}"
+
+    @property
+    def part(self) -> str:
+        """``example 3``, or where an extra lesson's mistake sits in its article (``introduction``)."""
+        return self.where_in_seed or (f"example {self.example}" if self.example is not None else "the article")
 
     @property
     def scenario(self) -> str:

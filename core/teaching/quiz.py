@@ -11,10 +11,11 @@ True
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from core.spec import step_source
+from core.spec import Spec, step_source
 from core.teaching.lessons import ERROR, Lesson, StageShape
 
 MAX_ANSWER_CHARS = 200
@@ -140,9 +141,8 @@ def check(question: Question, text: str) -> Verdict:
     return Verdict(False, given, exp, msg)
 
 
-def questions(lesson: Lesson) -> list[Question]:
-    """One question per stage after the source; for a text lesson the source (token count) is asked too."""
-    spec = lesson.spec
+def stage_labels(spec: Spec) -> list[tuple[str, str]]:
+    """(what runs, hint) for every stage of ``spec``: the source, the pooling when not "none", each step."""
     labels: list[tuple[str, str]] = []
     if spec.uses_model:
         n = len(spec.texts or ())
@@ -157,12 +157,34 @@ def questions(lesson: Lesson) -> list[Question]:
     if spec.pooling.value != "none":
         labels.append((f"pooling: {spec.pooling.value}", "one vector per text"))
     labels.extend((step_source(s), "") for s in spec.steps)
+    return labels
+
+
+def questions_for(spec: Spec, stages: Sequence[StageShape]) -> list[Question]:
+    """One question per stage after the source (for a text spec the source's token count is asked too).
+
+    ``stages``: the shape after every stage, ``"error"`` last when a step fails — a lesson's front matter,
+    or ``stages_from_trace`` of an edited spec.
+    """
     out = []
-    for i, (expected, (label, hint)) in enumerate(zip(lesson.stages, labels)):
+    for i, (expected, (label, hint)) in enumerate(zip(stages, stage_labels(spec))):
         if i == 0 and not spec.uses_model:
             continue  # the synthetic source shape is given
         out.append(Question(i, label, expected, hint))
     return out
+
+
+def questions(lesson: Lesson) -> list[Question]:
+    """The lesson's questions, answered by its front matter's ``stages``."""
+    return questions_for(lesson.spec, lesson.stages)
+
+
+def stages_from_trace(trace: Any) -> tuple[StageShape, ...]:
+    """The shape after every stage a trace reached, then ``"error"`` when a step failed."""
+    shapes: list[StageShape] = [tuple(s.shape) for s in trace.stages]
+    if trace.error is not None:
+        shapes.append(ERROR)
+    return tuple(shapes)
 
 
 def score(results: Mapping[int, bool], total: int) -> Score:

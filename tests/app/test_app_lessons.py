@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.export.share import spec_from_query
+from core.room.store import RoomStore
 from core.teaching.lessons import get_lesson, list_lessons
 from tests.markdown_text import shown
 
@@ -17,8 +18,14 @@ APP = str(Path(__file__).resolve().parents[2] / "app.py")
 TIMEOUT = 120
 
 
-def open_page(**params: str) -> AppTest:
+def open_page(teacher: bool | str = False, **params: str) -> AppTest:
+    """The Lessons page with ``params`` in the URL; ``teacher=True`` for a session that typed the key
+    (a string is put in the URL as the old ``&teacher=`` flag)."""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    if isinstance(teacher, str):
+        params["teacher"] = teacher
+    elif teacher:
+        at.session_state["room_teacher"] = True
     for k, v in params.items():
         at.query_params[k] = v
     at.switch_page("pages/lessons.py")
@@ -95,18 +102,96 @@ def test_unparseable_answer_is_explained_not_scored():
     assert any("this step runs and gives (32, 16, 6144)" in shown(e.value) for e in at.error)
 
 
-def test_teacher_view_shows_every_answer():
+def test_a_teacher_sees_every_answer_a_student_never_does():
     name = "view-is-not-transpose"
-    at = open_page(lesson=name, teacher="1")
+    student = open_page(lesson=name, teacher="1")  # the old &teacher=1 link grants nothing
+    body = texts(student)
+    assert "Answer: `" not in body and not [t for t in student.toggle if t.key == "lesson_show_answers"]
+    assert "teacher" not in body.lower()
+    at = open_page(lesson=name, teacher=True)
+    at.toggle(key="lesson_show_answers").set_value(True).run()
     body = texts(at)
     assert "Answer: `(32, 768, 128)`" in body and "Answer: `(32, 512, 126)`" in body
-    assert at.toggle(key="lesson_teacher").value is True
     assert any(e.proto.expanded for e in at.expander if "The bug and the fix" in e.label)
-    assert "teacher=1" in body  # the teacher link is shown for copying
-    # switching the teacher view off drops &teacher=1 from the URL
-    at.toggle(key="lesson_teacher").set_value(False).run()
-    assert "teacher" not in at.query_params
+    assert "key=" not in body  # no teacher link to copy, ever
+    at.toggle(key="lesson_show_answers").set_value(False).run()
     assert "Answer: `" not in texts(at)
+
+
+def test_presenter_mode_hides_the_teachers_answers():
+    at = open_page(lesson="view-is-not-transpose", teacher=True, present="1")
+    assert not [t for t in at.toggle if t.key == "lesson_show_answers"]
+    assert "Answer: `" not in texts(at)
+
+
+def test_answers_to_the_lesson_go_to_the_room_not_those_to_a_changed_version():
+    name = "permute-for-conv1d"
+    store = RoomStore()
+    before = len(store.answers(lesson=name))
+    at = open_page(lesson=name)
+    answer(at, name, 1, "32x128x768")  # wrong: forgot the permute
+    rows = store.answers(lesson=name)
+    assert len(rows) == before + 1 and rows[-1].answer == "(32, 128, 768)" and not rows[-1].correct
+    answer(at, name, 2, "32, 512, 126")
+    assert [(r.stage, r.correct) for r in store.answers(lesson=name)[-2:]] == [(1, False), (2, True)]
+
+
+def test_change_the_shape_in_place_and_the_questions_follow():
+    name = "permute-for-conv1d"
+    store = RoomStore()
+    before = len(store.answers())
+    at = open_page(lesson=name)
+    at.text_input(key="edit_shape").input("4, 10, 768")
+    next(b for b in at.button if b.label == "Run my version").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "spec" in at.query_params and at.query_params["lesson"] in (name, [name])
+    body = texts(at)
+    assert "changed input" in body
+    key = next(k.key for k in at.text_input if k.key and k.key.startswith(f"ans_{name}~"))
+    quiz_key = key.rsplit("_", 1)[0].removeprefix("ans_")
+    answer(at, quiz_key, 1, "4, 768, 10")
+    assert any("Right: (4, 768, 10)" in s.value for s in at.success)
+    answer(at, quiz_key, 2, "4, 512, 8")
+    assert "Score: 2 / 2" in texts(at)
+    assert len(store.answers()) == before  # a changed version is not the room's question
+    link = " ".join(c.value for c in at.code)
+    assert "lessons?lesson=permute-for-conv1d&spec=" in link
+    # back to the lesson as written
+    next(b for b in at.button if b.label == "Back to the lesson as written").click().run()
+    assert "spec" not in at.query_params and "changed input" not in texts(at)
+
+
+def test_change_the_steps_and_a_step_that_now_fails_is_asked_as_error():
+    name = "permute-for-conv1d"
+    at = open_page(lesson=name)
+    at.text_area(key="edit_steps").input(
+        'x.view(32, 768, 128)\n{"conv1d": {"in_channels": 128, "out_channels": 8, "kernel_size": 3}}'
+    )
+    next(b for b in at.button if b.label == "Run my version").click().run()
+    assert not at.exception
+    key = next(k.key for k in at.text_input if k.key and k.key.startswith(f"ans_{name}~"))
+    quiz_key = key.rsplit("_", 1)[0].removeprefix("ans_")
+    answer(at, quiz_key, 1, "32, 768, 128")
+    answer(at, quiz_key, 2, "error")
+    assert any("Right: this step fails." in s.value for s in at.success)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "fragment"),
+    [
+        ("edit_shape", "32, many, 768", "whole numbers"),
+        ("edit_steps", '{"lstm": ', "not a JSON layer step"),
+        ("edit_steps", "__import__('os').system('x')", "refused"),
+    ],
+)
+def test_a_bad_change_is_explained_and_the_lesson_stays(field, value, fragment):
+    name = "permute-for-conv1d"
+    at = open_page(lesson=name)
+    (at.text_input if field == "edit_shape" else at.text_area)(key=field).input(value)
+    next(b for b in at.button if b.label == "Run my version").click().run()
+    assert not at.exception
+    body = texts(at)
+    assert fragment in body, body[-600:]
 
 
 def test_lesson_link_opens_the_exact_scenario():
@@ -153,5 +238,8 @@ def test_text_lesson_runs_the_model_and_asks_for_the_token_count():
 
 @pytest.mark.parametrize("lesson", [x.name for x in list_lessons()])
 def test_every_lesson_renders(lesson):
-    at = open_page(lesson=lesson, teacher="1")
+    at = open_page(lesson=lesson, teacher=True)
+    at.toggle(key="lesson_show_answers").set_value(True).run()
+    assert not at.exception
     assert f"### {get_lesson(lesson).title}" in texts(at)
+    assert "seed" not in texts(at).lower().replace('"seed": 0', "")

@@ -27,6 +27,7 @@ def _app(query: dict[str, str] | None = None) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
     if query:
         at.query_params.update(query)
+    at.switch_page("pages/pipeline.py")  # the Overview is the default page at /
     return at.run()
 
 
@@ -333,6 +334,63 @@ def test_warning_fix_is_one_click():
     assert any(s.startswith("Fix applied") for s in _texts(at.success))
     assert not any("[PAD]" in w for w in _texts(at.warning)), "the warning is gone"
     assert _url_spec(at).steps[1] != "x[:, -1, :]"
+
+
+# ------------------------------------------------------------------------ loss step, labels, initial states
+
+
+def test_add_a_loss_step_labels_it_and_shows_logits_vs_targets():
+    at = _app()
+    at.button(key="pl_add_loss").click().run()
+    _ok(at)
+    assert at.text_area(key="pl_labels").value == "0\n1", "one 0/1 label per text, said so"
+    assert any("Labels 0 / 1 were added" in i for i in _texts(at.info))
+    assert any(s.startswith("Runs: loss `") and "nn.CrossEntropyLoss" in s for s in _texts(at.success))
+    assert [m.label for m in at.metric] == ["nn.CrossEntropyLoss"], "the Loss tab opens first"
+    spec = _url_spec(at)
+    assert spec.labels == (0, 1) and spec.steps[-1].to_json() == {
+        "loss": {"kind": "CrossEntropyLoss"},
+        "target": "labels",
+    }
+    # class ids into BCEWithLogitsLoss: torch's error, explained, one click back to CrossEntropyLoss
+    at.selectbox(key="pl_l3_kind").select("BCEWithLogitsLoss").run()
+    _ok(at)
+    assert any("Target size (torch.Size([2])) must be the same as input size" in c for c in _texts(at.code))
+    fix = [b for b in at.button if b.key == "pl_fix_error"]
+    assert fix and "use nn.CrossEntropyLoss in step 4" in fix[0].help
+    fix[0].click().run()
+    _ok(at)
+    assert not at.error and _url_spec(at).steps[-1].kind.value == "CrossEntropyLoss"
+
+
+def test_loss_and_initial_states_from_a_link_fill_the_widgets():
+    spec = Spec.from_dict(
+        {
+            "shape": [6, 10, 16],
+            "steps": [
+                {"gru": {"hidden_size": 8, "batch_first": True}, "h0": "torch.zeros(1, x.size(0), 8)"},
+                "h_n[-1]",
+                {"linear": {"out_features": 3}},
+                {"loss": {"kind": "CrossEntropyLoss", "label_smoothing": 0.1}, "target": {"shape": [6], "high": 3}},
+            ],
+        }
+    )
+    at = _app({PARAM: encode_spec(spec)})
+    _ok(at)
+    assert at.text_input(key="pl_s0_h0").value == "torch.zeros(1, x.size(0), 8)"
+    assert at.session_state["pl_l3_target_mode"] == "synthetic" and at.text_input(key="pl_l3_tshape").value == "6"
+    assert any(s.startswith("Runs: loss `") for s in _texts(at.success))
+    assert _url_spec(at) == spec, "widgets -> spec gives back the link's spec"
+    assert any("h0 = `torch.zeros(1, x.size(0), 8)`" in c for c in _texts(at.caption))
+
+
+def test_bad_labels_say_which_line():
+    at = _app()
+    at.text_area(key="pl_labels").set_value("1\npositive").run()
+    _ok(at)
+    assert any("labels, line 2: 'positive' is not a number" in c for c in _texts(at.code))
+    at.text_area(key="pl_labels").set_value("1\n0\n1").run()
+    assert any("'labels' has 3 entries but there are 2 texts" in c for c in _texts(at.code))
 
 
 def _link(spec: dict) -> dict[str, str]:

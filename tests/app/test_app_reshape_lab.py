@@ -1,4 +1,5 @@
-"""Reshape Lab page through Streamlit's AppTest: every mode, presets, predict-first, seed 004, pasted errors."""
+"""Reshape Lab page through Streamlit's AppTest: every mode, presets, predict-first, the three Conv1d fixes,
+pasted errors."""
 
 from __future__ import annotations
 

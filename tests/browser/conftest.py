@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from contextlib import contextmanager
@@ -48,10 +49,22 @@ def chromium_path() -> str:
 
 
 @contextmanager
-def streamlit_server(log_name: str = "streamlit"):
-    """Run `streamlit run app.py` on a free loopback port until the block ends; yields the base URL."""
+def streamlit_server(log_name: str = "streamlit", env: dict[str, str] | None = None, address: str = "127.0.0.1"):
+    """Run `streamlit run app.py` on a free loopback port until the block ends; yields the base URL.
+
+    env: extra environment (e.g. the room's data folder and teacher key). The room's answers go to a fresh
+    temporary folder unless env names one, so browser tests never write into the checkout's data/.
+    address: what the server listens on; "0.0.0.0" makes it a room server (room links use the LAN address).
+    """
     port = _free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    data = tempfile.mkdtemp(prefix="shape-explorer-room-")
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "SHAPE_EXPLORER_DATA": data,
+        **(env or {}),
+    }
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with open(ARTIFACTS / f"{log_name}.log", "w") as log:
         proc = subprocess.Popen(
@@ -64,7 +77,7 @@ def streamlit_server(log_name: str = "streamlit"):
                 "--server.port",
                 str(port),
                 "--server.address",
-                "127.0.0.1",
+                address,
                 "--server.headless",
                 "true",
             ],

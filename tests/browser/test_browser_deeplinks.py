@@ -9,13 +9,15 @@ from tests.browser.conftest import assert_no_exception, screenshot, streamlit_se
 pytestmark = pytest.mark.browser
 
 DEEP_LINKS = [
+    ("", "Shape Explorer"),
+    ("pipeline", "Pipeline Explorer"),
     ("reshape-lab", "Reshape Lab"),
     ("lessons?lesson=view-is-not-transpose", "Lessons & workshop"),
     ("pooling", "Pooling comparison"),
 ]
 
 
-@pytest.mark.parametrize("path,title", DEEP_LINKS, ids=[p[0].split("?")[0] for p in DEEP_LINKS])
+@pytest.mark.parametrize("path,title", DEEP_LINKS, ids=[p[0].split("?")[0] or "root" for p in DEEP_LINKS])
 def test_first_request_deep_link(chromium_path, page, path, title):
     with streamlit_server(f"streamlit-deeplink-{path.split('?')[0]}") as url:
         page.goto(f"{url}/{path}")
@@ -26,4 +28,4 @@ def test_first_request_deep_link(chromium_path, page, path, title):
         # the app's own navigation, not the legacy listing of every file in pages/
         assert "Pipeline Explorer" in nav and "common" not in nav.lower()
         assert page.locator("[data-testid='stDialog']").count() == 0, "no 'Page not found' dialog"
-        screenshot(page, f"deeplink_{path.split('?')[0]}")
+        screenshot(page, f"deeplink_{path.split('?')[0] or 'root'}")

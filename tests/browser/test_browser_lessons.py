@@ -1,5 +1,6 @@
 """Lessons & workshop in headless Chromium: open a lesson from the list, answer the quiz right and wrong,
-follow a lesson link (``?lesson=NAME&teacher=1``) and the "Open in Pipeline Explorer" button.
+follow a lesson link (``?lesson=NAME``; an old ``&teacher=1`` shows no answers) and the "Open in Pipeline Explorer"
+button.
 Screenshots go to tests/artifacts/lessons-*.png."""
 
 from __future__ import annotations
@@ -44,14 +45,15 @@ def test_open_a_lesson_and_answer_the_quiz(app_url, page):
     screenshot(page, "lessons-quiz")
 
 
-def test_lesson_link_opens_the_scenario_with_the_teacher_view(app_url, page):
+def test_an_old_teacher_link_shows_a_student_no_answers(app_url, page):
+    """``&teacher=1`` used to show every answer; now they need the teacher key (see test_browser_room)."""
     page.goto(f"{app_url}/lessons?lesson=view-is-not-transpose&teacher=1")
     wait_ready(page)
     assert_no_exception(page)
     assert page.get_by_role("heading", name="view(32, 768, 128) is not a transpose").count() == 1
-    assert page.get_by_text("Answer: (32, 512, 126)", exact=False).count() >= 1
-    assert page.get_by_text("hard-codes the length 128", exact=False).count() == 1  # explanation open
-    screenshot(page, "lessons-teacher")
+    assert page.get_by_text("Answer: (32, 512, 126)", exact=False).count() == 0
+    assert page.get_by_text("Show the answers", exact=False).count() == 0
+    screenshot(page, "lessons-student")
 
 
 def test_open_in_pipeline_explorer_carries_the_spec(app_url, page):

@@ -43,7 +43,7 @@ def _click(page, key: str) -> None:
 
 def test_pipeline_default_edit_error_fix(app_url, page):
     t0 = time.perf_counter()
-    page.goto(f"{app_url}/")  # the default page; share links point here too (see ui/pipeline/outputs.share_url)
+    page.goto(f"{app_url}/pipeline")
     wait_ready(page)
     page.wait_for_selector(f"{CHART} .main-svg", timeout=120_000)
     first_load = time.perf_counter() - t0

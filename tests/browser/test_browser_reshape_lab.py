@@ -1,4 +1,4 @@
-"""Reshape Lab in a real browser: lineage grids, seed 004's three chains on one screen, a pasted traceback."""
+"""Reshape Lab in a real browser: lineage grids, the Conv1d article's three chains on one screen, a pasted traceback."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def test_lineage_draws_every_stage_with_memory_strips(app_url, page):
 def test_seed_004_three_chains_on_one_screen(app_url, page):
     _open(page, app_url)
     _mode(page, "Compare chains")
-    page.get_by_role("button", name="Load seed 004", exact=False).click()
+    page.get_by_role("button", name="Load the three Conv1d fixes", exact=False).click()
     wait_ready(page)
     assert_no_exception(page)
     page.wait_for_selector(f"{CHART} .main-svg", timeout=60_000)

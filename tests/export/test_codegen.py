@@ -243,3 +243,103 @@ def test_user_text_cannot_break_the_script(title, text):
     script = export_script(spec)
     compile(script, "pipeline.py", "exec")  # syntax check only; nothing is executed
     assert script.splitlines()[0].startswith("# ")
+
+
+# ------------------------------------------------------------------ loss steps, initial states, named results
+
+LOSS_SPECS: dict[str, dict] = {
+    "tiny_labels_cross_entropy": {
+        "texts": ["hello world", "a much longer second text"],
+        "checkpoint": "random:bert-tiny",
+        "pooling": "mean",
+        "labels": [1, 0],
+        "steps": [{"linear": {"out_features": 2}}, {"loss": {"kind": "CrossEntropyLoss", "label_smoothing": 0.1}}],
+    },
+    "tiny_per_token_ragged_labels": {
+        "texts": ["a b c d", "e f"],
+        "checkpoint": "random:bert-tiny",
+        "labels": [[0, 1, 2, 1, 0, 0], [0, 2, 1, 0]],
+        "steps": [
+            {"linear": {"out_features": 3}},
+            "x.view(-1, 3)",
+            {"loss": {"kind": "CrossEntropyLoss", "weight": [1, 2, 0.5]}, "target": "labels.view(-1)"},
+        ],
+    },
+    "synthetic_bce_multi_hot_target": {
+        "shape": [16, 32],
+        "seed": 2,
+        "steps": [
+            {"linear": {"out_features": 3}},
+            {
+                "loss": {"kind": "BCEWithLogitsLoss", "pos_weight": [1, 2, 3]},
+                "target": {"shape": [16, 3], "dtype": "float", "high": 2},
+            },
+        ],
+    },
+    "synthetic_lstm_h0_nll": {
+        "shape": [4, 7, 16],
+        "labels": [0, 2, 1, 2],
+        "steps": [
+            {
+                "lstm": {"hidden_size": 8, "batch_first": True},
+                "h0": "torch.zeros(1, x.size(0), 8)",
+                "c0": "torch.ones(1, x.size(0), 8)",
+            },
+            "last = h_n[-1]",
+            {"linear": {"out_features": 3}, "input": "last"},
+            "x.log_softmax(dim=-1)",
+            {"loss": {"kind": "NLLLoss", "reduction": "sum"}},
+        ],
+    },
+    "synthetic_mse_regression": {
+        "shape": [5, 12],
+        "labels": [0.5, 1.0, -2.0, 3.5, 0.0],
+        "steps": [
+            {"gru": {"hidden_size": 6}, "input": "x", "output": "out, h_n"},
+            "out.mean(dim=-1)",
+            {"loss": "MSELoss"},
+        ],
+    },
+}
+
+
+@pytest.mark.parametrize("name", list(LOSS_SPECS))
+def test_exported_loss_script_gives_the_same_loss(name, tmp_path):
+    spec = Spec.from_dict(LOSS_SPECS[name])
+    trace = run_spec(spec, device="cpu", attentions=False)
+    assert trace.ok, trace.error
+    script = export_script(spec, trace)
+    assert "loss = loss_fn" in script
+    proc = _run(script, tmp_path, probe=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    shape_line, value_line = proc.stdout.strip().splitlines()[-2:]
+    assert shape_line == "()"
+    assert float(value_line) == pytest.approx(trace.stages[-1].extra("value"), rel=1e-5, abs=1e-6)
+
+
+def test_exported_initial_states_and_names_are_written_into_the_calls():
+    script = export_script(Spec.from_dict(LOSS_SPECS["synthetic_lstm_h0_nll"]))
+    assert "x, (h_n, c_n) = lstm1(x, (torch.zeros(1, x.size(0), 8), torch.ones(1, x.size(0), 8)))" in script
+    assert "\nlast = h_n[-1]  # " in script and "x = linear3(last)" in script
+    assert "labels = torch.tensor([0, 2, 1, 2], dtype=torch.long)" in script
+    gru = export_script(Spec.from_dict(LOSS_SPECS["synthetic_mse_regression"]))
+    assert (
+        "out, h_n = gru1(x)" in gru and "labels = torch.tensor([0.5, 1.0, -2.0, 3.5, 0.0], dtype=torch.float32)" in gru
+    )
+
+
+def test_exported_failing_loss_raises_the_same_error(tmp_path):
+    spec = Spec.from_dict(
+        {
+            "shape": [16, 32],
+            "steps": [
+                {"linear": {"out_features": 4}},
+                {"loss": {"kind": "BCEWithLogitsLoss"}, "target": {"shape": [16, 3], "dtype": "float", "high": 2}},
+            ],
+        }
+    )
+    trace = run_spec(spec)
+    script = export_script(spec, trace)
+    assert "# fix: set out_features=3 on step 1" in script
+    proc = _run(script, tmp_path, probe=False)
+    assert proc.returncode != 0 and trace.error.message.splitlines()[0] in proc.stderr

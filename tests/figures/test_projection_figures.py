@@ -129,7 +129,7 @@ def test_heatmap_z_is_the_grouped_matrix():
     np.testing.assert_allclose(np.array(fig.data[0].z), S[np.ix_(order, order)])
     heat = fig.data[0]
     assert (heat.zmin, heat.zmax) == (-1.0, 1.0)
-    assert list(fig.layout.xaxis.ticktext) == ["pos", "neg"]
+    assert list(fig.layout.yaxis.ticktext) == ["pos", "neg"] and fig.layout.xaxis.showticklabels is False
     assert "Loved it" in heat.x[0]
     pio.to_json(fig)
 

@@ -18,7 +18,10 @@ from core.lab.lineage import Lineage, LineageStage, trace_lineage
 from ui.lab.source import LabSource, fmt
 from ui.safe_text import code, markdown
 
-COLUMN_WIDTH = {1: 760, 2: 420, 3: 270}  # px of a grid in compare / explain columns
+COLUMN_WIDTH = {1: 640, 2: 320, 3: 200}  # px of a grid per column: what 1024×768 with the sidebar open leaves
+# (wider figures were squeezed by the browser, and their 12 px cell labels no longer fitted the cells)
+LINEAGE_WIDTH = 360  # the grid in three fifths of a stage box
+MEMORY_WIDTH = 600  # the memory strips across a stage box
 MEMORY_BADGES = {
     "source": ("the input", "gray"),
     "view": ("view of the same memory", "blue"),
@@ -102,7 +105,7 @@ def stage_block(
         left, right = st.columns([3, 2])
         with left:
             fig = stage_figure(
-                stage, token_labels=src.token_labels, values=src.values, highlight=highlight, max_width=520
+                stage, token_labels=src.token_labels, values=src.values, highlight=highlight, max_width=LINEAGE_WIDTH
             )
             st.plotly_chart(fig, width="content", key=f"{key}grid{stage.index}", config={"displayModeBar": False})
         with right:
@@ -113,7 +116,10 @@ def stage_block(
                 st.caption("Same memory as the input (same data_ptr); only shape/strides changed.")
         if show_memory and stage.numel:
             st.plotly_chart(
-                memory_figure(stage), width="content", key=f"{key}mem{stage.index}", config={"displayModeBar": False}
+                memory_figure(stage, max_width=MEMORY_WIDTH),
+                width="content",
+                key=f"{key}mem{stage.index}",
+                config={"displayModeBar": False},
             )
 
 

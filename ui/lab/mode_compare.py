@@ -17,18 +17,18 @@ from ui.lab.blocks import compact_stage, real_layouts, real_stage, step_message,
 from ui.lab.source import LABELS, LabSource, fmt, set_values
 from ui.safe_text import code, markdown
 
-SEED_004 = ("x.transpose(1, 2)", "x.permute(0, 2, 1)", "x.view(32, 768, 128)")
+CONV1D_FIXES = ("x.transpose(1, 2)", "x.permute(0, 2, 1)", "x.view(32, 768, 128)")  # the Conv1d article's three
 LAYER_CHOICES = ("no layer", "Conv1d: channels at dim 1", "Linear / LSTM: features last")
 
 
-def _load_seed_004() -> None:
+def _load_conv1d_fixes() -> None:
     set_values(
         lab_source="a synthetic tensor",
         lab_shape="32, 128, 768",
         lab_n=3,
-        lab_chain_A=SEED_004[0],
-        lab_chain_B=SEED_004[1],
-        lab_chain_C=SEED_004[2],
+        lab_chain_A=CONV1D_FIXES[0],
+        lab_chain_B=CONV1D_FIXES[1],
+        lab_chain_C=CONV1D_FIXES[2],
         lab_layer=LAYER_CHOICES[1],
         lab_layer_size=768,
     )
@@ -70,8 +70,8 @@ def _src_text(idx: tuple[int, ...] | None, code: int) -> str:
 def compare_mode(src: LabSource) -> None:
     c0, c1, c2, c3, c4 = st.columns([1.6, 2, 0.9, 0.8, 1.1], vertical_alignment="bottom")
     c0.button(
-        "Load seed 004",
-        on_click=_load_seed_004,
+        "Load the three Conv1d fixes",
+        on_click=_load_conv1d_fixes,
         key="lab_seed004",
         icon=":material/science:",
         help="The article's three fixes before Conv1d(768, 512, 3) on a (32, 128, 768) BERT output: "

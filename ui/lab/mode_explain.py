@@ -17,7 +17,7 @@ from ui.lab.source import LabSource, set_values
 from ui.safe_text import markdown
 
 ERROR_EXAMPLES = {
-    "Conv1d channels (seed 004)": (
+    "Conv1d channels (BERT output into a Conv1d)": (
         "Traceback (most recent call last):\n"
         '  File "train.py", line 42, in <module>\n'
         "    conv_output = conv1d(bert_output)\n"
@@ -26,7 +26,9 @@ ERROR_EXAMPLES = {
         "RuntimeError: Given groups=1, weight of size [512, 768, 3], expected input[32, 128, 768] to have "
         "768 channels, but got 128 channels instead"
     ),
-    "reshape size (seed 000)": "RuntimeError: shape '[32, 16, 6000]' is invalid for input of size 3145728",
+    "reshape size (128 tokens into 16 LSTM steps)": (
+        "RuntimeError: shape '[32, 16, 6000]' is invalid for input of size 3145728"
+    ),
     "view after transpose": (
         "RuntimeError: view size is not compatible with input tensor's size and stride (at least one "
         "dimension spans across two contiguous subspaces). Use .reshape(...) instead."
@@ -42,9 +44,9 @@ ROLE_ICONS = {
 
 def explain_mode() -> None:
     st.markdown("Paste a PyTorch error message, or the whole traceback. Or try one:")
-    cols = st.columns(len(ERROR_EXAMPLES))
-    for col, (label, text) in zip(cols, ERROR_EXAMPLES.items()):
-        col.button(label, key=f"lab_ex_{label}", on_click=set_values, kwargs={"lab_error": text}, width="stretch")
+    with st.container(horizontal=True, gap="small"):  # wraps: every example's label stays whole
+        for label, text in ERROR_EXAMPLES.items():
+            st.button(label, key=f"lab_ex_{label}", on_click=set_values, kwargs={"lab_error": text})
     text = st.text_area(
         "Error message or traceback",
         key="lab_error",

@@ -17,7 +17,7 @@ PRESETS = {
     "view to the swapped shape (right shape, scrambled)": "x.view(x.size(0), x.size(2), x.size(1))",
     "permute, then view (fails: not contiguous)": "x.permute(0, 2, 1)\nx.view(x.size(0), -1)",
     "permute, then reshape (copies)": "x.permute(0, 2, 1)\nx.reshape(x.size(0), -1)",
-    "split the tokens into 2 groups (seed 000)": "x.reshape(x.size(0), 2, -1)",
+    "split the tokens into 2 groups (as for LSTM steps)": "x.reshape(x.size(0), 2, -1)",
     "einops: b (t k) h -> b t (k h)": 'rearrange(x, "b (t k) h -> b t (k h)", t=2)',
     "flatten, then unflatten": "x.flatten(1)\nx.unflatten(1, (x.size(1) // 2, -1))",
     "take the last token": "x[:, -1, :]",

@@ -11,8 +11,10 @@ from typing import Any
 import streamlit as st
 
 from core.engine.layers import inferred_input_size
+from core.loss_step import LOSS_KEY
 from core.model.pooling import DESCRIPTIONS
 from core.spec import FOREIGN_PARAMS, INPUT_PARAM, MAX_LENGTH_LIMIT, MAX_STEPS, MIN_MAX_LENGTH, LayerKind, Pooling
+from ui.pipeline.loss_widgets import loss_more, loss_widgets, new_loss
 from ui.pipeline.state import (
     BOOL_PARAMS,
     DEFAULT_SHAPE,
@@ -24,7 +26,7 @@ from ui.pipeline.state import (
     append_step,
     init_widgets,
     load_spec,
-    split_layer,
+    step_key,
 )
 from ui.safe_text import code
 
@@ -34,14 +36,24 @@ NEW_STEPS: dict[str, Any] = {
     "gru": {"gru": {"hidden_size": 128, "batch_first": True}},
     "conv1d": {"conv1d": {"out_channels": 256, "kernel_size": 3, "padding": 1}},
     "linear": {"linear": {"out_features": 2}},
+    "loss": {"loss": {"kind": "CrossEntropyLoss"}, "target": "labels"},
 }
-ADD_LABELS = {"expression": "+ expr", "lstm": "+ LSTM", "gru": "+ GRU", "conv1d": "+ Conv1d", "linear": "+ Linear"}
+ADD_LABELS = {
+    "expression": "+ expr",
+    "lstm": "+ LSTM",
+    "gru": "+ GRU",
+    "conv1d": "+ Conv1d",
+    "linear": "+ Linear",
+    "loss": "+ Loss",
+}
 ADD_HELP = {
     "expression": "a PyTorch expression or assignment: reshape, permute, indexing, masks, matmul, softmax…",
     "lstm": "torch.nn.LSTM (input_size inferred)",
     "gru": "torch.nn.GRU (input_size inferred)",
     "conv1d": "torch.nn.Conv1d (in_channels inferred from dim 1)",
     "linear": "torch.nn.Linear (in_features inferred from the last dim)",
+    "loss": "a loss (CrossEntropyLoss, BCEWithLogitsLoss, MSELoss, NLLLoss): the logits against the labels "
+    "(sidebar) or a synthetic target",
 }
 # one-click suggestions for expression steps: label -> expression
 SUGGESTIONS: dict[str, str] = {
@@ -59,6 +71,7 @@ SUGGESTIONS: dict[str, str] = {
 TORCH_NAMES = {LayerKind.LSTM: "LSTM", LayerKind.GRU: "GRU", LayerKind.CONV1D: "Conv1d", LayerKind.LINEAR: "Linear"}
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 MAX_INT = 1_000_000
+PARAM_WIDTH = 152  # px per number input: "out_channels" / "in_features" and "768 (auto)" fit whole at 14 px
 
 
 # ------------------------------------------------------------------------------------------ callbacks
@@ -81,6 +94,8 @@ def _add(kind: str) -> None:
         st.session_state["pl_flash"] = ("warning", f"a pipeline holds at most {MAX_STEPS} steps")
         return
     step = NEW_STEPS[kind]
+    if kind == "loss":
+        step = new_loss(dict(NEW_STEPS["loss"]))
     append_step(dict(step) if isinstance(step, dict) else step)
 
 
@@ -128,39 +143,44 @@ def step_editor(trace: Any) -> None:
         elif failed is not None and i >= failed:
             prev_shape = None
     st.caption("Add a step at the end (then move it with ↑ ↓)")
-    for col, (kind, label) in zip(st.columns(len(ADD_LABELS), gap="small"), ADD_LABELS.items()):
-        col.button(
-            label,
-            key=f"pl_add_{kind}",
-            on_click=_add,
-            args=(kind,),
-            width="stretch",
-            help=ADD_HELP[kind],
-        )
+    with st.container(horizontal=True, gap="small", key="pl_add_row"):  # wraps instead of cutting labels to "+.."
+        for kind, label in ADD_LABELS.items():
+            st.button(label, key=f"pl_add_{kind}", on_click=_add, args=(kind,), help=ADD_HELP[kind])
 
 
 def _step_box(
     i: int, item: dict[str, Any], n: int, stage: Any, failed: int | None, prev_shape: Any, refused: bool = False
 ) -> None:
     sid, step = item["id"], item["step"]
-    kind = None if isinstance(step, str) else LayerKind(split_layer(step)[0])
+    is_loss = isinstance(step, dict) and step_key(step) == LOSS_KEY
+    kind = None if isinstance(step, str) or is_loss else LayerKind(step_key(step))
     title = "expression" if kind is None else f"nn.{TORCH_NAMES[kind]}"
+    if is_loss:
+        title = f"loss · nn.{st.session_state.get(f'pl_l{sid}_kind', 'CrossEntropyLoss')}"
     if stage is not None:
         status = f":green[→ `{tuple(stage.shape)}`]"
+        if stage.kind == "loss" and stage.extra("value") is not None:
+            status = f":green[→ loss **{stage.extra('value'):.4g}**]"
         if stage.warnings:
             status += f" :orange[⚠ {len(stage.warnings)}]"
     elif failed == i:
         status = ":red[**✗ refused**]" if refused else ":red[**✗ fails here**]"
     else:
         status = ":gray[not run]"
-    cols = st.columns([5.2, 2.2, 0.7, 0.7, 0.7], vertical_alignment="center", gap="small")
-    cols[0].markdown(f"**{i + 1}** · {title} &nbsp; {status}")
-    if kind is not None and MORE_PARAMS[kind]:
-        with cols[1].popover("More", icon=":material/tune:", help="Other torch.nn parameters"):
+    row = st.container(horizontal=True, vertical_alignment="center", gap="small", wrap=False)
+    with row.container(width="stretch"):  # the title wraps inside its box; the controls stay on one line
+        st.markdown(f"**{i + 1}** · {title} &nbsp; {status}")
+    head = row.container(horizontal=True, vertical_alignment="center", gap=None, wrap=False, width="content")
+    if kind is not None or is_loss:
+        with head.popover("More", icon=":material/tune:", help="Other torch.nn parameters, names, initial states"):
             init_widgets(item)
-            for p in MORE_PARAMS[kind]:
-                _param_widget(sid, kind, p, prev_shape)
-    cols[2].button(
+            if is_loss:
+                loss_more(sid)
+            else:
+                for p in MORE_PARAMS[kind]:
+                    _param_widget(sid, kind, p, prev_shape)
+                _names_widgets(sid, kind)
+    head.button(
         "",
         icon=":material/arrow_upward:",
         key=f"pl_up{sid}",
@@ -170,7 +190,7 @@ def _step_box(
         type="tertiary",
         help="Move up",
     )
-    cols[3].button(
+    head.button(
         "",
         icon=":material/arrow_downward:",
         key=f"pl_dn{sid}",
@@ -180,7 +200,7 @@ def _step_box(
         type="tertiary",
         help="Move down",
     )
-    cols[4].button(
+    head.button(
         "",
         icon=":material/close:",
         key=f"pl_rm{sid}",
@@ -190,14 +210,17 @@ def _step_box(
         help="Remove this step",
     )
     init_widgets(item)
-    if kind is None:
+    if is_loss:
+        loss_widgets(sid)
+    elif kind is None:
         st.text_input(
             f"Step {i + 1} expression",
             key=f"pl_e{sid}",
             label_visibility="collapsed",
             placeholder="a PyTorch expression over x, e.g. x.transpose(1, 2)",
-            help="A safe subset of PyTorch over x (and h_n, c_n, lengths): reshape, view, permute, transpose, "
-            "indexing, flatten, unsqueeze, F.pad, rearrange… Press Enter to run.",
+            help="One PyTorch statement over x (and mask, lengths, input_ids, labels, h_n, c_n, and names bound "
+            "earlier): reshape, view, permute, transpose, indexing, flatten, unsqueeze, F.pad, rearrange…; "
+            "`w = …` binds a name. Press Enter to run.",
         )
         st.pills(
             "Suggestions",
@@ -209,29 +232,61 @@ def _step_box(
         )
     else:
         _layer_widgets(sid, kind, step[kind.value], prev_shape)
-        siblings = split_layer(step)[2]
-        if siblings:
-            parts = [f"reads `{siblings.get('input', 'x')}`"]
-            if "output" in siblings:
-                parts.append(f"binds `{siblings['output']}`")
-            parts += [f"{k} = `{siblings[k]}`" for k in ("h0", "c0") if k in siblings]
-            st.caption(" · ".join(parts))
+        _state_caption(sid, kind)
+
+
+def _names_widgets(sid: int, kind: LayerKind) -> None:
+    """The layer's input and output names and, for LSTM / GRU, the initial states h0 / c0 (expressions)."""
+    st.divider()
+    st.text_input("input", key=f"pl_s{sid}_input", help="the name this layer reads (default x)")
+    example = {LayerKind.LSTM: "out, (h_n, c_n)", LayerKind.GRU: "out, h_n"}.get(kind, "out")
+    st.text_input(
+        "output",
+        key=f"pl_s{sid}_output",
+        placeholder=f"default: x (e.g. {example})",
+        help="the names it binds, as Python targets; empty: the output becomes x (and h_n / c_n are bound)",
+    )
+    if kind in (LayerKind.LSTM, LayerKind.GRU):
+        st.text_input(
+            "h0",
+            key=f"pl_s{sid}_h0",
+            placeholder="torch.zeros(num_layers * D, x.size(0), hidden_size)",
+            help="initial hidden state, an expression: (num_layers × num_directions, batch, hidden_size) even with "
+            "batch_first=True. Empty: zeros.",
+        )
+        if kind is LayerKind.LSTM:
+            st.text_input(
+                "c0", key=f"pl_s{sid}_c0", placeholder="torch.zeros_like(h0 shape)", help="initial cell state"
+            )
+
+
+def _state_caption(sid: int, kind: LayerKind) -> None:
+    """What the layer reads and binds, and its initial states, under its widgets (set in the More popover)."""
+    ss = st.session_state
+    value = {k: str(ss.get(f"pl_s{sid}_{k}") or "").strip() for k in ("input", "output", "h0", "c0")}
+    if not any(value[k] for k in ("output", "h0", "c0")) and value["input"] in ("", "x"):
+        return
+    parts = [f"reads `{value['input'] or 'x'}`"]
+    if value["output"]:
+        parts.append(f"binds `{value['output']}`")
+    parts += [f"{k} = `{value[k]}`" for k in ("h0", "c0") if value[k] and kind in (LayerKind.LSTM, LayerKind.GRU)]
+    st.caption(" · ".join(parts))
 
 
 def _layer_widgets(sid: int, kind: LayerKind, params: dict[str, Any], prev_shape: Any) -> None:
-    """Number inputs side by side, the checkboxes stacked in the last column."""
+    """Number inputs side by side in a row that wraps (each wide enough for its whole name), the checkboxes
+    stacked after them."""
     main = MAIN_PARAMS[kind]
     numbers = [p for p in main if p not in BOOL_PARAMS]
     flags = [p for p in main if p in BOOL_PARAMS]
-    width = max(4, len(numbers) + (1 if flags else 0))  # same column widths for every layer kind
-    cols = st.columns(width, vertical_alignment="bottom")
-    for col, p in zip(cols, numbers):
-        with col:
-            _param_widget(sid, kind, p, prev_shape)
-    if flags:
-        with cols[-1]:
-            for p in flags:
+    with st.container(horizontal=True, vertical_alignment="bottom", gap="small", key=f"pl_params{sid}"):
+        for p in numbers:
+            with st.container(width=PARAM_WIDTH):
                 _param_widget(sid, kind, p, prev_shape)
+        if flags:
+            with st.container(width="content"):
+                for p in flags:
+                    _param_widget(sid, kind, p, prev_shape)
     foreign = {k: v for k, v in params.items() if k in FOREIGN_PARAMS}
     if foreign:
         passed = ", ".join(f"{k}={v!r}" for k, v in foreign.items())
@@ -257,7 +312,7 @@ def _param_widget(sid: int, kind: LayerKind, p: str, prev_shape: Any) -> None:
             value=None,
             step=1,
             key=key,
-            placeholder=f"inferred: {guess}" if guess is not None else "inferred",
+            placeholder=f"{guess} (auto)" if guess is not None else "auto",
             help="Leave empty to infer it from the incoming tensor (what the app does); type a number to see "
             "what torch says when it does not match.",
         )
@@ -301,6 +356,15 @@ def input_sidebar(ckpt: Any) -> None:
             help="How token vectors (B, L, H) become one vector per text (B, H); masked by the attention mask.",
         )
         st.caption(DESCRIPTIONS[Pooling(ss["pl_pooling"])])
+        st.text_area(
+            "Labels (one per line, for a loss step)",
+            key="pl_labels",
+            height=80,
+            placeholder="1\n0   — or rows: [0, 1, 1]",
+            help="One line per text (per row of a synthetic tensor): a class id, a float, or a [row] — multi-hot "
+            "labels, or one label per token. In expressions they are the tensor `labels` (ints: long, floats: "
+            "float32; shorter rows padded with -100).",
+        )
         st.number_input(
             "Layer seed",
             min_value=0,

@@ -37,10 +37,15 @@ def live_outputs(trace: Any) -> None:
 
     recurrent = [i for i, s in enumerate(trace.stages) if s.kind in ("lstm", "gru")]
     convs = [i for i, s in enumerate(trace.stages) if s.kind == "conv1d"]
+    losses = [i for i, s in enumerate(trace.stages) if s.kind == "loss"]
     final = trace.stages[-1] if trace.stages else None
+    if final is not None and final.kind == "loss":  # the scores are the logits the loss read
+        final = next((s for s in reversed(trace.stages) if s.kind != "loss"), final)
     logits = final is not None and final.step_index is not None and len(final.shape) in (1, 2) and final.shape[-1] <= 64
     enc = trace.encoding
     names = []
+    if losses:
+        names.append("Loss")
     if recurrent:
         names.append("LSTM / GRU over time")
     if convs:
@@ -55,6 +60,11 @@ def live_outputs(trace: Any) -> None:
     b = _text_choice(trace) if (recurrent or convs) else 0
     # lazy tabs: only the open tab's figures are built and sent (a step edit re-renders fewer charts)
     tabs = dict(zip(names, st.tabs(names, key="pl_out_tabs", on_change="rerun")))
+    tab = tabs.get("Loss")
+    if tab is not None and tab.open is not False:
+        with tab:
+            for i in losses:
+                loss_panel(trace, i)
     tab = tabs.get("LSTM / GRU over time")
     if tab is not None and tab.open is not False:
         with tab:
@@ -68,7 +78,7 @@ def live_outputs(trace: Any) -> None:
     tab = tabs.get("Final output")
     if tab is not None and tab.open is not False:
         with tab:
-            st.plotly_chart(fp.logits_bar(trace.tensors[-1], trace.spec.texts), key="pl_logits")
+            st.plotly_chart(fp.logits_bar(trace.tensors[final.index], trace.spec.texts), key="pl_logits")
             st.caption(
                 f"Final tensor {tuple(final.shape)}. Layer weights are random (seed {trace.spec.seed}), so these "
                 "scores are untrained: the point is the shape, one row of scores per text."
@@ -77,6 +87,45 @@ def live_outputs(trace: Any) -> None:
     if tab is not None and tab.open is not False:
         with tab:
             attention_panel(trace)
+
+
+def loss_panel(trace: Any, i: int) -> None:
+    """Logits against targets, row by row, with the loss value and each row's loss (reduction='none')."""
+    from core.figures.loss import loss_figure
+
+    stage, side = trace.stages[i], trace.side[i]
+    logits, target, per_sample = side.get("logits"), side.get("target"), side.get("per_sample")
+    value = stage.extra("value")
+    cols = st.columns([1.2, 3], vertical_alignment="center")
+    cols[0].metric(f"nn.{stage.extra('loss_kind')}", f"{value:.4f}" if value is not None else str(tuple(stage.shape)))
+    cols[1].markdown(
+        f"**{stage.name}** · {code_span(stage.source)}  \n"
+        f"logits `{stage.extra('logits')}` {stage.extra('logits_dtype')} · targets `{stage.extra('target')}` "
+        f"{stage.extra('target_dtype')} · reduction `{stage.extra('reduction')}`"
+    )
+    if logits is None or target is None:
+        return
+    rows = None
+    texts = trace.spec.texts
+    if texts and logits.dim() >= 1 and logits.shape[0] == len(texts):
+        rows = [f"#{b + 1} {t[:18]}" for b, t in enumerate(texts)]
+    per = per_sample.detach().float().cpu().numpy() if per_sample is not None else None
+    if per is not None and per.ndim > 1:
+        per = per.reshape(per.shape[0], -1).mean(axis=1)  # one bar per row (mean over its positions)
+    fig = loss_figure(
+        logits.detach().float().cpu().numpy(),
+        target.detach().float().cpu().numpy(),
+        per,
+        stage.extra("loss_kind"),
+        value,
+        rows,
+    )
+    st.plotly_chart(fig, key=f"pl_loss{i}")
+    ring = "; a ring marks each row's target class" if target.dim() == 1 and logits.dim() == 2 else ""
+    st.caption(
+        f"Each row: the logits the loss read, its target, and its own loss (the same loss with reduction='none')"
+        f"{ring}. Layer weights are random, so the loss is untrained: the point is which numbers meet which."
+    )
 
 
 def _token_ticks(trace: Any, b: int, length: int) -> list[str] | None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import streamlit as st
 
+from core.diagnosis.titles import finding_title
 from core.errors import SpecError
 from core.export import share
 from core.fixes import Fix, apply_fix
@@ -126,17 +127,17 @@ def error_panel(err: Any, spec_dict: dict[str, Any]) -> None:
 
 
 def findings_panel(trace: Any, spec_dict: dict[str, Any]) -> None:
-    """Warnings (runs but probably means the wrong thing) and notes, each with Apply fix when possible."""
+    """Warnings (runs but probably means the wrong thing) and notes under a human title, each with Apply fix
+    when possible (the button below its message, so it never shrinks to "A…" in a narrow column)."""
     for n, f in enumerate(trace.warnings):
         where = f"Step {f.step_index + 1}: " if f.step_index is not None else ""
-        cols = st.columns([8, 1.4], vertical_alignment="center")
+        body = f"**{finding_title(f.code)}** — {where}{markdown(f.message)}"
         if f.severity == "note":
-            cols[0].info(f"{where}{markdown(f.message)}", icon=":material/info:")
+            st.info(body, icon=":material/info:")
         else:
-            cols[0].warning(f"{where}{markdown(f.message)}", icon=":material/warning:")
+            st.warning(body, icon=":material/warning:")
         if f.fix is not None:
-            with cols[1]:
-                apply_fix_button(spec_dict, f.fix, key=f"pl_fix_w{n}", primary=False)
+            apply_fix_button(spec_dict, f.fix, key=f"pl_fix_w{n}", primary=False)
 
 
 def code_span(value: str) -> str:
@@ -206,15 +207,21 @@ def step_caption(step: Any) -> str:
 
 
 def share_url(page_url: str, spec: Spec) -> str:
-    """The app's root URL (the Pipeline Explorer is the default page) with the spec: ``http://host/?spec=…``.
+    """The link that opens ``spec`` in the Pipeline Explorer: ``http://room-address/pipeline?spec=…``.
 
-    Root, not ``/pipeline``: a fresh server that gets a sub-page URL first runs that page without app.py.
+    The room's address when students can reach this server (never ``localhost``), else this page's own URL.
+    Old links to the root (``/?spec=…``) still open the Explorer: the Overview forwards them.
     """
-    base = page_url.split("?")[0].split("#")[0]
-    trimmed = base.rstrip("/")
-    if trimmed.endswith("/pipeline"):
-        base = trimmed[: -len("pipeline")]
-    return f"{base}?{share.PARAM}={share.encode_spec(spec)}"
+    from ui import room
+
+    query = f"{share.PARAM}={share.encode_spec(spec)}"
+    link = room.room_link(f"pipeline?{query}")
+    if link is not None:
+        return link
+    base = page_url.split("?")[0].split("#")[0].rstrip("/")
+    if not base.endswith("/pipeline"):
+        base = base + "/pipeline" if base else "pipeline"
+    return f"{base}?{query}"
 
 
 def share_and_export(spec: Spec, trace: Any, url_problem: str | None) -> None:
@@ -236,8 +243,8 @@ def share_and_export(spec: Spec, trace: Any, url_problem: str | None) -> None:
             st.caption("The page URL always holds this pipeline; copy it (or this link) to share it.")
             st.code(link, language=None, wrap_lines=True)
         script = export_script(spec, trace)
-        cols = st.columns([1, 1, 4])
-        cols[0].download_button(
+        row = st.container(horizontal=True, gap="small")
+        row.download_button(
             "pipeline.py",
             script,
             file_name="pipeline.py",
@@ -246,7 +253,7 @@ def share_and_export(spec: Spec, trace: Any, url_problem: str | None) -> None:
             on_click="ignore",
             key="pl_dl_py",
         )
-        cols[1].download_button(
+        row.download_button(
             "spec.json",
             spec.to_json(),
             file_name="spec.json",

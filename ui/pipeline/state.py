@@ -10,12 +10,14 @@ with fresh ids, so the widgets start from the new values.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import streamlit as st
 
 from core.errors import SpecError
 from core.export import share
+from core.loss_step import LOSS_KEY, LOSS_PARAMS, LossKind
 from core.spec import (
     DEFAULT_CHECKPOINT,
     FOREIGN_PARAMS,
@@ -68,7 +70,11 @@ MORE_PARAMS: dict[LayerKind, tuple[str, ...]] = {
     LayerKind.LINEAR: (),
 }
 # sidebar values that must survive a run in which their widget is hidden (text vs synthetic source)
-PERSISTENT = ("pl_texts", "pl_max_length", "pl_shape", "pl_source", "pl_pooling", "pl_seed")
+PERSISTENT = ("pl_texts", "pl_max_length", "pl_shape", "pl_source", "pl_pooling", "pl_seed", "pl_labels")
+# the loss step's widgets: pl_l{id}_<field>; the target is an expression, or a synthetic shape / dtype / high
+TARGET_LABELS, TARGET_SYNTH = "labels / expression", "synthetic"
+LOSS_FIELDS = ("kind", "reduction", "input", "target_mode", "target", "tshape", "tdtype", "thigh")
+LOSS_MORE = ("ignore_index", "label_smoothing", "weight", "pos_weight")
 
 
 def init_state(params: Any) -> str | None:
@@ -116,6 +122,8 @@ def load_spec(data: dict[str, Any], keep_model: bool = False) -> None:
         del ss[key]
     ss["pl_pooling"] = str(data.get("pooling", "none"))
     ss["pl_seed"] = int(data.get("seed", 0))
+    labels = data.get("labels")
+    ss["pl_labels"] = "\n".join(json.dumps(v) for v in labels) if isinstance(labels, list) else ""
     ss["pl_title"] = str(data.get("title", ""))
     ss["pl_chain"] = []
     for step in data.get("steps", []):
@@ -133,6 +141,19 @@ def append_step(step: Any, at: int | None = None) -> None:
     chain.insert(len(chain) if at is None else at, item)
 
 
+def step_key(step: dict[str, Any]) -> str:
+    """The key naming a step object's kind: ``"lstm"``, ``"linear"``, … or ``"loss"`` (siblings are the rest)."""
+    if LOSS_KEY in step:
+        return LOSS_KEY
+    return next(k for k in step if k not in LAYER_KEYS)
+
+
+def split_layer(step: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """(layer key, its parameters, the sibling keys input / output / h0 / c0) of a layer step's JSON."""
+    kind_name = step_key(step)
+    return kind_name, dict(step[kind_name] or {}), {k: v for k, v in step.items() if k in LAYER_KEYS}
+
+
 def init_widgets(item: dict[str, Any]) -> None:
     """Seed the widget keys of one chain item from its step (only keys not already set)."""
     ss = st.session_state
@@ -140,8 +161,14 @@ def init_widgets(item: dict[str, Any]) -> None:
     if isinstance(step, str):
         ss.setdefault(f"pl_e{sid}", step)
         return
-    kind_name, params, _ = split_layer(step)
+    kind_name = step_key(step)
+    if kind_name == LOSS_KEY:
+        _init_loss(sid, step)
+        return
+    params = step[kind_name]
     kind = LayerKind(kind_name)
+    for key in LAYER_KEYS:
+        ss.setdefault(f"pl_s{sid}_{key}", step.get(key) or ("x" if key == "input" else ""))
     for p in (*MAIN_PARAMS[kind], *MORE_PARAMS[kind]):
         key = f"pl_p{sid}_{p}"
         if key in ss:
@@ -154,10 +181,79 @@ def init_widgets(item: dict[str, Any]) -> None:
         ss[key] = value
 
 
-def split_layer(step: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    """(layer key, its parameters, the sibling keys input / output / h0 / c0) of a layer step's JSON."""
-    kind_name = next(k for k in step if k not in LAYER_KEYS)
-    return kind_name, dict(step[kind_name] or {}), {k: v for k, v in step.items() if k in LAYER_KEYS}
+def _init_loss(sid: int, step: dict[str, Any]) -> None:
+    ss = st.session_state
+    body = step[LOSS_KEY] if isinstance(step[LOSS_KEY], dict) else {"kind": step[LOSS_KEY]}
+    target = step.get("target", "labels")
+    synthetic = isinstance(target, dict)
+    values = {
+        "kind": str(body.get("kind", LossKind.CROSS_ENTROPY.value)),
+        "reduction": body.get("reduction", "mean"),
+        "input": step.get("input", "x"),
+        "target_mode": TARGET_SYNTH if synthetic else TARGET_LABELS,
+        "target": "labels" if synthetic else str(target),
+        "tshape": ", ".join(map(str, target.get("shape", []))) if synthetic else "",
+        "tdtype": target.get("dtype", "long") if synthetic else "long",
+        "thigh": target.get("high") if synthetic else None,
+        "ignore_index": body.get("ignore_index", -100),
+        "label_smoothing": float(body.get("label_smoothing", 0.0)),
+        "weight": ", ".join(map(str, body.get("weight", []))),
+        "pos_weight": ", ".join(map(str, body.get("pos_weight", []))),
+    }
+    for field, value in values.items():
+        ss.setdefault(f"pl_l{sid}_{field}", value)
+
+
+def _numbers(text: Any, what: str) -> list[float]:
+    parts = [p for p in str(text or "").replace("[", " ").replace("]", " ").replace(",", " ").split() if p]
+    try:
+        return [float(p) for p in parts]
+    except ValueError:
+        raise SpecError(f"{what} must be numbers separated by commas, e.g. 1, 2.5, 1") from None
+
+
+def _sync_loss(sid: int) -> dict[str, Any]:
+    """The loss step JSON from its widgets (torch's defaults left out)."""
+    ss = st.session_state
+    get = lambda field, default=None: ss.get(f"pl_l{sid}_{field}", default)  # noqa: E731
+    kind = LossKind(get("kind", LossKind.CROSS_ENTROPY.value))
+    body: dict[str, Any] = {"kind": kind.value}
+    if get("reduction", "mean") != "mean":
+        body["reduction"] = get("reduction")
+    allowed = LOSS_PARAMS[kind]
+    if "ignore_index" in allowed and get("ignore_index", -100) not in (None, -100):
+        body["ignore_index"] = int(get("ignore_index"))
+    if "label_smoothing" in allowed and float(get("label_smoothing", 0.0) or 0.0) > 0:
+        body["label_smoothing"] = float(get("label_smoothing"))
+    for key in ("weight", "pos_weight"):
+        if key in allowed and str(get(key, "") or "").strip():
+            body[key] = _numbers(get(key), key)
+    out: dict[str, Any] = {LOSS_KEY: body}
+    name = str(get("input", "x") or "x").strip()
+    if name != "x":
+        out["input"] = name
+    if get("target_mode") == TARGET_SYNTH:
+        target: dict[str, Any] = {"shape": parse_shape(str(get("tshape", "") or "")), "dtype": get("tdtype", "long")}
+        if get("thigh"):
+            target["high"] = int(get("thigh"))
+        out["target"] = target
+    else:
+        out["target"] = str(get("target", "labels") or "labels").strip()
+    return out
+
+
+def parse_labels_text(text: str) -> list[Any] | None:
+    """The sidebar's labels: one JSON value per line (``1``, ``[0, 1, 1]``, ``0.5``); empty -> None."""
+    lines = [ln.strip() for ln in str(text or "").splitlines() if ln.strip()]
+    if not lines:
+        return None
+    out = []
+    for n, line in enumerate(lines, 1):
+        try:
+            out.append(json.loads(line))
+        except (json.JSONDecodeError, RecursionError):
+            raise SpecError(f"labels, line {n}: {line[:40]!r} is not a number or a [list] of numbers") from None
+    return out
 
 
 def sync_chain() -> list[Any]:
@@ -168,8 +264,10 @@ def sync_chain() -> list[Any]:
         sid, step = item["id"], item["step"]
         if isinstance(step, str):
             item["step"] = str(ss.get(f"pl_e{sid}", step)).strip()
+        elif step_key(step) == LOSS_KEY:
+            item["step"] = _sync_loss(sid)
         else:
-            kind_name, params, siblings = split_layer(step)
+            kind_name, params, _ = split_layer(step)
             kind = LayerKind(kind_name)
             managed = (*MAIN_PARAMS[kind], *MORE_PARAMS[kind])
             new: dict[str, Any] = {}
@@ -184,9 +282,24 @@ def sync_chain() -> list[Any]:
                     continue  # torch's default: left out, so links and exported code stay short
                 new[p] = value
             new.update({k: v for k, v in params.items() if k in FOREIGN_PARAMS})
-            item["step"] = {kind_name: new, **siblings}
+            item["step"] = {kind_name: new, **_siblings(sid, kind)}
         steps.append(item["step"])
     return steps
+
+
+def _siblings(sid: int, kind: LayerKind) -> dict[str, str]:
+    """A layer step's input / output names and initial states (h0 / c0 for LSTM / GRU) from their widgets."""
+    ss = st.session_state
+    out: dict[str, str] = {}
+    for key in LAYER_KEYS:
+        value = str(ss.get(f"pl_s{sid}_{key}", "") or "").strip()
+        if key in ("h0", "c0") and kind not in (LayerKind.LSTM, LayerKind.GRU):
+            continue
+        if key == "c0" and kind is LayerKind.GRU:
+            continue
+        if value and not (key == "input" and value == "x"):
+            out[key] = value
+    return out
 
 
 def _param_value(p: str, value: Any) -> Any:
@@ -220,6 +333,9 @@ def parse_shape(text: str) -> list[int]:
 def spec_dict_from_state(checkpoint: str) -> dict[str, Any]:
     ss = st.session_state
     data: dict[str, Any] = {"steps": sync_chain(), "seed": int(ss.get("pl_seed", 0)), "pooling": ss["pl_pooling"]}
+    labels = parse_labels_text(ss.get("pl_labels", ""))
+    if labels is not None:
+        data["labels"] = labels
     if ss.get("pl_title"):
         data["title"] = ss["pl_title"]
     if ss.get("pl_source") == SOURCE_SYNTH:
