@@ -62,7 +62,7 @@ def test_the_page_refuses_before_loading_and_keeps_the_editor(loads):
     spec = {"texts": ["word " * 600] * 64, "checkpoint": "random:bert-large", "max_length": 512}
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.query_params[PARAM] = _link(spec)
-    at.run()
+    at.switch_page("pages/pipeline.py").run()
     assert not at.exception
     assert "random:bert-large" not in loads
     assert "Refused: nothing ran." in shown_all(at.error)
@@ -76,7 +76,7 @@ def test_the_page_stops_a_run_at_the_time_limit(monkeypatch):
     monkeypatch.setenv("SHAPE_EXPLORER_TIME_SECONDS", "0.000001")
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.query_params[PARAM] = _link({"texts": ["a text no other test encodes: time limit"], "steps": []})
-    at.run()
+    at.switch_page("pages/pipeline.py").run()
     assert not at.exception
     assert "Stopped: the run was too long for this server." in shown_all(at.error)
     assert any("time limit (1e-06 s) and was stopped before the encoder" in c.value for c in at.code)

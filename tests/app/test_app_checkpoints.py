@@ -50,6 +50,7 @@ def _link(checkpoint: str) -> AppTest:
     spec = Spec.from_dict({"texts": ["a short text"], "checkpoint": checkpoint, "steps": ["x.mean(dim=1)"]})
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
     at.query_params[PARAM] = encode_spec(spec)
+    at.switch_page("pages/pipeline.py")  # the Overview is the default page at /
     return at.run()
 
 
@@ -114,7 +115,8 @@ def test_a_folder_under_the_root_waits_for_the_visitor(loads, model_root):
 
 
 def _typed(name: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.switch_page("pages/pipeline.py").run()
     at.selectbox(key="model_choice").select(OTHER).run()
     return at.text_input(key="model_custom").set_value(name).run()
 

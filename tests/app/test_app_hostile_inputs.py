@@ -25,6 +25,7 @@ def _link(data: dict) -> str:
 def _app(query: dict | None = None) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
     at.query_params.update(query or {})
+    at.switch_page("pages/pipeline.py")  # the Overview is the default page at /
     return at.run()
 
 

@@ -96,11 +96,13 @@ def _link(data: dict | str) -> str:
     return base64.urlsafe_b64encode(zlib.compress(raw.encode(), 9)).decode().rstrip("=")
 
 
-def _app(page: str = "app.py", query: dict | None = None, **state) -> AppTest:
-    at = AppTest.from_file(str(ROOT / page), default_timeout=TIMEOUT)
+def _app(page: str = "pages/pipeline.py", query: dict | None = None, **state) -> AppTest:
+    """The page through app.py's navigation (the Overview is the default page at /)."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
     at.query_params.update(query or {})
     for k, v in state.items():
         at.session_state[k] = v
+    at.switch_page(page)
     return at.run()
 
 
@@ -152,6 +154,21 @@ def test_the_sidebar_checkpoint_box(name):
     at.text_input(key="model_custom").set_value(name).run()
     text = assert_shown_as_text(at)
     assert "not available on this server" in text or "Not loaded yet" in text
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"shape": [2, 3], "steps": ["x.view(`![i](http://example.invalid/s.png)`)"]},
+        {"shape": [2, 3], "title": PAYLOAD, "steps": ["x.T"]},
+        {"texts": [PAYLOAD], "steps": []},
+        "not a spec " + PAYLOAD,
+    ],
+    ids=["step", "title", "texts", "broken"],
+)
+def test_a_lesson_link_with_a_changed_pipeline(spec):
+    value = _link(spec) if isinstance(spec, dict) else spec
+    assert_shown_as_text(_app("pages/lessons.py", {"lesson": "view-is-not-transpose", PARAM: value}))
 
 
 # --- Reshape Lab ---------------------------------------------------------------------------------------------
