@@ -20,8 +20,9 @@ $(VENV)/.dev: requirements-dev.txt $(VENV)/.deps
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $@
 
-# Prints the room link for students, the teacher key and where answers are saved. Optional:
-# ROOM_URL=http://… (the address students use, when it is not this machine's LAN address), TEACHER_KEY=….
+# Prints the room link for students, the teacher key and where answers are saved, once the server answers
+# (core/room/serve.py starts ui/server.py, which loads the default model first: the first visitor gets a warm page).
+# Optional: ROOM_URL=http://… (the address students use, when it is not this machine's LAN address), TEACHER_KEY=….
 run: $(VENV)/.deps
 	$(if $(TEACHER_KEY),SHAPE_EXPLORER_TEACHER_KEY='$(TEACHER_KEY)') $(PY) -m core.room.serve \
 	  --port $(PORT) --address $(ADDRESS) $(if $(ROOM_URL),--room-url '$(ROOM_URL)')
@@ -46,8 +47,12 @@ format: $(VENV)/.dev
 test: $(VENV)/.dev chromium lint
 	HF_HUB_OFFLINE=1 $(PY) -m pytest
 
-bench: $(VENV)/.deps
-	HF_HUB_OFFLINE=1 $(PY) benchmarks/bench_embed.py
+# both benchmarks: embedding (ours vs sentence-transformers) and the app in Chromium (needs the dev tools)
+bench: $(VENV)/.dev chromium
+	@status=0; \
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/bench_embed.py || status=1; \
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/bench_app.py || status=1; \
+	exit $$status
 
 clean:
 	rm -rf $(VENV) tests/artifacts .pytest_cache .ruff_cache .hypothesis

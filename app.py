@@ -13,13 +13,14 @@ import streamlit as st
 import torch
 
 from ui import room, style
-from ui.common import page_icon
+from ui.icon import app_icon
 
 # Shared 2-core machines: one intra-op thread per request avoids OpenMP oversubscription stalls
 # (measured: an LSTM step took 250-600 ms with 2 threads under load, under 2 ms with 1).
 torch.set_num_threads(max(1, (os.cpu_count() or 2) // 2))
 
-st.set_page_config(page_title="Shape Explorer", page_icon=page_icon(), layout="wide")  # drawn: no CDN request
+# the favicon is drawn locally: a ":material/…:" icon would be fetched from a font CDN (nothing leaves the room)
+st.set_page_config(page_title="Shape Explorer", page_icon=app_icon(), layout="wide")
 room.teacher_key()  # made (and printed to the terminal) on the first request when the launcher did not set one
 room.sync_presenting()
 presenting = room.presenting()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import BudgetExceeded, ExpressionRefused, RunCancelled, SpecError
-from core.figures.pipeline import shape_flow
+from core.figures.flow_html import shape_flow_html
 from core.limits import deadline
 from core.model.encoding import check_before_loading
 from core.trace import run_spec
@@ -51,10 +51,11 @@ flash = ui.flash()
 if flash is not None:
     kind, text = flash
     if kind == "fixed":
+        undo = " Undo is above the steps."
         if trace is not None and trace.ok:
-            st.success(f"Fix applied: {markdown(text)}. The pipeline runs now.", icon=":material/check_circle:")
+            st.success(f"Fix applied: {markdown(text)}. The pipeline runs now.{undo}", icon=":material/check_circle:")
         else:
-            st.info(f"Fix applied: {markdown(text)}. Another problem remains below.", icon=":material/build:")
+            st.info(f"Fix applied: {markdown(text)}. Another problem remains below.{undo}", icon=":material/build:")
     else:
         getattr(st, kind)(markdown(text))
 url_problem = ui.sync_url(spec) if spec is not None else None
@@ -75,7 +76,7 @@ with right:
             label = "Refused" if isinstance(problem, ExpressionRefused) else "Invalid pipeline"
             st.error(f"**{label}:** nothing ran.", icon=":material/block:")
         st.code(str(problem), language=None, wrap_lines=True)
-        st.caption("Edit or remove the step in the editor, or press Reset.")
+        st.caption(ui.where_to_fix(problem, synthetic))
     elif trace is not None:
         if trace.error is not None:
             ui.error_panel(trace.error, spec.to_dict())
@@ -88,13 +89,10 @@ with right:
             )
         else:
             st.success(f"Runs: final shape `{tuple(trace.final.shape)}`", icon=":material/check_circle:")
-        st.plotly_chart(shape_flow(trace.stages, trace.error), key="pl_flow", config={"displayModeBar": False})
+        st.html(shape_flow_html(trace.stages, trace.error))  # plain HTML: no chart library on the first view
 
 if trace is not None and spec is not None:
     if trace.warnings:
         ui.findings_panel(trace, spec.to_dict())
-    st.markdown("#### Stages")
-    ui.stage_table(trace)
-    st.markdown("#### Live outputs")
-    ui.live_outputs(trace)
+    ui.output_tabs(trace)  # stage table, layer summary, then the live charts (each built when its tab opens)
     ui.share_and_export(spec, trace, url_problem)

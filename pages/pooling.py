@@ -1,7 +1,8 @@
-"""Pooling comparison: every strategy from one forward pass, PCA side by side, similarity and separation scores.
+"""Pooling comparison: every strategy from one forward pass, maps side by side, neighbours, similarity and scores.
 
-Thin page: read the widgets (pages/_pooling_widgets.py), call core.analysis.comparison.compare_pooling once (cached by
-checkpoint, texts, labels, layer and max_length: switching strategies or 2-D/3-D never re-encodes), render.
+Thin page: read the widgets (ui/pooling/), get the cached comparison (keyed by checkpoint, texts, labels,
+layer and max_length: switching strategies, 2-D/3-D, PCA/t-SNE or the picked text never re-encodes), render.
+The heavy views (similarity heatmaps, token vectors) are tabs built only when opened.
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ from ui.common import ensure_app_navigation, load_or_stop, model_sidebar
 from ui.safe_text import code, markdown
 
 ensure_app_navigation()  # a fresh server's first deep link would otherwise run this file without app.py
+# widget values that must survive runs in which their tab is closed
+for key in ("po_method", "po_3d", "po_3d_strategy", "po_nn_strategy", "po_k", "po_heatmap_strategy"):
+    if key in st.session_state:
+        st.session_state[key] = st.session_state[key]
 
 st.title("Pooling comparison")
 st.caption(
@@ -29,7 +34,7 @@ if not ckpt.info.real_weights:
     )
 
 data = ui.input_panel()
-strategies, layer, max_length, three_d = ui.settings_panel(ckpt.info.num_layers)
+strategies, layer, max_length = ui.settings_panel(ckpt.info.num_layers)
 if data is None:
     st.info(
         "Load a sample set above, or paste / upload your own texts, to compare the strategies.",
@@ -41,8 +46,9 @@ if not shown:
     st.warning("Pick at least one pooling strategy above.", icon=":material/touch_app:")
     st.stop()
 
+src = ui.Source(name, device, half, data.texts, data.labels, layer, max_length)
 try:
-    c = ui.comparison(name, device, half, data.texts, data.labels, layer, max_length)
+    c = ui.comparison(src)
 except SpecError as e:
     st.error(f"**Cannot compare:** {markdown(e)}")
     st.stop()
@@ -54,11 +60,18 @@ if not shown:
 
 st.subheader("Separation scores", anchor="scores")
 ui.score_section(c, shown)
-st.subheader(f"PCA of each strategy ({'3' if three_d else '2'}-D)", anchor="pca")
-ui.pca_grid(c, shown, three_d)
-st.subheader("Cosine similarity", anchor="similarity")
-ui.similarity_section(c, shown)
-st.subheader("Token vectors across layers", anchor="tokens")
-ui.token_section(c, name, device, half)
+st.subheader("Maps, neighbours, similarity", anchor="maps")
+views = ["Map & nearest neighbours", "Cosine similarity", "Token vectors across layers"]
+tabs = dict(zip(views, st.tabs(views, key="po_views", on_change="rerun")))
+for view, tab in tabs.items():
+    if tab.open is False:  # lazy: only the open tab is built and sent
+        continue
+    with tab:
+        if view == views[0]:
+            ui.map_section(src, shown)
+        elif view == views[1]:
+            ui.similarity_section(src, shown)
+        else:
+            ui.token_section(src)
 st.subheader("Export", anchor="export")
 ui.export_section(c)

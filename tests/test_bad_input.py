@@ -49,3 +49,20 @@ def test_encoder_output_is_cached(tiny_ckpt):
             checkpoint=tiny_ckpt,
         )
     assert tiny_ckpt.forward_calls == before + 1
+
+
+@pytest.mark.parametrize(
+    ("max_length", "code", "severity"), [(2, "no_words_left", "warning"), (3, "truncated", "note")]
+)
+def test_max_length_that_leaves_no_word_is_a_warning(tiny_ckpt, max_length, code, severity):
+    """max_length=2 leaves [CLS] [SEP] of every text: a warning that says so, not a truncation note."""
+    spec = Spec.from_dict(
+        {"texts": ["a short text", "another one here"], "checkpoint": "random:bert-tiny", "max_length": max_length}
+    )
+    trace = run_spec(spec, checkpoint=tiny_ckpt)
+    (finding,) = [w for w in trace.warnings if w.code in ("no_words_left", "truncated")]
+    assert (finding.code, finding.severity) == (code, severity)
+    if code == "no_words_left":
+        assert trace.encoding.tokens[0] == ("[CLS]", "[SEP]")
+        assert "leaves only the special tokens ([CLS] and [SEP])" in finding.message
+        assert "Raise max_length in the sidebar" in finding.message

@@ -35,6 +35,7 @@ ALLOWED: dict[str, set[str]] = {
     "core.code_import": GROUND | {"core.engine", "core.model", "core.diagnosis", "core.trace", "core.export"},
     "core.room": GROUND | {"core.teaching"},
     "core.figures": GROUND | {"core.lab", "core.analysis"},
+    "core.summary": GROUND,
     "core.cli": {
         "core",
         *GROUND,

@@ -72,23 +72,6 @@ def _hub_size(name: str) -> HubSize | None:
     return hub_size(name)
 
 
-def page_icon() -> object:
-    """The tab icon, drawn here: a Material icon as page_icon makes every visitor's browser fetch it from
-    fonts.gstatic.com, a request beyond the server (and offline rooms have no internet). A 3 x 3 grid of cells,
-    one highlighted: a tensor, one element traced."""
-    from PIL import Image, ImageDraw
-
-    img = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
-    draw = ImageDraw.Draw(img)
-    draw.rounded_rectangle((2, 2, 61, 61), radius=12, fill=(59, 91, 219, 255))
-    for row in range(3):
-        for col in range(3):
-            x, y = 11 + col * 15, 11 + row * 15
-            fill = (255, 212, 59, 255) if (row, col) == (1, 2) else (255, 255, 255, 235)
-            draw.rounded_rectangle((x, y, x + 12, y + 12), radius=3, fill=fill)
-    return img
-
-
 def cuda_available() -> bool:
     import torch
 

@@ -28,13 +28,15 @@ from typing import Any
 
 import numpy as np
 
+from core.analysis.neighbours import Neighbour, nearest
 from core.analysis.projection import Projection, pca
 from core.analysis.samples import InputError, LabelledTexts, decode_upload, parse_csv, parse_labelled_text
 from core.analysis.scores import (
     StrategyScore,
     best_strategy,
-    chance_level,
     cosine_similarity_matrix,
+    fewest_per_label,
+    majority_baseline,
     probe_note,
     score_table,
 )
@@ -70,7 +72,8 @@ class Comparison:
         similarity: strategy -> ``(N, N)`` float32 cosine similarity.
         scores: one ``StrategyScore`` per strategy (silhouette, probe accuracy, 2-D explained variance).
         best: the strategy with the highest probe accuracy (ties: silhouette), or None without labels.
-        chance: 1 / number of labels, or None.
+        baseline: the majority-class baseline (share of the most common label), the accuracy a probe must beat;
+            None without labels. fewest: ``(label, count)`` of the rarest label, or None.
         forward_passes: model forward calls made (one per batch); seconds_encode, seconds_total: timings.
         notes: plain-language remarks on what was not computed and why (e.g. too many labels for the probe).
     """
@@ -91,7 +94,8 @@ class Comparison:
     similarity: dict[str, np.ndarray]
     scores: tuple[StrategyScore, ...]
     best: str | None
-    chance: float | None
+    baseline: float | None
+    fewest: tuple[str, int] | None
     forward_passes: int
     seconds_encode: float
     seconds_total: float
@@ -113,6 +117,10 @@ class Comparison:
             raise ValueError(f"dims must be 2 or 3, got {dims!r}")
         return (self.projections_2d if dims == 2 else self.projections_3d)[strategy]
 
+    def neighbours(self, strategy: str, index: int, k: int = 5) -> list[Neighbour]:
+        """The ``k`` texts nearest to text ``index`` by cosine similarity under ``strategy`` (itself excluded)."""
+        return nearest(self.similarity[strategy], index, k)
+
     def table(self) -> list[dict[str, Any]]:
         """The score table as rows of plain values (one per strategy), for a dataframe."""
         return [
@@ -120,6 +128,7 @@ class Comparison:
                 "strategy": s.strategy,
                 "dim": s.dim,
                 "probe accuracy": s.probe_accuracy,
+                "± (folds)": s.probe_std,
                 "silhouette": s.silhouette,
                 "PCA 2-D variance": s.explained_variance_2d,
                 "best": s.strategy == self.best,
@@ -233,7 +242,8 @@ def compare_pooling(
         similarity=sims,
         scores=scores,
         best=best_strategy(scores),
-        chance=chance_level(labels),
+        baseline=majority_baseline(labels),
+        fewest=fewest_per_label(labels),
         forward_passes=forward_passes,
         seconds_encode=seconds_encode,
         seconds_total=time.perf_counter() - start,
@@ -341,7 +351,7 @@ def _info(c: Comparison) -> dict[str, Any]:
         "truncated_texts": c.truncated,
         "strategies": {s: list(X.shape) for s, X in c.embeddings.items()},
         "skipped": dict(c.skipped),
-        "chance": c.chance,
+        "majority_baseline": c.baseline,
         "best": c.best,
         "scores": [row.__dict__ for row in c.scores],
     }

@@ -1,10 +1,12 @@
-"""PCA projection of embeddings to 2-D or 3-D for plotting.
+"""Projections of embeddings to 2-D or 3-D for plotting: PCA (instant, linear) and t-SNE (slow, on demand).
 
 Example::
 
     >>> proj = pca(np.random.default_rng(0).normal(size=(40, 384)), n_components=2)
     >>> proj.coords.shape, len(proj.explained_variance_ratio)
     ((40, 2), 2)
+    >>> tsne(np.random.default_rng(0).normal(size=(40, 384)), 2).coords.shape         # doctest: +SKIP
+    (40, 2)
 """
 
 from __future__ import annotations
@@ -23,18 +25,23 @@ class Projection:
         coords: ``(n_points, k)`` float64, read-only; k = 2 or 3. Columns past what the data supports
             (fewer than k+1 points, or constant data) are zeros.
         explained_variance_ratio: k floats in [0, 1], the share of total variance on each axis
-            (0.0 for padded axes).
+            (0.0 for padded axes; all 0.0 for t-SNE, whose axes carry no variance share).
+        method: ``"pca"`` or ``"tsne"``; perplexity: the t-SNE perplexity used, else None.
     """
 
     coords: np.ndarray
     explained_variance_ratio: tuple[float, ...]
+    method: str = "pca"
+    perplexity: float | None = None
 
     @property
     def n_components(self) -> int:
         return int(self.coords.shape[1])
 
     def axis_titles(self) -> tuple[str, ...]:
-        """``("PC1 (41.2%)", "PC2 (13.0%)", ...)``."""
+        """``("PC1 (41.2%)", "PC2 (13.0%)", ...)``; for t-SNE ``("t-SNE 1", "t-SNE 2", ...)``."""
+        if self.method == "tsne":
+            return tuple(f"t-SNE {i + 1}" for i in range(self.n_components))
         return tuple(f"PC{i + 1} ({r * 100:.1f}%)" for i, r in enumerate(self.explained_variance_ratio))
 
 
@@ -65,3 +72,52 @@ def pca(X: np.ndarray, n_components: int = 2) -> Projection:
         ratios[:fit_k] = [float(r) for r in model.explained_variance_ratio_]
     coords.setflags(write=False)
     return Projection(coords=coords, explained_variance_ratio=tuple(ratios))
+
+
+TSNE_MIN_POINTS = 5
+TSNE_PERPLEXITY = 30.0  # scikit-learn's default, used whenever there are enough points
+
+
+def tsne_perplexity(n_points: int) -> float:
+    """The perplexity used for ``n_points``: scikit-learn's 30, lowered to ``(n - 1) / 3`` for small sets.
+
+    t-SNE needs perplexity < n (scikit-learn refuses otherwise); van der Maaten's guidance is roughly
+    ``3 * perplexity < n - 1``, which the lowered value keeps. Raises ValueError below ``TSNE_MIN_POINTS``.
+    """
+    if n_points < TSNE_MIN_POINTS:
+        raise ValueError(f"t-SNE needs at least {TSNE_MIN_POINTS} texts to place; there are {n_points}")
+    return float(min(TSNE_PERPLEXITY, max(1.0, (n_points - 1) / 3)))
+
+
+def tsne(X: np.ndarray, n_components: int = 2, seed: int = 0, perplexity: float | None = None) -> Projection:
+    """t-SNE of ``X`` ``(n_points, dim)`` -> ``(n_points, k)`` with scikit-learn's ``TSNE`` (k = 2 or 3).
+
+    Deterministic: PCA initialisation and ``random_state=seed``. ``perplexity`` defaults to
+    ``tsne_perplexity(n)``; a given one must be below n. Distances are cosine, as in the similarity
+    heatmaps and the nearest-neighbour list. Takes seconds for hundreds of points: call it on demand.
+    Raises ValueError for fewer than ``TSNE_MIN_POINTS`` points, a bad perplexity or non-finite values.
+    """
+    if n_components not in (2, 3):
+        raise ValueError(f"n_components must be 2 or 3, got {n_components!r}")
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2:
+        raise ValueError(f"tsne expects a 2-D array (n_points, dim); got shape {X.shape}")
+    if not np.isfinite(X).all():
+        raise ValueError(f"tsne got non-finite values (nan or inf) in an array of shape {X.shape}")
+    n = X.shape[0]
+    chosen = tsne_perplexity(n) if perplexity is None else float(perplexity)
+    if not 0 < chosen < n:
+        raise ValueError(f"t-SNE perplexity must be above 0 and below the number of texts ({n}); got {chosen:g}")
+    from sklearn.manifold import TSNE  # imported here: the page loads without it until t-SNE is asked for
+
+    model = TSNE(
+        n_components=n_components,
+        perplexity=chosen,
+        metric="cosine",
+        init="pca",
+        random_state=seed,
+    )
+    coords = model.fit_transform(X)  # (N, D) -> (N, k)
+    coords = np.asarray(coords, dtype=np.float64)
+    coords.setflags(write=False)
+    return Projection(coords, (0.0,) * n_components, method="tsne", perplexity=chosen)

@@ -27,18 +27,21 @@ from core.analysis.projection import pca
 # Above this many distinct labels the probe is not trained: each label has too few texts to learn from, and a
 # K-way logistic regression per strategy and fold grew to minutes (250 labels x 2 texts: ~15 s per strategy).
 MAX_PROBE_LABELS = 50
-
+# below this many texts for the rarest label, scores are shown with a caution: one text moves a fold's accuracy a lot
+FEW_PER_LABEL = 20
 SCORES_HELP = (
     "**Silhouette** (from -1 to 1) asks, for every text: is it closer, by cosine distance, to the texts "
     "with its own label than to the texts of the nearest other label? Near 1 means tight, well-separated "
     "groups; near 0 means the groups overlap; below 0 means texts sit closer to another label than to "
     "their own. **Probe accuracy** is the share of texts a simple linear classifier (logistic regression "
     "on standardised embeddings) labels correctly when it is tested on texts it was not trained on "
-    "(stratified k-fold cross-validation). Compare it with chance level, 1 / number of labels (0.50 for "
-    "two labels, 0.25 for four): a score near chance means the labels cannot be read off the embedding "
-    "with a straight line. Silhouette measures the raw geometry the plots show; probe accuracy measures "
-    "whether the information is there at all, even if it is not the dominant direction. With a few dozen "
-    "texts both numbers are noisy: treat differences of a few points as ties."
+    "(stratified k-fold cross-validation; ± is the spread over the folds). Compare it with the "
+    "**majority-class baseline**: the accuracy of always answering the most common label (0.60 when 3 of 5 "
+    "texts are positive; 1 / number of labels only when the labels are balanced). A probe near the baseline "
+    "has learnt nothing a constant answer would not get. Silhouette measures the raw geometry the plots show; "
+    "probe accuracy measures whether the information is there at all, even if it is not the dominant "
+    f"direction. With fewer than {FEW_PER_LABEL} texts per label both numbers are noisy (one text moves a "
+    "fold's accuracy by several points): treat differences of a few points as ties."
 )
 
 
@@ -50,8 +53,10 @@ class StrategyScore:
         strategy: the pooling strategy's name, e.g. ``"mean"``.
         dim: embedding width D of the ``(N, D)`` array.
         silhouette: cosine silhouette in [-1, 1], or None when it cannot be computed.
-        probe_accuracy: cross-validated linear-probe accuracy in [0, 1], or None.
+        probe_accuracy: cross-validated linear-probe accuracy in [0, 1] (mean over the folds), or None.
         explained_variance_2d: share of variance the 2-D PCA plot shows, in [0, 1].
+        probe_std: standard deviation of the per-fold accuracies, or None.
+        folds: the number of cross-validation folds used, or None when there is no probe.
     """
 
     strategy: str
@@ -59,6 +64,17 @@ class StrategyScore:
     silhouette: float | None
     probe_accuracy: float | None
     explained_variance_2d: float
+    probe_std: float | None = None
+    folds: int | None = None
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """A cross-validated probe: the mean accuracy, its spread over the folds, and how many folds."""
+
+    accuracy: float
+    std: float
+    folds: int
 
 
 def cosine_similarity_matrix(X: np.ndarray) -> np.ndarray:
@@ -75,10 +91,33 @@ def cosine_similarity_matrix(X: np.ndarray) -> np.ndarray:
 
 
 def chance_level(labels: Sequence[str] | None) -> float | None:
-    """1 / number of distinct labels (the accuracy of guessing), or None without labels."""
+    """1 / number of distinct labels (uniform guessing), or None without labels.
+
+    Not the bar to beat when labels are unbalanced: see ``majority_baseline``.
+    """
     if labels is None or len(set(labels)) == 0:
         return None
     return 1.0 / len(set(labels))
+
+
+def majority_baseline(labels: Sequence[str] | None) -> float | None:
+    """Accuracy of always answering the most common label: ``max count / N`` (scikit-learn's
+    ``DummyClassifier(strategy="most_frequent")``), or None without labels.
+
+    ``["pos", "pos", "pos", "neg", "neg"] -> 0.6``; equals ``chance_level`` only for balanced labels.
+    """
+    if not labels:
+        return None
+    return max(Counter(labels).values()) / len(labels)
+
+
+def fewest_per_label(labels: Sequence[str] | None) -> tuple[str, int] | None:
+    """The rarest label and its number of texts (ties: the first in sorted order), or None without labels."""
+    if not labels:
+        return None
+    counts = Counter(labels)
+    name = min(sorted(counts), key=lambda k: counts[k])
+    return name, counts[name]
 
 
 def silhouette(X: np.ndarray, labels: Sequence[str] | None) -> float | None:
@@ -112,6 +151,12 @@ def probe_accuracy(X: np.ndarray, labels: Sequence[str] | None, folds: int = 5, 
     Uses ``min(folds, smallest label count)`` folds; None when that is below 2, when there are < 2 labels,
     or more than ``MAX_PROBE_LABELS`` (see ``probe_note``).
     """
+    result = probe(X, labels, folds, seed)
+    return result.accuracy if result is not None else None
+
+
+def probe(X: np.ndarray, labels: Sequence[str] | None, folds: int = 5, seed: int = 0) -> ProbeResult | None:
+    """``probe_accuracy`` with the per-fold spread and the number of folds actually used."""
     if folds < 2:
         raise ValueError(f"folds must be at least 2, got {folds}")
     X = _as_matrix(X)
@@ -127,7 +172,7 @@ def probe_accuracy(X: np.ndarray, labels: Sequence[str] | None, folds: int = 5, 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         scores = cross_val_score(model, X, y, cv=cv, scoring="accuracy")
-    return float(np.mean(scores))
+    return ProbeResult(float(np.mean(scores)), float(np.std(scores)), n_splits)
 
 
 def probe_note(labels: Sequence[str] | None) -> str | None:
@@ -153,13 +198,16 @@ def score_table(embeddings: Mapping[str, np.ndarray], labels: Sequence[str] | No
             raise ValueError(
                 f"strategy {strategy!r}: embeddings of shape {X.shape} but {len(labels)} labels; pass one label per row"
             )
+        result = probe(X, labels)
         rows.append(
             StrategyScore(
                 strategy=strategy,
                 dim=int(X.shape[1]),
                 silhouette=silhouette(X, labels),
-                probe_accuracy=probe_accuracy(X, labels),
+                probe_accuracy=result.accuracy if result else None,
                 explained_variance_2d=float(sum(pca(X, 2).explained_variance_ratio)),
+                probe_std=result.std if result else None,
+                folds=result.folds if result else None,
             )
         )
     return rows

@@ -12,7 +12,17 @@ from core.spec import DEFAULT_CHECKPOINT, Pooling, Spec
 def spec_findings(spec: Spec, ckpt: Any, enc: Any) -> list[Finding]:
     """Notes on the spec as a whole: truncation, random weights, pooling the checkpoint was not trained for."""
     out = []
-    if enc is not None and enc.any_truncated:
+    specials = _special_count(ckpt)
+    if enc is not None and spec.max_length is not None and spec.max_length <= specials and enc.any_truncated:
+        out.append(
+            Finding(
+                "no_words_left",
+                f"max_length={spec.max_length} leaves only the special tokens ([CLS] and [SEP]): every word "
+                f"was cut ({sum(enc.truncated)} token(s)), so each text is the same two tokens and the model sees "
+                "no text at all. Raise max_length in the sidebar (128 fits most sentences).",
+            )
+        )
+    elif enc is not None and enc.any_truncated:
         cut = sum(enc.truncated)
         out.append(Finding("truncated", f"{cut} token(s) were cut by max_length={spec.max_length}", severity="note"))
     if ckpt is None:
@@ -52,3 +62,8 @@ def spec_findings(spec: Spec, ckpt: Any, enc: Any) -> list[Finding]:
             )
         )
     return out
+
+
+def _special_count(ckpt: Any) -> int:
+    """Special tokens a tokenizer adds to one text ([CLS] + [SEP] for BERT; 2 when unknown)."""
+    return int(getattr(ckpt, "special_tokens", 2) or 2)

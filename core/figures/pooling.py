@@ -1,6 +1,7 @@
 """Plotly figures for the pooling comparison, built from plain arrays and records by pure functions.
 
-- ``pca_scatter``: one strategy's texts in 2-D / 3-D PCA space, one trace per label.
+- ``pca_scatter``: one strategy's texts in a 2-D / 3-D projection (PCA or t-SNE), one trace per label; the
+  picked text and its nearest neighbours ringed.
 - ``similarity_heatmap``: the ``(N, N)`` cosine matrix, rows grouped by label so blocks appear.
 - ``token_pca_figure``: one text's token vectors across layers, one animation frame per layer.
 """
@@ -51,13 +52,26 @@ def group_order(names: Sequence[str]) -> list[int]:
     return sorted(range(len(names)), key=lambda i: (first[names[i]], i))
 
 
+PICKED_COLOR = "#111111"
+NEIGHBOUR_COLOR = "#555555"
+
+
 def pca_scatter(
-    projection: Projection, texts: Sequence[str], labels: Sequence[str] | None, title: str = ""
+    projection: Projection,
+    texts: Sequence[str],
+    labels: Sequence[str] | None,
+    title: str = "",
+    *,
+    picked: int | None = None,
+    neighbours: Sequence[int] = (),
 ) -> go.Figure:
-    """Scatter of a ``Projection`` with ``(N, 2)`` or ``(N, 3)`` coords; one trace per label.
+    """Scatter of a ``Projection`` (PCA or t-SNE) with ``(N, 2)`` or ``(N, 3)`` coords; one trace per label.
 
     Hover shows the label, the text's number and the (truncated, wrapped) text. Axis titles carry
-    the explained variance, e.g. ``"PC1 (41.2%)"``.
+    the explained variance, e.g. ``"PC1 (41.2%)"`` (``"t-SNE 1"`` for t-SNE). Every point's
+    ``customdata`` is its row index in ``texts``, so a click event names the text. ``picked`` (a row
+    index) gets a thick ring and ``neighbours`` thin ones, drawn as the last two traces ("nearest",
+    "picked") with no legend entry and no hover; their ``customdata`` are the same row indices.
     """
     coords = projection.coords
     n, k = coords.shape
@@ -66,6 +80,9 @@ def pca_scatter(
             f"pca_scatter: coords of shape {coords.shape} but {len(texts)} texts and "
             f"{'no' if labels is None else len(labels)} labels; pass one of each per point"
         )
+    bad = [i for i in (*neighbours, *([] if picked is None else [picked])) if not 0 <= i < n]
+    if bad:
+        raise ValueError(f"pca_scatter: point {bad[0]} does not exist; there are {n} points (0..{n - 1})")
     names = list(labels) if labels is not None else [UNLABELLED] * n
     colors = label_colors(labels)
     axis_titles = projection.axis_titles()
@@ -79,6 +96,7 @@ def pca_scatter(
             "hovertext": hover,
             "hovertemplate": "%{hovertext}<extra></extra>",
             "legendgroup": name,
+            "customdata": idx,
         }
         if k == 3:
             fig.add_trace(
@@ -104,6 +122,12 @@ def pca_scatter(
                     **common,
                 )
             )
+    for ring, rows, size, width, color in (
+        ("nearest", list(neighbours), 13, 1.5, NEIGHBOUR_COLOR),
+        ("picked", [] if picked is None else [picked], 18, 3, PICKED_COLOR),
+    ):
+        if rows:
+            fig.add_trace(_ring(coords, rows, ring, size, width, color))
     _style(fig, title)
     if k == 3:
         fig.update_layout(
@@ -122,6 +146,25 @@ def pca_scatter(
         margin=dict(MARGIN, b=max(MARGIN.get("b", 0), 86)),
     )
     return fig
+
+
+def _ring(coords: np.ndarray, rows: list[int], name: str, size: int, width: float, color: str) -> go.BaseTraceType:
+    """Open circles around ``rows`` of ``coords`` (N, 2 or 3): drawn on top, no legend, no hover."""
+    common = {"name": name, "mode": "markers", "showlegend": False, "hoverinfo": "skip", "customdata": rows}
+    if coords.shape[1] == 3:
+        return go.Scatter3d(
+            x=coords[rows, 0],
+            y=coords[rows, 1],
+            z=coords[rows, 2],
+            marker={"size": size / 2, "symbol": "circle-open", "color": color, "line": {"width": width}},
+            **common,
+        )
+    return go.Scatter(
+        x=coords[rows, 0],
+        y=coords[rows, 1],
+        marker={"size": size, "symbol": "circle-open", "color": color, "line": {"width": width, "color": color}},
+        **common,
+    )
 
 
 def similarity_heatmap(

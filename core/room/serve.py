@@ -2,9 +2,9 @@
 
     python -m core.room.serve [--port 8501] [--address 0.0.0.0] [--room-url URL] [-- streamlit options…]
 
-It makes (or takes) the teacher key, works out the room URL (core.room.address), starts
-``streamlit run app.py`` with both in its environment (``$SHAPE_EXPLORER_TEACHER_KEY``,
-``$SHAPE_EXPLORER_ROOM_URL``), waits until the server answers, then prints::
+It makes (or takes) the teacher key, works out the room URL (core.room.address), starts ``python -m ui.server``
+(the default model loaded first, then ``streamlit run app.py``) with both in its environment
+(``$SHAPE_EXPLORER_TEACHER_KEY``, ``$SHAPE_EXPLORER_ROOM_URL``), waits until the server answers, then prints::
 
     Room link for students:  http://192.168.1.20:8501/
     Class results (teacher): http://192.168.1.20:8501/teacher   teacher key: k7mp-3xqa-v9td
@@ -126,12 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     env = {**os.environ, keys.TEACHER_KEY_ENV: key, DATA_ENV: str(data)}
     if room.source == "set by the teacher" and room.url:
         env[address.ROOM_URL_ENV] = room.url
-    cmd = [
+    cmd = [  # ui.server loads the default model, then runs `streamlit run app.py` in the same process
         sys.executable,
         "-m",
-        "streamlit",
-        "run",
-        str(APP),
+        "ui.server",
         "--server.port",
         str(args.port),
         "--server.address",

@@ -120,10 +120,10 @@ class RoomStore:
     def current_room(self) -> int:
         """The newest room's id; the first call on an empty store creates room 1."""
         with self._connect() as con:
-            row = con.execute("SELECT max(id) FROM rooms").fetchone()
-            if row[0] is not None:
-                return int(row[0])
-            return self._insert_room(con)
+            # one statement, so atomic: concurrent first calls create one room, not one each (a SELECT then
+            # INSERT let eight threads each start a room and split their answers between them)
+            con.execute("INSERT INTO rooms (started) SELECT ? WHERE NOT EXISTS (SELECT 1 FROM rooms)", (time.time(),))
+            return int(con.execute("SELECT max(id) FROM rooms").fetchone()[0])
 
     def new_room(self) -> int:
         """Start an empty room; answers from now on go to it. The older rooms stay in the file."""

@@ -26,7 +26,7 @@ from core.analysis.comparison import (
 )
 from core.analysis.projection import pca
 from core.analysis.samples import MAX_TEXTS, InputError, load_sample
-from core.analysis.scores import chance_level, cosine_similarity_matrix, probe_accuracy, silhouette
+from core.analysis.scores import cosine_similarity_matrix, majority_baseline, probe_accuracy, silhouette
 from core.errors import SpecError
 from core.model.embed import embed_texts, plan_batches
 from core.model.encoding import encode
@@ -91,7 +91,7 @@ def test_comparison_shapes_and_one_pass(tiny_ckpt, tiny_comparison):
         assert c.projection(s, 2).coords.shape == (n, 2)
         assert c.projection(s, 3).coords.shape == (n, 3)
         assert c.similarity[s].shape == (n, n)
-    assert c.texts == TEXTS and c.labels == LABELS and c.chance == 0.5
+    assert c.texts == TEXTS and c.labels == LABELS and c.baseline == 0.5 and c.fewest == ("neg", 3)
     assert c.layer_name == "layer 2 (last)"
 
 
@@ -110,6 +110,22 @@ def test_comparison_agrees_with_the_reference_modules(tiny_ckpt, tiny_comparison
         assert row.explained_variance_2d == pytest.approx(sum(pca(X, 2).explained_variance_ratio))
     best = max(c.scores, key=lambda r: (r.probe_accuracy, r.silhouette))
     assert c.best == best.strategy
+
+
+def test_neighbours_follow_the_similarity_matrix(tiny_comparison):
+    c = tiny_comparison
+    for s in c.strategies:
+        near = c.neighbours(s, 1, k=3)
+        row = c.similarity[s][1]
+        assert [n.rank for n in near] == [1, 2, 3] and 1 not in [n.index for n in near]
+        assert [n.similarity for n in near] == pytest.approx(sorted(np.delete(row, 1), reverse=True)[:3])
+
+
+def test_info_json_reports_the_majority_baseline(tiny_comparison):
+    with zipfile.ZipFile(io.BytesIO(export_zip(tiny_comparison))) as zf:
+        info = json.loads(zf.read("info.json"))
+    assert info["majority_baseline"] == 0.5 and "chance" not in info
+    assert {row["strategy"]: row["folds"] for row in info["scores"]} == dict.fromkeys(tiny_comparison.strategies, 3)
 
 
 def test_comparison_is_picklable_plain_data(tiny_comparison):
@@ -131,7 +147,7 @@ def test_layer_changes_only_the_layered_strategies(tiny_ckpt, tiny_comparison):
 def test_unlabelled_texts_have_no_scores(tiny_ckpt):
     c = compare_pooling(tiny_ckpt, TEXTS[:3], None, strategies=["mean", "cls"], max_length=64)
     assert c.strategies == ("cls", "mean")  # page order, whatever order was asked
-    assert c.labels is None and c.chance is None and c.best is None
+    assert c.labels is None and c.baseline is None and c.fewest is None and c.best is None
     assert all(r.probe_accuracy is None and r.silhouette is None for r in c.scores)
 
 
@@ -240,9 +256,10 @@ def test_probe_accuracy_on_the_sentiment_sample_is_above_chance(real_ckpt):
     """
     data = load_sample("sentiment")
     c = compare_pooling(real_ckpt, data.texts, data.labels)
-    chance = chance_level(data.labels)
-    assert chance == 0.5
-    assert c.score("mean").probe_accuracy >= chance + 0.15
+    baseline = majority_baseline(data.labels)
+    assert baseline == c.baseline == 0.5  # balanced: 20 positive, 20 negative
+    assert c.score("mean").probe_accuracy >= baseline + 0.15
+    assert c.score("mean").folds == 5
     assert c.best in ("mean", "last4_sum", "last4_concat", "first_last_avg")  # averaging strategies
     assert c.forward_passes == len(plan_batches(c.lengths))  # one pass per batch feeds all 7 strategies
 
@@ -251,7 +268,7 @@ def test_probe_accuracy_on_the_sentiment_sample_is_above_chance(real_ckpt):
 def test_topics_sample_separates_with_every_averaging_strategy(real_ckpt):
     data = load_sample("topics")
     c = compare_pooling(real_ckpt, data.texts, data.labels)
-    assert c.chance == 0.25
+    assert c.baseline == 0.25
     for s in ("mean", "last4_sum", "last4_concat"):
         assert c.score(s).probe_accuracy >= 0.85, s
         assert c.score(s).silhouette > 0.1, s

@@ -7,11 +7,15 @@ import pytest
 from sklearn.metrics import silhouette_score
 
 from core.analysis.scores import (
+    FEW_PER_LABEL,
     SCORES_HELP,
     StrategyScore,
     best_strategy,
     chance_level,
     cosine_similarity_matrix,
+    fewest_per_label,
+    majority_baseline,
+    probe,
     probe_accuracy,
     score_table,
     silhouette,
@@ -142,5 +146,55 @@ def test_best_strategy_breaks_ties_by_silhouette():
 def test_chance_level_and_help_text():
     assert chance_level(["a", "b", "c", "a"]) == pytest.approx(1 / 3)
     assert chance_level(None) is None
-    for word in ("Silhouette", "Probe accuracy", "chance", "1 / number of labels"):
+    for word in ("Silhouette", "Probe accuracy", "majority-class baseline", "1 / number of labels", "folds"):
         assert word in SCORES_HELP
+    assert f"fewer than {FEW_PER_LABEL} texts per label" in SCORES_HELP
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        ["pos", "pos", "pos", "neg", "neg"],  # the five pasted lines: 0.60, not 0.50
+        ["a", "b"] * 10,
+        ["a"] * 7 + ["b"] * 2 + ["c"],
+        ["x"] * 4,
+    ],
+)
+def test_majority_baseline_equals_sklearn_dummy_classifier(labels):
+    from sklearn.dummy import DummyClassifier
+
+    X = np.zeros((len(labels), 1))
+    dummy = DummyClassifier(strategy="most_frequent").fit(X, labels)
+    assert majority_baseline(labels) == pytest.approx(dummy.score(X, labels))
+    assert majority_baseline(labels) >= chance_level(labels)
+
+
+def test_majority_baseline_and_fewest_without_labels():
+    assert majority_baseline(None) is None and majority_baseline([]) is None
+    assert fewest_per_label(None) is None
+    assert fewest_per_label(["b", "a", "b", "c", "a"]) == ("c", 1)
+    assert fewest_per_label(["b", "a", "b", "a"]) == ("a", 2)  # ties: sorted order
+
+
+def test_probe_reports_folds_and_spread_like_cross_val_score():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, labels = two_blobs(n_per=7)
+    result = probe(X, labels)
+    assert result.folds == 5
+    cv = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
+    ref = cross_val_score(make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)), X, labels, cv=cv)
+    assert result.accuracy == pytest.approx(ref.mean()) and result.std == pytest.approx(ref.std())
+    rows = [0, 1, 2, 7, 8, 9]  # three texts per label: three folds
+    assert probe(X[rows], [labels[i] for i in rows]).folds == 3
+
+
+def test_score_table_carries_folds_and_spread():
+    X, labels = two_blobs(n_per=4)
+    (row,) = score_table({"mean": X}, labels)
+    assert row.folds == 4 and row.probe_std is not None and 0 <= row.probe_std <= 0.5
+    (row,) = score_table({"mean": X}, None)
+    assert row.folds is None and row.probe_std is None

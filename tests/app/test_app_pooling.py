@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import APP_TIMEOUT, ROOT
@@ -14,7 +13,10 @@ PAGE = str(ROOT / "pages" / "pooling.py")
 
 @pytest.fixture
 def at() -> AppTest:
-    st.cache_data.clear()  # each test starts from an empty comparison cache
+    from ui.pooling import cache
+
+    for cached in (cache.comparison, cache.tsne_projection, cache.scatter_figure, cache.heatmap_figure):
+        cached.clear()  # each test starts from empty comparison and figure caches
     app = AppTest.from_file(PAGE, default_timeout=APP_TIMEOUT)
     app.run()
     assert not app.exception, app.exception
@@ -49,25 +51,51 @@ def test_defaults_ask_for_texts_and_encode_nothing(at):
     assert at.pills(key="po_strategies").value == [s for s in at.pills(key="po_strategies").options]
 
 
+def open_view(app: AppTest, view: str) -> AppTest:
+    """Open one of the lazy tabs (only the open tab is built)."""
+    app.tabs[0].proto  # noqa: B018 - the tab group exists
+    app.session_state["po_views"] = view
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
 def test_sample_loads_with_one_click_and_shows_every_section(at):
     load(at)
-    assert [h.value for h in at.subheader] == [
-        "Separation scores",
-        "PCA of each strategy (2-D)",
-        "Cosine similarity",
-        "Token vectors across layers",
-        "Export",
-    ]
-    assert charts(at) == 7 + 7 + 1  # a scatter and a heatmap per strategy, the token view
+    assert [h.value for h in at.subheader] == ["Separation scores", "Maps, neighbours, similarity", "Export"]
+    assert charts(at) == 7  # only the open tab is built: a map per strategy
     table = at.dataframe[0].value
     assert list(table.index) == ["cls", "mean", "max", "pooler", "last4_concat", "last4_sum", "first_last_avg"]
     assert (table["best"] == "★ best").sum() == 1 and table.loc["mean", "best"] == "★ best"
+    assert table.loc["mean", "± (folds)"] >= 0
     text = markdown(at)
-    assert "**Best: mean**" in text and "chance level of **0.50**" in text
+    assert "**Best: mean**" in text and "majority-class baseline of **0.50**" in text
     assert "Probe accuracy" in at.expander[-1].markdown[0].value  # SCORES_HELP behind "What do these…"
-    assert any("40 texts" in c.value and "chance level 0.50" in c.value for c in at.caption)
+    captions = " ".join(c.value for c in at.caption)
+    assert "40 texts" in captions and "majority baseline 0.50" in captions
+    assert "stratified 5-fold cross-validation over 40 texts" in captions
     assert at.text_area(key="po_text").value.startswith("positive\t")  # the sample is editable text
-    assert len(at.get("download_button")) == 2
+    assert len(at.get("download_button")) == 3
+    open_view(at, "Cosine similarity")
+    assert charts(at) == 7
+    open_view(at, "Token vectors across layers")
+    assert charts(at) == 1
+
+
+def test_five_pasted_lines_are_scored_against_the_majority_with_a_caution(at):
+    """The issue's example: 3 positive + 2 negative lines. The bar is 0.60 (always "pos"), not 0.50, and with
+    2 texts for a label the page says the ranking is noise instead of "well above chance"."""
+    lines = ["pos\tLovely film.", "pos\tGreat cast.", "pos\tA joy.", "neg\tBoring.", "neg\tAwful plot."]
+    at.text_area(key="po_text").set_value("\n".join(lines))
+    at.button(key="FormSubmitter:po_paste_form-Compare these texts").click().run()
+    assert not at.exception
+    text = markdown(at)
+    assert "majority-class baseline of **0.60**" in text and "well above" not in text
+    assert "over 2 folds" in text
+    warning = " ".join(w.value for w in at.warning)
+    assert "Too few texts to rank the strategies" in warning and "has only 2 text(s)" in warning
+    captions = " ".join(c.value for c in at.caption)
+    assert "stratified 2-fold cross-validation over 5 texts" in captions and "` pos `" in captions
 
 
 def test_switching_strategies_and_3d_never_re_encode(at):
@@ -76,14 +104,14 @@ def test_switching_strategies_and_3d_never_re_encode(at):
     calls = ckpt.forward_calls
     at.toggle(key="po_3d").set_value(True).run()
     assert not at.exception
-    assert at.subheader[1].value == "PCA of each strategy (3-D)"
+    assert charts(at) == 1  # 3-D: one rotatable map at a time
     at.pills(key="po_strategies").set_value(["mean", "cls"]).run()
     assert not at.exception
-    assert charts(at) == 2 + 2 + 1
+    assert charts(at) == 1
     assert list(at.dataframe[0].value.index) == ["cls", "mean"]
     at.toggle(key="po_3d").set_value(False).run()
     at.pills(key="po_strategies").set_value(["max", "last4_concat", "pooler"]).run()
-    assert not at.exception and charts(at) == 3 + 3 + 1
+    assert not at.exception and charts(at) == 3
     assert ckpt.forward_calls == calls  # every switch above came from the cache
     at.selectbox(key="po_layer").set_value(3).run()  # the layer is part of the cache key
     assert not at.exception and ckpt.forward_calls == calls + 1
@@ -101,7 +129,7 @@ def test_pasted_texts_with_and_without_labels(at):
     at.text_area(key="po_text").set_value("good\tLovely film.\ngood\tGreat cast.\nbad\tBoring.\nbad\tAwful plot.")
     at.button(key="FormSubmitter:po_paste_form-Compare these texts").click().run()
     assert not at.exception and not at.error
-    assert at.dataframe[0].value.shape[0] == 7 and charts(at) == 15
+    assert at.dataframe[0].value.shape[0] == 7 and charts(at) == 7
 
     at.text_area(key="po_text").set_value("one plain text\nanother plain text\n\na third")
     at.button(key="FormSubmitter:po_paste_form-Compare these texts").click().run()
@@ -143,7 +171,7 @@ def test_good_upload_replaces_a_sample(at):
     at.file_uploader(key="po_upload").set_value(("mine.csv", rows.encode(), "text/csv")).run()
     assert not at.exception and not at.error
     assert any("file mine.csv: 10 texts, 2 labels" in shown(c.value) for c in at.caption)
-    assert charts(at) == 15
+    assert charts(at) == 7
 
 
 def test_random_checkpoint_is_labelled_and_skips_what_it_cannot_do(at):
@@ -152,3 +180,94 @@ def test_random_checkpoint_is_labelled_and_skips_what_it_cannot_do(at):
     assert "RANDOM weights" in at.warning[0].value
     assert any("Not available on this checkpoint" in i.value and "last4_concat" in i.value for i in at.info)
     assert list(at.dataframe[0].value.index) == ["cls", "mean", "max", "pooler", "first_last_avg"]
+
+
+def figure(app: AppTest, i: int) -> dict:
+    import json
+
+    return json.loads(app.get("plotly_chart")[i].proto.spec)
+
+
+def pick_box(app: AppTest):
+    (box,) = [s for s in app.selectbox if str(s.key).startswith("po_pick_")]
+    return box
+
+
+def test_picking_a_text_rings_it_in_every_map_and_lists_its_neighbours(at):
+    from core.analysis.samples import load_sample
+
+    load(at)
+    data = load_sample("sentiment")
+    calls = bundled().forward_calls
+    pick_box(at).set_value(3).run()
+    assert not at.exception
+    for i in range(charts(at)):  # every strategy's map rings text #4 (row 3) and its 5 neighbours
+        traces = {t["name"]: t for t in figure(at, i)["data"]}
+        assert traces["picked"]["customdata"] == [3]
+        assert len(traces["nearest"]["customdata"]) == 5 and 3 not in traces["nearest"]["customdata"]
+    assert at.selectbox(key="po_nn_strategy").value == "mean"  # the best strategy by default
+    table = at.dataframe[1].value
+    assert list(table["rank"]) == [1, 2, 3, 4, 5]
+    assert list(table["cosine"]) == sorted(table["cosine"], reverse=True)
+    assert all(t.split(" ", 1)[1] in data.texts for t in table["text"])
+    assert any("of 5 nearest texts under **mean** share the label" in c.value for c in at.caption)
+    at.number_input(key="po_k").set_value(8).run()
+    at.selectbox(key="po_nn_strategy").set_value("cls").run()
+    assert not at.exception and len(at.dataframe[1].value) == 8
+    assert any("under **cls**" in c.value for c in at.caption)
+    assert bundled().forward_calls == calls  # picking and re-ranking never encode
+
+
+def test_tsne_is_computed_only_when_asked(at):
+    load(at)
+    at.pills(key="po_strategies").set_value(["mean", "cls"]).run()
+    at.segmented_control(key="po_method").set_value("t-SNE").run()
+    assert not at.exception and charts(at) == 0  # never on its own
+    assert any("t-SNE is not computed yet for 2 strategies" in i.value for i in at.info)
+    at.button(key="po_tsne_go").click().run()
+    assert not at.exception and charts(at) == 2
+    titles = [figure(at, i)["layout"]["title"]["text"] for i in range(2)]
+    assert titles == ["cls · 384-d", "mean · 384-d"]
+    assert figure(at, 0)["layout"]["xaxis"]["title"]["text"] == "t-SNE 1"
+    assert any("t-SNE: cosine distances, perplexity 13, seed 0" in c.value for c in at.caption)
+    at.segmented_control(key="po_method").set_value("PCA").run()
+    at.segmented_control(key="po_method").set_value("t-SNE").run()
+    assert charts(at) == 2  # kept: switching back is instant
+
+
+def test_pickers_follow_new_texts_no_stale_label(at):
+    """After loading other texts, the token-vector and neighbour pickers show the new texts."""
+    from core.analysis.samples import load_sample
+
+    load(at, "sentiment")
+    open_view(at, "Token vectors across layers")
+    (box,) = [s for s in at.selectbox if str(s.key).startswith("po_token_text_")]
+    box.set_value(5).run()
+    old_key = box.key
+    assert load_sample("sentiment").texts[5][:40] in box.format_func(5)
+    load(at, "topics")
+    (box,) = [s for s in at.selectbox if str(s.key).startswith("po_token_text_")]
+    first_topic = load_sample("topics").texts[0][:40]
+    assert box.key != old_key, "a new text set gets a new picker (the browser keeps a keyed widget's old label)"
+    assert box.value == 0 and first_topic in box.format_func(box.value)
+    assert len(box.options) == len(load_sample("topics").texts) and charts(at) == 1
+
+
+def test_projector_export_parses_back(at):
+    import io
+    import zipfile
+
+    from core.analysis.comparison import compare_pooling
+    from core.analysis.projector import projector_zip
+    from core.analysis.samples import load_sample
+
+    load(at)
+    assert [b.proto.label for b in at.get("download_button")][-1].startswith("Embedding Projector")
+    data = load_sample("sentiment")
+    c = compare_pooling(bundled(), data.texts, data.labels, max_length=256)
+    with zipfile.ZipFile(io.BytesIO(projector_zip(c.embeddings, c.texts, c.labels))) as zf:
+        assert sorted(n for n in zf.namelist() if n.endswith("vectors.tsv")) == sorted(
+            f"{s}/vectors.tsv" for s in c.strategies
+        )
+        rows = zf.read("mean/metadata.tsv").decode().splitlines()
+    assert rows[0] == "text\tlabel" and len(rows) == 41 and rows[1].split("\t")[0] == data.texts[0]

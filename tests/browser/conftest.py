@@ -50,7 +50,8 @@ def chromium_path() -> str:
 
 @contextmanager
 def streamlit_server(log_name: str = "streamlit", env: dict[str, str] | None = None, address: str = "127.0.0.1"):
-    """Run `streamlit run app.py` on a free loopback port until the block ends; yields the base URL.
+    """Run the app as `make run` does (`python -m ui.server`: preload, then `streamlit run app.py`) on a free
+    port until the block ends; yields the base URL.
 
     env: extra environment (e.g. the room's data folder and teacher key). The room's answers go to a fresh
     temporary folder unless env names one, so browser tests never write into the checkout's data/.
@@ -71,9 +72,7 @@ def streamlit_server(log_name: str = "streamlit", env: dict[str, str] | None = N
             [
                 sys.executable,
                 "-m",
-                "streamlit",
-                "run",
-                "app.py",
+                "ui.server",
                 "--server.port",
                 str(port),
                 "--server.address",
@@ -88,7 +87,7 @@ def streamlit_server(log_name: str = "streamlit", env: dict[str, str] | None = N
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.time() + 90
+            deadline = time.time() + 180  # ui.server loads the model before it answers
             while True:
                 if proc.poll() is not None:
                     pytest.fail(f"streamlit exited early; see {ARTIFACTS / (log_name + '.log')}")
@@ -99,7 +98,7 @@ def streamlit_server(log_name: str = "streamlit", env: dict[str, str] | None = N
                 except OSError:
                     pass
                 if time.time() > deadline:
-                    pytest.fail("streamlit did not become healthy within 90 s")
+                    pytest.fail("streamlit did not become healthy within 180 s")
                 time.sleep(0.5)
             yield url
         finally:

@@ -11,6 +11,12 @@ pytestmark = pytest.mark.browser
 CHART = "[data-testid='stPlotlyChart']"
 
 
+def _shown_value(pg, key_prefix: str) -> str:
+    """What a selectbox shows: its text and its input's value (Streamlit puts the choice in either)."""
+    box = pg.locator(f"[class*='st-key-{key_prefix}']").first
+    return box.evaluate("e => e.innerText + ' ' + [...e.querySelectorAll('input')].map(i => i.value).join(' ')")
+
+
 def _show(pg, heading: str) -> None:
     """Scroll the page's own scroll container so ``heading`` is at the top (screenshots show the viewport)."""
     pg.get_by_text(heading, exact=True).first.evaluate("e => e.scrollIntoView({block: 'start'})")
@@ -31,14 +37,14 @@ def test_pooling_page_loads_a_sample_and_draws_every_strategy(app_url, page):
     page.get_by_role("button", name="Load sample: sentiment").click()
     wait_ready(page)
     assert_no_exception(page)
-    # 7 PCA scatters + 7 heatmaps + the token view, each drawn by plotly
-    page.wait_for_function(f'document.querySelectorAll("{CHART} .main-svg").length >= 15', timeout=60_000)
-    assert page.locator(CHART).count() == 15
+    # the open tab: one map per strategy, each drawn by plotly; the heatmaps and token view wait for their tab
+    page.wait_for_function(f'document.querySelectorAll("{CHART} .main-svg").length >= 7', timeout=60_000)
+    assert page.locator(CHART).count() == 7
     assert page.get_by_text("Best: mean", exact=False).first.is_visible()
-    assert page.get_by_text("chance level of 0.50", exact=False).first.is_visible()
+    assert page.get_by_text("majority-class baseline of 0.50", exact=False).first.is_visible()
     _show(page, "Separation scores")
     screenshot(page, "pooling_02_scores")
-    _show(page, "PCA of each strategy (2-D)")
+    _show(page, "Maps, neighbours, similarity")
     screenshot(page, "pooling_03_pca")
 
     # the camera button is plotly's own PNG export (toImageButtonOptions sets its file name and scale)
@@ -46,17 +52,59 @@ def test_pooling_page_loads_a_sample_and_draws_every_strategy(app_url, page):
     first.hover()
     assert first.locator("[data-title='Download plot as a PNG']").count() == 1
 
-    _show(page, "Cosine similarity")
-    screenshot(page, "pooling_04_similarity")
-    _show(page, "Token vectors across layers")
-    screenshot(page, "pooling_05_tokens")
+    # click a dot in the cls map: that text is picked, ringed in every map, its neighbours listed
+    dot = page.locator(CHART).first.locator(".scatterlayer .trace .points path").nth(4)
+    dot.click(force=True)
+    page.locator("h5", has_text="Nearest neighbours").wait_for()
+    page.wait_for_function(
+        f"""() => [...document.querySelectorAll("{CHART}")].filter(
+                c => c.querySelectorAll(".scatterlayer .trace").length === 4).length === 7""",
+        timeout=60_000,
+    )  # two labels + the neighbours' rings + the picked ring, in all seven maps
+    wait_ready(page)
+    picked = _shown_value(page, "po_pick_")
+    assert "#" in picked and "[" in picked, picked  # "#12 [positive] …"
+    rows = page.locator("[data-testid='stDataFrame']").nth(1)
+    rows.wait_for()
+    assert page.get_by_text("nearest texts under mean share the label", exact=False).first.is_visible()
+    _show(page, "Nearest neighbours")
+    screenshot(page, "pooling_04_neighbours")
 
-    page.get_by_text("3-D PCA", exact=True).click()
+    page.get_by_role("tab", name="Cosine similarity").click()
+    wait_ready(page)
+    page.wait_for_function(f'document.querySelectorAll("{CHART} .main-svg").length >= 7', timeout=60_000)
+    screenshot(page, "pooling_05_similarity")
+    page.get_by_role("tab", name="Token vectors across layers").click()
+    wait_ready(page)
+    page.wait_for_function(f'document.querySelectorAll("{CHART} .main-svg").length >= 1', timeout=60_000)
+    screenshot(page, "pooling_06_tokens")
+
+    page.get_by_role("tab", name="Map & nearest neighbours").click()
+    wait_ready(page)
+    page.locator(".st-key-po_3d label").first.click()
     wait_ready(page)
     assert_no_exception(page)
-    _show(page, "PCA of each strategy (3-D)")
-    page.wait_for_function(f'document.querySelectorAll("{CHART} .gl-container canvas").length >= 7', timeout=60_000)
-    screenshot(page, "pooling_06_pca_3d")
+    page.wait_for_function(f'document.querySelectorAll("{CHART} .gl-container canvas").length >= 1', timeout=60_000)
+    screenshot(page, "pooling_07_pca_3d")
+
+
+def test_token_picker_follows_new_texts(app_url, page):
+    """No stale widget: after other texts are loaded, the token picker shows the new first text."""
+    page.goto(f"{app_url}/pooling")
+    wait_ready(page)
+    page.get_by_role("button", name="Load sample: sentiment").click()
+    wait_ready(page)
+    page.get_by_role("tab", name="Token vectors across layers").click()
+    wait_ready(page)
+    assert "#1 [positive]" in _shown_value(page, "po_token_text_")
+    page.get_by_role("button", name="Load sample: topics").click()
+    wait_ready(page)
+    page.wait_for_timeout(500)
+    from core.analysis.samples import load_sample
+
+    first = load_sample("topics")
+    shown = _shown_value(page, "po_token_text_")
+    assert f"#1 [{first.labels[0]}] {first.texts[0][:30]}" in shown, shown
 
 
 def test_pooling_page_refuses_bad_paste_with_a_message(app_url, page):

@@ -21,4 +21,4 @@ def test_pca_legend_names_are_escaped():
 
 def test_heatmap_ticks_are_escaped():
     fig = similarity_heatmap(np.eye(6), [LABELS[i % 3] for i in range(6)])
-    assert not any("<a" in str(t) or "<b>bold" in str(t) for t in fig.layout.xaxis.ticktext)
+    assert not any("<a" in str(t) or "<b>bold" in str(t) for t in fig.layout.yaxis.ticktext)

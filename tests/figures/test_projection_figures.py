@@ -115,6 +115,33 @@ def test_long_hover_text_is_truncated_and_wrapped():
     assert len(hover.replace("<br>", " ")) < 160
 
 
+@pytest.mark.parametrize("k", [2, 3])
+def test_scatter_points_carry_their_row_and_rings_mark_the_pick(k):
+    X = np.random.default_rng(4).normal(size=(6, 10))
+    fig = pca_scatter(pca(X, k), TEXTS, LABELS, "mean", picked=2, neighbours=(0, 4))
+    by_name = {t.name: t for t in fig.data}
+    rows = sorted(i for name in ("neg", "pos") for i in by_name[name].customdata)
+    assert rows == list(range(6))  # a click names its text
+    for name in ("neg", "pos"):  # each point's customdata is its own row: coordinates agree
+        t = by_name[name]
+        for x, row in zip(t.x, t.customdata):
+            assert x == pytest.approx(pca(X, k).coords[row, 0])
+    assert [t.name for t in fig.data][-2:] == ["nearest", "picked"]
+    assert list(by_name["picked"].customdata) == [2] and list(by_name["nearest"].customdata) == [0, 4]
+    assert by_name["picked"].x[0] == pytest.approx(pca(X, k).coords[2, 0])
+    assert by_name["picked"].showlegend is False and by_name["picked"].hoverinfo == "skip"
+    assert "open" in by_name["picked"].marker.symbol
+    plain = pca_scatter(pca(X, k), TEXTS, LABELS, "mean")
+    assert [t.name for t in plain.data] == ["neg", "pos"]
+
+
+def test_scatter_refuses_a_pick_that_does_not_exist():
+    with pytest.raises(ValueError, match=r"point 6 does not exist; there are 6 points \(0..5\)"):
+        pca_scatter(pca(np.eye(6), 2), TEXTS, None, picked=6)
+    with pytest.raises(ValueError, match="point -1 does not exist"):
+        pca_scatter(pca(np.eye(6), 2), TEXTS, None, neighbours=(-1,))
+
+
 def test_scatter_rejects_mismatched_lengths():
     with pytest.raises(ValueError, match=r"\(6, 2\) but 5 texts"):
         pca_scatter(pca(np.eye(6), 2), TEXTS[:5], None)

@@ -116,15 +116,18 @@ def test_clean_text_replaces_lone_surrogates_and_caps():
     assert len(clean_text("x" * 10_000)) == MAX_TEXT
 
 
-def _write_many(path: str, who: str, n: int) -> None:
+def _write_many(path: str, who: str, n: int, start: threading.Barrier | None = None) -> None:
     store = RoomStore(path)
+    if start is not None:
+        start.wait()  # every thread's first call together: the first room must be created once, not per thread
     for i in range(n):
         assert store.record(who, f"lesson-{i % 5}", i, f"({i}, 1)", i % 2 == 0)
 
 
 def test_eight_concurrent_threads_lose_nothing(store):
     n = 60
-    threads = [threading.Thread(target=_write_many, args=(str(store.path), f"t{k}", n)) for k in range(8)]
+    start = threading.Barrier(8)
+    threads = [threading.Thread(target=_write_many, args=(str(store.path), f"t{k}", n, start)) for k in range(8)]
     for t in threads:
         t.start()
     for t in threads:

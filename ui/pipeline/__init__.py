@@ -2,22 +2,24 @@
 
 - ``state``: the step chain kept in session state, the Spec read back from it, the URL that carries it;
 - ``editor``: the step-chain editor (layer parameters, suggestion chips, add / move / remove) and the input sidebar;
-- ``outputs``: header, tokens panel, error and findings panels with Apply fix, stage table, share & export;
-- ``live``: the live charts of the real numbers (LSTM / GRU over time, Conv1d, final scores, BERT attention).
+- ``outputs``: header, tokens panel, error and findings panels with Apply fix, share & export;
+- ``tables``: the stage table and the torchinfo-style layer summary (light HTML);
+- ``live``: the output tabs: those tables, then the real numbers (LSTM / GRU over time, Conv1d, final scores,
+  BERT attention with bertviz's model view).
 
 This package's face: the names the page uses.
 """
 
 from ui.pipeline.editor import input_sidebar, step_editor
-from ui.pipeline.live import live_outputs
+from ui.pipeline.live import output_tabs
 from ui.pipeline.outputs import (
     code_span,
     error_panel,
     findings_panel,
     header,
     share_and_export,
-    stage_table,
     tokens_panel,
+    where_to_fix,
 )
 from ui.pipeline.state import SOURCE_SYNTH, SOURCE_TEXT, flash, init_state, spec_from_state, sync_url
 
@@ -31,11 +33,11 @@ __all__ = [
     "header",
     "init_state",
     "input_sidebar",
-    "live_outputs",
+    "output_tabs",
     "share_and_export",
     "spec_from_state",
-    "stage_table",
     "step_editor",
     "sync_url",
     "tokens_panel",
+    "where_to_fix",
 ]

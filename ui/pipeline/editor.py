@@ -14,6 +14,7 @@ from core.engine.layers import inferred_input_size
 from core.loss_step import LOSS_KEY
 from core.model.pooling import DESCRIPTIONS
 from core.spec import FOREIGN_PARAMS, INPUT_PARAM, MAX_LENGTH_LIMIT, MAX_STEPS, MIN_MAX_LENGTH, LayerKind, Pooling
+from ui.pipeline.live import LOSS
 from ui.pipeline.loss_widgets import loss_more, loss_widgets, new_loss
 from ui.pipeline.state import (
     BOOL_PARAMS,
@@ -24,9 +25,13 @@ from ui.pipeline.state import (
     SOURCE_SYNTH,
     SOURCE_TEXT,
     append_step,
+    current_spec_dict,
     init_widgets,
     load_spec,
+    remember,
     step_key,
+    undo,
+    undo_label,
 )
 from ui.safe_text import code
 
@@ -96,6 +101,7 @@ def _add(kind: str) -> None:
     step = NEW_STEPS[kind]
     if kind == "loss":
         step = new_loss(dict(NEW_STEPS["loss"]))
+        st.session_state["pl_out_tabs"] = LOSS  # show what was just added: logits against targets
     append_step(dict(step) if isinstance(step, dict) else step)
 
 
@@ -107,6 +113,7 @@ def _chip(sid: int) -> None:
 
 
 def _reset() -> None:
+    remember(current_spec_dict(), "Reset")
     load_spec(DEFAULT_SPEC, keep_model=True)
     st.session_state["pl_flash"] = ("info", "Back to the default pipeline (the checkpoint stays as picked).")
 
@@ -122,16 +129,29 @@ def step_editor(trace: Any) -> None:
     failed = trace.error.step_index if trace is not None and trace.error is not None else None
     refused = failed is not None and trace.error.kind == "refused"
     prev_shape = sources[-1].shape if sources else None
-    head = st.columns([5, 2], vertical_alignment="center")
-    head[0].markdown("#### Steps")
-    head[1].button(
-        "Reset",
-        icon=":material/restart_alt:",
-        key="pl_reset",
-        on_click=_reset,
-        type="tertiary",
-        help="Back to the default BERT → LSTM → Linear pipeline",
-    )
+    with st.container(horizontal=True, vertical_alignment="center", gap="small"):  # wraps when narrow
+        st.markdown("#### Steps", width="content")
+        st.space("stretch")
+        last = undo_label()
+        st.button(
+            "Undo",
+            icon=":material/undo:",
+            key="pl_undo_btn",
+            on_click=undo,
+            type="tertiary",
+            disabled=last is None,
+            help=f"Undo {last}"
+            if last
+            else "Undoes the last Apply fix or Reset (the browser's Back button also steps back through every change)",
+        )
+        st.button(
+            "Reset",
+            icon=":material/restart_alt:",
+            key="pl_reset",
+            on_click=_reset,
+            type="tertiary",
+            help="Back to the default BERT → LSTM → Linear pipeline",
+        )
     if not chain:
         st.caption("No steps: the pipeline ends at the encoder output. Add one below.")
     for i, item in enumerate(chain):
@@ -296,9 +316,9 @@ def _layer_widgets(sid: int, kind: LayerKind, params: dict[str, Any], prev_shape
 def _param_widget(sid: int, kind: LayerKind, p: str, prev_shape: Any) -> None:
     key = f"pl_p{sid}_{p}"
     if p in BOOL_PARAMS:
-        st.checkbox(p, key=key)
+        st.checkbox(p, value=bool(_seeded(key)), key=key)
     elif p == "dropout":
-        st.number_input(p, min_value=0.0, max_value=1.0, step=0.1, key=key, format="%.2f")
+        st.number_input(p, min_value=0.0, max_value=1.0, step=0.1, value=_seeded(key), key=key, format="%.2f")
     elif p == "padding_mode":
         st.selectbox(p, PADDING_MODES, key=key)
     elif p == "padding":
@@ -309,7 +329,7 @@ def _param_widget(sid: int, kind: LayerKind, p: str, prev_shape: Any) -> None:
             p,
             min_value=0,
             max_value=MAX_INT,
-            value=None,
+            value=_seeded(key),
             step=1,
             key=key,
             placeholder=f"{guess} (auto)" if guess is not None else "auto",
@@ -317,7 +337,18 @@ def _param_widget(sid: int, kind: LayerKind, p: str, prev_shape: Any) -> None:
             "what torch says when it does not match.",
         )
     else:
-        st.number_input(p, min_value=0, max_value=MAX_INT, step=1, key=key)
+        st.number_input(p, min_value=0, max_value=MAX_INT, step=1, value=_seeded(key), key=key)
+
+
+def _seeded(key: str) -> Any:
+    """The value session state holds for a widget, passed as the widget's own default too.
+
+    Loading a spec (a link, Apply fix, Undo, Back) seeds the widgets through session state, which wins;
+    without a matching default the browser first draws a number widget's default (max_length "1", a hidden
+    size of 0, layer 0) and then the real value, a visible flicker. (Streamlit logs that both are set; the
+    project config turns that notice off, since it is on purpose.)
+    """
+    return st.session_state.get(key)
 
 
 # ---------------------------------------------------------------------------------------- sidebar
@@ -341,6 +372,7 @@ def input_sidebar(ckpt: Any) -> None:
                 min_value=MIN_MAX_LENGTH,
                 max_value=MAX_LENGTH_LIMIT,
                 step=1,
+                value=_seeded("pl_max_length"),
                 key="pl_max_length",
                 help="Longer texts are truncated; shorter ones are padded.",
             )
@@ -352,6 +384,7 @@ def input_sidebar(ckpt: Any) -> None:
         st.selectbox(
             "Pooling",
             options,
+            index=options.index(ss["pl_pooling"]),
             key="pl_pooling",
             help="How token vectors (B, L, H) become one vector per text (B, H); masked by the attention mask.",
         )
@@ -370,6 +403,7 @@ def input_sidebar(ckpt: Any) -> None:
             min_value=0,
             max_value=2**31 - 1,
             step=1,
+            value=_seeded("pl_seed"),
             key="pl_seed",
             help="Layers (LSTM, Conv1d, Linear) get random weights from this seed: same seed, "
             "same numbers (also in the exported script).",
@@ -394,6 +428,7 @@ def _layer_slider(num_layers: int) -> None:
         "Layer (hidden_states index)",
         0,
         num_layers,
+        value=_seeded(key),
         key=key,
         on_change=lambda: ss.pop("pl_layer_note", None),
         help=f"0 = embeddings, {num_layers} = last layer (the default). Pooling cls/mean/max and the steps read "

@@ -1,15 +1,35 @@
-"""Pipeline Explorer live outputs: tabs with the real numbers (recurrent outputs over time, Conv1d over
-positions, the final scores, BERT attention); only the open tab's figures are built.
+"""Pipeline Explorer outputs below the editor: tabs with the stage table, the layer summary and the real
+numbers (recurrent outputs over time, Conv1d over positions, the final scores, BERT attention).
+
+Only the open tab is built (lazy tabs), and the first ones are plain HTML: the page's first view loads no
+charting library; a chart tab loads it when opened.
 """
 
 from __future__ import annotations
 
+import hashlib
+from functools import partial
 from typing import Any
 
 import streamlit as st
 
-from ui.pipeline.outputs import code_span, human_bytes
+from core.summary import human_bytes
+from ui.pipeline.outputs import code_span
+from ui.pipeline.tables import stage_table, summary_table
 from ui.safe_text import text
+
+STAGES, SUMMARY = "Stages", "Layer summary"
+RECURRENT, CONV, FINAL, ATTENTION = "LSTM / GRU over time", "Conv1d over positions", "Final output", "BERT attention"
+LOSS = "Loss"
+
+
+def texts_digest(texts: Any) -> str:
+    """A short name for a list of texts: pickers whose options are the texts carry it in their key, so new
+    texts get a fresh picker (the browser keeps a keyed widget's old label when only its options change)."""
+    h = hashlib.blake2b(digest_size=6)
+    for t in texts or ():
+        h.update(str(t).encode("utf-8", "surrogatepass") + b"\x1f")
+    return h.hexdigest()
 
 
 def _valid_choice(key: str, options: list[Any]) -> None:
@@ -22,17 +42,16 @@ def _text_choice(trace: Any) -> int:
     texts = trace.spec.texts
     if not texts or len(texts) < 2:
         return 0
-    _valid_choice("pl_out_text", list(range(len(texts))))
     return st.selectbox(
         "Text shown",
         list(range(len(texts))),
         format_func=lambda b: f"#{b + 1} · {texts[b][:60]}",
-        key="pl_out_text",
+        key=f"pl_out_text_{texts_digest(texts)}",
     )
 
 
-def live_outputs(trace: Any) -> None:
-    """Tabs with the real numbers: recurrent outputs over time, Conv1d over positions, logits, attention."""
+def output_tabs(trace: Any) -> None:
+    """The stage table, the layer summary, then the real numbers of every layer and BERT's attention."""
     from core.figures import pipeline as fp
 
     recurrent = [i for i, s in enumerate(trace.stages) if s.kind in ("lstm", "gru")]
@@ -42,51 +61,52 @@ def live_outputs(trace: Any) -> None:
     if final is not None and final.kind == "loss":  # the scores are the logits the loss read
         final = next((s for s in reversed(trace.stages) if s.kind != "loss"), final)
     logits = final is not None and final.step_index is not None and len(final.shape) in (1, 2) and final.shape[-1] <= 64
-    enc = trace.encoding
-    names = []
+    names = [STAGES, SUMMARY]
     if losses:
-        names.append("Loss")
+        names.append(LOSS)
     if recurrent:
-        names.append("LSTM / GRU over time")
+        names.append(RECURRENT)
     if convs:
-        names.append("Conv1d over positions")
+        names.append(CONV)
     if logits:
-        names.append("Final output")
-    if enc is not None:
-        names.append("BERT attention")
-    if not names:
-        st.caption("No layer outputs to show yet: add an LSTM, GRU, Conv1d or Linear step.")
-        return
-    b = _text_choice(trace) if (recurrent or convs) else 0
-    # lazy tabs: only the open tab's figures are built and sent (a step edit re-renders fewer charts)
+        names.append(FINAL)
+    if trace.encoding is not None:
+        names.append(ATTENTION)
+    if st.session_state.get("pl_out_tabs") not in names:
+        st.session_state.pop("pl_out_tabs", None)  # a tab that no longer exists: back to the first one
+    # lazy tabs: only the open tab is built and sent (a step edit re-renders less; no chart on the first view)
     tabs = dict(zip(names, st.tabs(names, key="pl_out_tabs", on_change="rerun")))
-    tab = tabs.get("Loss")
-    if tab is not None and tab.open is not False:
+    for name, tab in tabs.items():
+        if tab.open is False:
+            continue
         with tab:
-            for i in losses:
-                loss_panel(trace, i)
-    tab = tabs.get("LSTM / GRU over time")
-    if tab is not None and tab.open is not False:
-        with tab:
-            for i in recurrent:
-                _recurrent_output(trace, i, b, fp)
-    tab = tabs.get("Conv1d over positions")
-    if tab is not None and tab.open is not False:
-        with tab:
-            for i in convs:
-                _conv_output(trace, i, b, fp)
-    tab = tabs.get("Final output")
-    if tab is not None and tab.open is not False:
-        with tab:
-            st.plotly_chart(fp.logits_bar(trace.tensors[final.index], trace.spec.texts), key="pl_logits")
-            st.caption(
-                f"Final tensor {tuple(final.shape)}. Layer weights are random (seed {trace.spec.seed}), so these "
-                "scores are untrained: the point is the shape, one row of scores per text."
-            )
-    tab = tabs.get("BERT attention")
-    if tab is not None and tab.open is not False:
-        with tab:
-            attention_panel(trace)
+            if name == STAGES:
+                stage_table(trace)
+            elif name == SUMMARY:
+                summary_table(trace)
+            elif name == LOSS:
+                for i in losses:
+                    loss_panel(trace, i)
+            elif name == RECURRENT:
+                b = _text_choice(trace)
+                for i in recurrent:
+                    _recurrent_output(trace, i, b, fp)
+            elif name == CONV:
+                b = _text_choice(trace)
+                for i in convs:
+                    _conv_output(trace, i, b, fp)
+            elif name == FINAL:
+                if _released(trace, final.index):
+                    continue
+                st.plotly_chart(fp.logits_bar(trace.tensors[final.index], trace.spec.texts), key="pl_logits")
+                st.caption(
+                    f"Final tensor {tuple(final.shape)}. Layer weights are random (seed {trace.spec.seed}), so "
+                    "these scores are untrained: the point is the shape, one row of scores per text."
+                )
+            else:
+                attention_panel(trace)
+    if len(names) == 2:
+        st.caption("No layer outputs to chart yet: add an LSTM, GRU, Conv1d or Linear step.")
 
 
 def loss_panel(trace: Any, i: int) -> None:
@@ -99,7 +119,7 @@ def loss_panel(trace: Any, i: int) -> None:
     cols = st.columns([1.2, 3], vertical_alignment="center")
     cols[0].metric(f"nn.{stage.extra('loss_kind')}", f"{value:.4f}" if value is not None else str(tuple(stage.shape)))
     cols[1].markdown(
-        f"**{stage.name}** · {code_span(stage.source)}  \n"
+        f"**{text(stage.name)}** · {code_span(stage.source)}  \n"
         f"logits `{stage.extra('logits')}` {stage.extra('logits_dtype')} · targets `{stage.extra('target')}` "
         f"{stage.extra('target_dtype')} · reduction `{stage.extra('reduction')}`"
     )
@@ -192,9 +212,21 @@ def _conv_output(trace: Any, i: int, b: int, fp: Any) -> None:
         st.caption(formula)
 
 
+def _on_tile(key: str, layer_key: str, head_key: str) -> None:
+    """A click on a model-view tile enlarges that layer and head."""
+    event = st.session_state.get(key)
+    for point in event["selection"]["points"] if event else []:
+        data = point.get("customdata")
+        if isinstance(data, list) and len(data) == 2:
+            st.session_state[layer_key], st.session_state[head_key] = int(data[0]), int(data[1])
+            return
+
+
 @st.fragment
 def attention_panel(trace: Any) -> None:
-    """One head of one layer for one text (its real tokens); re-renders alone when its widgets change."""
+    """bertviz's model view (every layer × head, click one) and one head enlarged, for one text; re-renders
+    alone when its widgets change."""
+    from core.figures import attention as fa
     from core.figures import pipeline as fp
 
     enc, info = trace.encoding, trace.checkpoint
@@ -205,20 +237,66 @@ def attention_panel(trace: Any) -> None:
             icon=":material/visibility_off:",
         )
         return
-    cols = st.columns(3)
-    _valid_choice("pl_att_l", list(range(1, info.num_layers + 1)))
-    _valid_choice("pl_att_h", list(range(info.num_heads)))
-    _valid_choice("pl_att_t", list(range(len(enc.texts))))
-    layer = cols[0].selectbox("Layer", list(range(1, info.num_layers + 1)), index=info.num_layers - 1, key="pl_att_l")
-    head = cols[1].selectbox("Head", list(range(info.num_heads)), key="pl_att_h")
-    b = cols[2].selectbox(
-        "Text", list(range(len(enc.texts))), format_func=lambda k: f"#{k + 1} · {enc.texts[k][:40]}", key="pl_att_t"
+    digest = texts_digest(enc.texts)
+    text_key, layer_key, head_key = f"pl_att_t_{digest}", "pl_att_l", "pl_att_h"
+    _valid_choice(layer_key, list(range(1, info.num_layers + 1)))
+    _valid_choice(head_key, list(range(info.num_heads)))
+    top = st.columns([3, 2], vertical_alignment="bottom")
+    b = top[0].selectbox(
+        "Text", list(range(len(enc.texts))), format_func=lambda k: f"#{k + 1} · {enc.texts[k][:60]}", key=text_key
+    )
+    show_pad = top[1].toggle(
+        "Show padding", key="pl_att_pad", help="Padding positions (attention mask 0) are shaded grey when shown."
     )
     n = enc.lengths[b]
-    attn = enc.attentions[layer - 1][b, head, :n, :n]  # (heads, L, L) of text b -> (n, n), padding dropped
-    fig = fp.attention_heatmap(attn, list(enc.tokens[b][:n]), f"layer {layer}, head {head}: text #{b + 1}")
-    st.plotly_chart(fig, key="pl_attn", width="content")
+    L = len(enc.tokens[b]) if show_pad else n
+    tokens = list(enc.tokens[b][:L])
+    weights = [a[b, :, :L, :L] for a in enc.attentions]  # per layer (heads, L, L) of text b
+    st.markdown("##### Model view: every layer × head")
+    cells = fa.model_view_cells(info.num_layers, info.num_heads, L)
+    if cells <= fa.MAX_CELLS:
+        import torch
+
+        stacked = torch.stack(weights)  # layers x (heads, L, L) -> (layers, heads, L, L)
+        fig = fa.attention_model_view(stacked, tokens, n, title=f"text #{b + 1}: {L} tokens")
+        st.plotly_chart(
+            fig,
+            key="pl_att_model",
+            on_select=partial(_on_tile, "pl_att_model", layer_key, head_key),
+            selection_mode="points",
+            width="content",
+            config=_png_config(f"attention_model_view_text{b + 1}"),
+        )
+        st.caption(
+            "Rows of tiles are layers, columns are heads; in each tile a row is a query token and a column a "
+            "key token (darker = more weight). Orange marks: the [CLS] and [SEP] columns"
+            + ("; grey: padding." if n < L else ".")
+            + " Click a tile to enlarge it below."
+        )
+    else:
+        st.info(
+            f"{info.num_layers} layers × {info.num_heads} heads × {L}² = {cells:,} weights: too many to draw at "
+            "once. Pick a layer and head below, or use a shorter text or a lower max length.",
+            icon=":material/grid_off:",
+        )
+    st.markdown("##### One head")
+    cols = st.columns(3)
+    layer = cols[0].selectbox("Layer", list(range(1, info.num_layers + 1)), index=info.num_layers - 1, key=layer_key)
+    head = cols[1].selectbox("Head", list(range(info.num_heads)), key=head_key)
+    attn = weights[layer - 1][head]  # (heads, L, L) of text b -> (L, L)
+    fig = fp.attention_heatmap(attn, tokens, f"layer {layer}, head {head}: text #{b + 1}")
+    ticks = fa.token_ticks(tokens, n)
+    fig.update_xaxes(ticktext=ticks)
+    fig.update_yaxes(ticktext=ticks)
+    st.plotly_chart(fig, key="pl_attn", width="content", config=_png_config(f"attention_l{layer}_h{head}"))
     st.caption(
-        "Each row is a query token and sums to 1 over the key tokens. Padding positions are left out"
+        "Each row is a query token and sums to 1 over the key tokens; [CLS] and [SEP] in orange"
+        + (", padding in grey" if n < L else ", padding left out")
         + (" (random weights: the pattern is meaningless)." if not info.real_weights else ".")
+        + " The camera icon saves a PNG (drawn by the browser)."
     )
+
+
+def _png_config(filename: str) -> dict:
+    """Plotly's own camera button saves the figure as a PNG in the browser (no server-side renderer)."""
+    return {"displaylogo": False, "toImageButtonOptions": {"format": "png", "filename": filename, "scale": 2}}

@@ -1,5 +1,5 @@
-"""Pipeline Explorer outputs: the header, the tokens panel, the error and findings panels (with Apply fix),
-the stage table and the share & export box. The live charts of the real numbers are in ``live.py``.
+"""Pipeline Explorer outputs: the header, the tokens panel, the error and findings panels (with Apply fix)
+and the share & export box. The tables are in ``tables.py``, the live charts of the real numbers in ``live.py``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from core.errors import SpecError
 from core.export import share
 from core.fixes import Fix, apply_fix
 from core.spec import Spec, step_source
-from ui.pipeline.state import load_spec
+from ui.pipeline.state import load_spec, remember
 from ui.safe_text import code, markdown, text
 
 # ------------------------------------------------------------------------------------------- apply fix
@@ -27,6 +27,7 @@ def _apply(spec_dict: dict[str, Any], fix: Fix) -> None:
     except SpecError as e:
         st.session_state["pl_flash"] = ("error", f"The fix could not be applied: {e}")
         return
+    remember(spec_dict, f"Apply fix ({fix.description})")
     load_spec(new, keep_model=True)
     st.session_state["pl_flash"] = ("fixed", fix.description)
 
@@ -145,58 +146,14 @@ def code_span(value: str) -> str:
     return code(value)
 
 
-def human_bytes(n: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"  # pragma: no cover
-
-
-def stage_rows(trace: Any) -> list[dict[str, Any]]:
-    rows = []
-    for s in trace.stages:
-        source = s.source.split("  #")[0]
-        rows.append(
-            {
-                "stage": s.title,
-                "step": source if len(source) <= 70 else source[:69] + "…",
-                "shape": str(tuple(s.shape)),
-                "axes": " · ".join(s.axis_labels),
-                "dtype": s.dtype,
-                "device": s.device,
-                "strides": str(tuple(s.strides)),
-                "contiguous": s.contiguous,
-                "size": human_bytes(s.bytes),
-                "warnings": " | ".join(w.message for w in s.warnings),
-            }
-        )
-    return rows
-
-
-def stage_table(trace: Any) -> None:
-    rows = stage_rows(trace)
-    order = ["stage", "step", "shape", "axes", "dtype", "device", "strides", "contiguous", "size"]
-    if any(r["warnings"] for r in rows):
-        order.append("warnings")
-    st.dataframe(
-        rows,
-        hide_index=True,
-        column_order=order,
-        column_config={
-            "stage": st.column_config.TextColumn("stage", width=108),
-            "step": st.column_config.TextColumn("step", width=190, help="the step's source text"),
-            "shape": st.column_config.TextColumn("shape", width=100),
-            "axes": st.column_config.TextColumn("axes", width=230, help="what each dimension means"),
-            "dtype": st.column_config.TextColumn("dtype", width=62),
-            "device": st.column_config.TextColumn("device", width=52),
-            "strides": st.column_config.TextColumn("strides", width=105, help="elements to skip per dimension"),
-            "contiguous": st.column_config.CheckboxColumn("contiguous", width=78),
-            "size": st.column_config.TextColumn("bytes", width=70),
-            "warnings": st.column_config.TextColumn("warnings", width=320),
-        },
-        key="pl_stage_table",
-    )
+def where_to_fix(problem: Exception, synthetic: bool) -> str:
+    """Where to change what a refused spec complains about: the sidebar for its source, else the steps."""
+    text = str(problem)
+    if text.startswith(("'shape'", "the synthetic shape")) or (synthetic and "shape" in text.split(":")[0]):
+        return "Change the shape of torch.randn in the sidebar (Input), or press Reset."
+    if text.startswith(("'texts'", "'max_length'", "type at least one text")):
+        return "Change the texts or the max length in the sidebar (Input), or press Reset."
+    return "Edit or remove the step in the editor, or press Reset."
 
 
 def step_caption(step: Any) -> str:
@@ -228,7 +185,7 @@ def share_and_export(spec: Spec, trace: Any, url_problem: str | None) -> None:
     from core.export.codegen import export_script
 
     box = st.expander(
-        "Share & export: link, spec JSON, runnable PyTorch script",
+        "Share & export: link, spec JSON, runnable PyTorch script, PNG",
         icon=":material/ios_share:",
         key="pl_export",
         on_change="rerun",
@@ -263,3 +220,15 @@ def share_and_export(spec: Spec, trace: Any, url_problem: str | None) -> None:
             key="pl_dl_json",
         )
         st.code(script, language="python", line_numbers=False)
+        if st.toggle("Shape flow as a chart, to save as PNG", key="pl_flow_chart"):
+            from core.figures.pipeline import shape_flow
+
+            st.plotly_chart(
+                shape_flow(trace.stages, trace.error),
+                key="pl_flow",
+                config={
+                    "displaylogo": False,
+                    "toImageButtonOptions": {"format": "png", "filename": "shape_flow", "scale": 2},
+                },
+            )
+            st.caption("The camera icon in the chart's toolbar saves it as a PNG (drawn by your browser).")

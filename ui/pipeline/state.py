@@ -6,6 +6,10 @@ values. Every run reads the widget values back into the chain and builds ONE ``S
 (``spec_from_state``); everything on the page is rendered from that spec and its trace, and the URL
 carries the spec (``core.export.share``). Loading a spec (a shared link, a fix, a reset) rebuilds the chain
 with fresh ids, so the widgets start from the new values.
+
+Undo: Apply fix and Reset push the spec they replace on ``pl_undo`` (``remember``); ``undo`` loads it back.
+Browser history: every new spec is a new URL (Streamlit pushes a history entry when the query changes);
+``follow_url`` notices when the URL holds a spec this session did not write (Back / Forward) and loads it.
 """
 
 from __future__ import annotations
@@ -77,14 +81,18 @@ LOSS_FIELDS = ("kind", "reduction", "input", "target_mode", "target", "tshape", 
 LOSS_MORE = ("ignore_index", "label_smoothing", "weight", "pos_weight")
 
 
+UNDO_DEPTH = 20
+
+
 def init_state(params: Any) -> str | None:
     """Every run: keep the sidebar values alive while their widgets are hidden. First run of a session:
-    load the link's spec (or the default). Returns the link's error to show, if any."""
+    load the link's spec (or the default); later runs follow Back / Forward (``follow_url``). Returns the
+    link's error to show, if any."""
     for key in PERSISTENT:
         if key in st.session_state:
             st.session_state[key] = st.session_state[key]
     if st.session_state.get("pl_ready"):
-        return None
+        return follow_url(params)
     st.session_state["pl_ready"] = True
     st.session_state.setdefault("pl_next_id", 0)
     if share.has_spec(params):
@@ -354,16 +362,72 @@ def spec_from_state(checkpoint: str) -> Spec:
 
 
 def sync_url(spec: Spec) -> str | None:
-    """Make the URL carry the spec; returns a message when the spec is too large for a link."""
+    """Make the URL carry the spec; returns a message when the spec is too large for a link.
+
+    A changed query is a new browser-history entry (Streamlit pushes one), so Back returns to the
+    previous pipeline; ``pl_url_written`` remembers what this session wrote, for ``follow_url``.
+    """
     try:
         query = share.spec_to_query(spec)
     except SpecError as e:
         if share.PARAM in st.query_params:
             del st.query_params[share.PARAM]
+        st.session_state["pl_url_written"] = None
         return str(e)
     if st.query_params.get(share.PARAM) != query[share.PARAM]:
         st.query_params[share.PARAM] = query[share.PARAM]
+    st.session_state["pl_url_written"] = query[share.PARAM]
     return None
+
+
+def follow_url(params: Any) -> str | None:
+    """Back / Forward: the URL holds a spec this session did not write last, so the visitor went there in the
+    browser's history: load it (the checkpoint picked stays). Returns an error to show for a bad link."""
+    ss = st.session_state
+    value = params.get(share.PARAM) if hasattr(params, "get") else None
+    if not value or value == ss.get("pl_url_written") or "pl_url_written" not in ss:
+        return None
+    try:
+        spec = share.spec_from_query({share.PARAM: value})
+    except SpecError as e:
+        return str(e)
+    load_spec(spec.to_dict(), keep_model=True)
+    ss["pl_url_written"] = value
+    ss["pl_flash"] = ("info", "Went back in the browser's history: this is the pipeline you had then.")
+    return None
+
+
+def remember(spec_dict: dict[str, Any] | None, what: str) -> None:
+    """Push the spec about to be replaced (by ``what``: "Apply fix", "Reset") for ``undo``."""
+    if spec_dict is None:
+        return
+    stack = st.session_state.setdefault("pl_undo", [])
+    stack.append((what, spec_dict))
+    del stack[:-UNDO_DEPTH]
+
+
+def undo_label() -> str | None:
+    """What Undo would undo ("Apply fix: …", "Reset"), or None when there is nothing to undo."""
+    stack = st.session_state.get("pl_undo") or []
+    return stack[-1][0] if stack else None
+
+
+def undo() -> None:
+    """Load back the spec the last Apply fix / Reset replaced (the checkpoint picked stays)."""
+    stack = st.session_state.get("pl_undo") or []
+    if not stack:
+        return
+    what, spec_dict = stack.pop()
+    load_spec(spec_dict, keep_model=True)
+    st.session_state["pl_flash"] = ("info", f"Undone: {what}. The pipeline is back as it was.")
+
+
+def current_spec_dict() -> dict[str, Any] | None:
+    """The spec the widgets hold now (for ``remember`` from a callback), or None when it does not build."""
+    try:
+        return spec_from_state(st.session_state.get("model_checkpoint", DEFAULT_CHECKPOINT)).to_dict()
+    except SpecError:
+        return None
 
 
 def flash() -> tuple[str, str] | None:
