@@ -10,12 +10,31 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import stat
 import sys
+import tempfile
 from pathlib import Path
 
 MAX_SPEC_BYTES = 2_000_000
 MAX_CODE_BYTES = 10_000_000  # read this much; core.code_import.guard refuses pastes over its own limit
 MAX_TEXTS_FILE_BYTES = 50_000_000
+
+
+OUT_OF_MEMORY = (
+    "ran out of memory: this machine could not allocate what the run needs; use fewer or shorter texts, "
+    "smaller shapes or layers, or a smaller checkpoint"
+)
+
+
+def is_out_of_memory(e: BaseException) -> bool:
+    """MemoryError, torch.OutOfMemoryError, or torch's allocator RuntimeError ("can't allocate memory")."""
+    text = str(e)
+    return (
+        isinstance(e, MemoryError)
+        or type(e).__name__ == "OutOfMemoryError"
+        or "can't allocate memory" in text
+        or "not enough memory" in text
+    )
 
 
 class UsageError(Exception):
@@ -44,7 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--pooling", default="mean", help="a strategy, or 'all' (a folder, one <strategy>.npy each)")
     m.add_argument("--max-length", type=int, default=256)
     m.add_argument("--layer", type=int, default=-1)
-    m.add_argument("--token-budget", type=int, default=1536, help="rows x longest row per batch (core.model.embed)")
+    m.add_argument(
+        "--token-budget", type=int, default=1536, help="rows x longest row per batch, at least 1 (core.model.embed)"
+    )
     m.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     m.add_argument("--out", required=True)
     sub.add_parser("lessons", help="list the bundled lessons, one per line")
@@ -75,11 +96,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _fail("interrupted")
         return 2
+    except MemoryError:
+        _fail(OUT_OF_MEMORY)
+        return 2
     except BrokenPipeError:  # the reader closed the pipe early (`| head`): not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as e:  # never a traceback for a user; keep it one line
-        _fail(f"internal error ({type(e).__name__}): {e}")
+        if is_out_of_memory(e):
+            _fail(OUT_OF_MEMORY)
+        else:
+            _fail(f"internal error ({type(e).__name__}): {e}")
         return 2
 
 
@@ -94,15 +121,28 @@ def _fail(message: str) -> None:
 
 
 def _read(path: str, limit: int) -> str:
+    """A regular file (or '-' for stdin) of at most ``limit`` bytes, as UTF-8 text; UsageError saying why not."""
     if path == "-":
         data = sys.stdin.buffer.read(limit + 1)
     else:
         p = Path(path)
-        if not p.is_file():
-            raise UsageError(f"no such file: {path}")
-        if p.stat().st_size > limit:
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            raise UsageError(f"no such file: {path}") from None
+        except OSError as e:
+            raise UsageError(f"cannot read {path}: {e.strerror or e}") from None
+        if stat.S_ISDIR(st.st_mode):
+            raise UsageError(f"{path} is a folder, not a file")
+        if not stat.S_ISREG(st.st_mode):  # /dev/zero, a FIFO, a socket: reading could block or never end
+            raise UsageError(f"{path} is not a regular file (a device, pipe or socket); give a file, or '-' for stdin")
+        if st.st_size > limit:
             raise UsageError(f"{path} is larger than {limit:,} bytes")
-        data = p.read_bytes()
+        try:
+            with p.open("rb") as f:
+                data = f.read(limit + 1)
+        except OSError as e:
+            raise UsageError(f"cannot read {path}: {e.strerror or e}") from None
     if len(data) > limit:
         raise UsageError(f"input is larger than {limit:,} bytes")
     try:
@@ -166,11 +206,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from core.model.checkpoints import load_checkpoint
-    from core.model.embed import embed_texts
-    from core.spec import DEFAULT_CHECKPOINT, Pooling
+    from core.model.embed import DEFAULT_TOKEN_BUDGET, embed_texts
+    from core.spec import DEFAULT_CHECKPOINT, MAX_LENGTH_LIMIT, MIN_MAX_LENGTH, Pooling
 
     raw = _read(args.texts_file, MAX_TEXTS_FILE_BYTES)
     texts = [line.rstrip("\r") for line in raw.split("\n")]
@@ -178,14 +216,23 @@ def cmd_embed(args: argparse.Namespace) -> int:
         texts.pop()  # trailing newline
     if not texts:
         raise UsageError(f"{args.texts_file} holds no text (one text per line)")
-    if not 1 <= args.max_length <= 512:
-        raise UsageError("--max-length must be within 1..512")
+    if not MIN_MAX_LENGTH <= args.max_length <= MAX_LENGTH_LIMIT:
+        raise UsageError(
+            f"--max-length must be within {MIN_MAX_LENGTH}..{MAX_LENGTH_LIMIT} "
+            "(BERT's tokenizer always adds its 2 special tokens)"
+        )
+    if args.token_budget < 1:
+        raise UsageError(
+            f"--token-budget must be a positive number of tokens per batch (rows x longest row), got "
+            f"{args.token_budget}; the default is {DEFAULT_TOKEN_BUDGET}"
+        )
     if args.pooling == "all":
         strategies = [p for p in Pooling if p is not Pooling.NONE]
     else:
         strategies = [Pooling.parse(args.pooling)]
         if strategies[0] is Pooling.NONE:
             raise UsageError("embed writes one vector per text: choose a pooling other than 'none', or 'all'")
+    targets = _output_paths(Path(args.out), strategies if args.pooling == "all" else None)  # before any work
     print(f"loading {args.checkpoint or DEFAULT_CHECKPOINT} ...", file=sys.stderr)
     ckpt = load_checkpoint(args.checkpoint or DEFAULT_CHECKPOINT, args.device, attn="sdpa")
     if args.pooling == "all":
@@ -195,17 +242,64 @@ def cmd_embed(args: argparse.Namespace) -> int:
         print(f"\rembedded {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
 
     result = embed_texts(ckpt, texts, strategies, args.max_length, args.layer, args.token_budget, progress)
-    out = Path(args.out)
+    for s, arr in result.items():
+        _save(targets[s] if args.pooling == "all" else targets[None], arr)
     if args.pooling == "all":
-        out.mkdir(parents=True, exist_ok=True)
-        for s, arr in result.items():
-            np.save(out / f"{s.value}.npy", arr)
-        print(f"wrote {len(result)} files to {out}/: {', '.join(s.value for s in result)}", file=sys.stderr)
+        folder = Path(args.out)
+        print(f"wrote {len(result)} files to {folder}/: {', '.join(s.value for s in result)}", file=sys.stderr)
     else:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        np.save(out, result[strategies[0]])
-        print(f"wrote {out} {result[strategies[0]].shape}", file=sys.stderr)
+        print(f"wrote {targets[None]} {result[strategies[0]].shape}", file=sys.stderr)
     return 0
+
+
+def _output_paths(out: Path, strategies: list | None) -> dict:
+    """The files embed will write, checked before any work: ``{None: file}`` or ``{strategy: folder/<s>.npy}``.
+
+    A single output gets ``.npy`` appended when its name lacks it (as numpy.save does), so the report names
+    the real file. Raises UsageError when the target cannot be written: an existing folder where a file is
+    due (or the reverse), or a folder that cannot be created or written to (tested by creating a file there).
+    """
+    if strategies is None:
+        target = out if out.name.endswith(".npy") else out.with_name(out.name + ".npy")
+        if target.is_dir():
+            raise UsageError(f"--out {target} is a folder; give a file name (or use --pooling all for a folder)")
+        _check_writable(target.parent, f"--out {target}")
+        if target.exists() and not os.access(target, os.W_OK):
+            raise UsageError(f"--out {target} exists and is not writable")
+        return {None: target}
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is an existing file; --pooling all writes a folder of .npy files")
+    _check_writable(out, f"--out {out}")
+    targets = {s: out / f"{s.value}.npy" for s in strategies}
+    for path in targets.values():
+        if path.is_dir():
+            raise UsageError(f"--out {out}: {path.name} is a folder, so it cannot be written")
+    return targets
+
+
+def _check_writable(folder: Path, what: str) -> None:
+    """Create ``folder`` (and parents) if missing, then prove a file can be created in it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".shape-explorer-", suffix=".tmp"):
+            pass
+    except FileExistsError:
+        raise UsageError(f"{what}: {folder} exists and is not a folder") from None
+    except OSError as e:
+        raise UsageError(f"{what}: cannot write in {folder} ({e.strerror or e})") from None
+
+
+def _save(path: Path, arr) -> None:
+    """numpy.save to a temporary file beside ``path``, then rename: no half-written file on failure."""
+    import numpy as np
+
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with tmp.open("wb") as f:
+            np.save(f, arr)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _supported(strategy, ckpt) -> bool:

@@ -6,7 +6,10 @@
   the refusal as its error (``ShapeError`` with kind ``"refused"``, CLI exit 1).
 - ``ShapeError``: a step could not run on its input (CLI exit 1). Carries the framework's own message,
   where it happened, a plain explanation and a fix (a concrete spec edit, see ``core.fixes``).
-- ``CheckpointError``: a checkpoint could not be loaded (offline, missing, not an encoder).
+- ``BudgetExceeded``: a run predicted over one of the server's budgets (memory, work, model size; see
+  ``core.limits``); nothing ran (CLI exit 2).
+- ``RunCancelled``: a run stopped at the server's time limit between two units of work (CLI exit 2).
+- ``CheckpointError``: a checkpoint could not be loaded (offline, missing, not an encoder, not allowed).
 """
 
 from __future__ import annotations
@@ -31,6 +34,14 @@ class ExpressionRefused(SpecError):
         super().__init__(message)
         self.suggestion = suggestion
         self.step_index = step_index
+
+
+class BudgetExceeded(ExpressionRefused):
+    """Predicted over a server budget (memory, work, weights, model size) before anything ran; names the budget."""
+
+
+class RunCancelled(SpecError):
+    """A run stopped at its deadline (or cancelled) between two units of work; the message says where."""
 
 
 class CheckpointError(RuntimeError):

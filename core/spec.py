@@ -24,6 +24,9 @@ MAX_TEXT_CHARS = 100_000
 MAX_STEPS = 32
 MAX_SOURCE_NUMEL = 2**26
 MAX_LENGTH_LIMIT = 512
+# a BERT tokenizer adds [CLS] and [SEP]: below 2 it cannot truncate at all (a long text then overflows the
+# position limit, a short one seems cut)
+MIN_MAX_LENGTH = 2
 
 
 class Pooling(StrEnum):
@@ -207,7 +210,12 @@ class Spec:
             raise SpecError(f"too many steps ({len(steps_raw)}); the limit is {MAX_STEPS}")
         max_length = data.get("max_length", 128)
         if max_length is not None:
-            max_length = _int(max_length, "max_length", 1, MAX_LENGTH_LIMIT)
+            if isinstance(max_length, int) and not isinstance(max_length, bool) and 0 <= max_length < MIN_MAX_LENGTH:
+                raise SpecError(
+                    f"'max_length' = {max_length} is too small: BERT's tokenizer always adds its 2 special tokens "
+                    f"([CLS] and [SEP]); use {MIN_MAX_LENGTH}..{MAX_LENGTH_LIMIT}"
+                )
+            max_length = _int(max_length, "max_length", MIN_MAX_LENGTH, MAX_LENGTH_LIMIT)
         checkpoint = data.get("checkpoint") or DEFAULT_CHECKPOINT
         if not isinstance(checkpoint, str) or len(checkpoint) > 300:
             raise SpecError("'checkpoint' must be a string (at most 300 characters)")
@@ -229,11 +237,7 @@ class Spec:
 
     @classmethod
     def from_json(cls, text: str) -> Spec:
-        try:
-            data = json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as e:
-            raise SpecError(f"the spec is not valid JSON: {e}") from None
-        return cls.from_dict(data)
+        return cls.from_dict(load_json(text, "the spec"))
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -263,6 +267,30 @@ class Spec:
         data = self.to_dict()
         data.update(changes)
         return Spec.from_dict(data)
+
+
+def load_json(text: str, what: str = "the spec") -> Any:
+    """``json.loads`` for text from outside, every failure a SpecError naming ``what``.
+
+    Beyond malformed JSON: nesting too deep (RecursionError), an integer of more than 4,300 digits (Python's
+    int-conversion limit raises ValueError) and the non-JSON constants NaN / Infinity (Python accepts them).
+    """
+
+    def constant(name: str) -> Any:
+        raise SpecError(f"{what} is not valid JSON: {name} is not a JSON number")
+
+    try:
+        return json.loads(text, parse_constant=constant)
+    except json.JSONDecodeError as e:
+        raise SpecError(f"{what} is not valid JSON: {e}") from None
+    except RecursionError:
+        raise SpecError(f"{what} is not valid JSON: it is nested too deeply") from None
+    except SpecError:
+        raise
+    except ValueError as e:  # "Exceeds the limit (4300 digits) for integer string conversion"
+        if "digits" in str(e):
+            raise SpecError(f"{what} holds an integer with more than 4,300 digits; no size is that large") from None
+        raise SpecError(f"{what} is not valid JSON: {e}") from None
 
 
 def step_source(step: Step) -> str:

@@ -25,9 +25,12 @@ from core.engine.evaluate import first, is_packed
 from core.engine.expr import MAX_NUMEL, Statement, run_statement, unpack
 from core.engine.layers import build_layer, count_parameters, predict_layer, resolved_params, run_layer
 from core.engine.losses import build_loss, labels_tensor, per_sample_loss, run_loss, synthetic_target
-from core.engine.predict import parse_prefix, predict_chain, source_env
-from core.errors import ExpressionRefused, ShapeError, SpecError
+from core.engine.predict import parse_prefix, predict_chain, reads_after, source_env
+from core.engine.retention import Retention, drop_unread, tensors_in
+from core.errors import BudgetExceeded, ExpressionRefused, RunCancelled, ShapeError, SpecError
 from core.fixes import Fix
+from core.limits import check_deadline
+from core.limits import current as current_limits
 from core.records import Finding, Stage
 from core.spec import LayerKind, LayerStep, LossStep, Pooling, Spec, step_source
 
@@ -104,7 +107,7 @@ def run_spec(
     info: dict[str, Any] = {"checkpoint": None, "lengths": None, "padded": False}
     if spec.uses_model:
         from core.model.checkpoints import load_checkpoint
-        from core.model.encoding import encode, tokenize
+        from core.model.encoding import check_encoder_work, encode, encoding_bytes, tokenize
 
         ckpt = checkpoint or load_checkpoint(spec.checkpoint, device)
         trace.checkpoint = ckpt.info
@@ -113,7 +116,10 @@ def run_spec(
             batch, _ = tokenize(ckpt, spec.texts, spec.max_length)
         b, seq = batch["input_ids"].shape
         src_shape = _pooled_shape(spec.pooling, (b, seq, ckpt.info.hidden_size))
-        refusal = _predict(spec, exprs, src_shape, max_numel, source_env(spec, src_shape, (b, seq)), refusal)
+        held = encoding_bytes(ckpt, b, seq, attentions)  # the encoder output stays (memo, tokens panel, pooling)
+        work = check_encoder_work(ckpt, b, seq)  # the forward's FLOPs: the layer steps add to them
+        names = source_env(spec, src_shape, (b, seq))
+        refusal = _predict(spec, exprs, src_shape, max_numel, names, refusal, held, work)
         enc = encode(ckpt, spec.texts, spec.max_length, attentions=attentions)
         trace.encoding = enc
         mask = enc.attention_mask.to(enc.hidden_states[-1].device)
@@ -143,7 +149,8 @@ def run_spec(
             x = pool(spec.pooling, enc.hidden_states, mask, enc.pooler_output, spec.layer)
     else:
         src_shape = _pooled_shape(spec.pooling, spec.shape)
-        refusal = _predict(spec, exprs, src_shape, max_numel, source_env(spec, src_shape), refusal)
+        held = 4 * _numel(spec.shape) if spec.pooling is not Pooling.NONE else 0  # the unpooled source stage
+        refusal = _predict(spec, exprs, src_shape, max_numel, source_env(spec, src_shape), refusal, held)
         g = torch.Generator().manual_seed(spec.seed)
         x = torch.randn(spec.shape, generator=g)
         lengths = torch.full((spec.shape[0],), spec.shape[1] if len(spec.shape) > 1 else 1)
@@ -174,10 +181,18 @@ def run_spec(
             ax.pooled_axes(spec.pooling, tuple(x.shape)),
         )
     env.update(x=x, lengths=lengths)
+    info["held"] = held
     if spec.labels is not None:
         env["labels"] = labels_tensor(spec.labels).to(x.device)
     _run_steps(trace, spec, exprs, env, info, max_numel, refusal)
     return trace
+
+
+def _numel(shape: tuple[int, ...]) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
 
 
 def _predict(
@@ -187,10 +202,19 @@ def _predict(
     max_numel: int,
     names: dict[str, Any],
     refusal: ExpressionRefused | None,
+    held: int = 0,
+    work: float = 0.0,
 ) -> ExpressionRefused | None:
-    """Predict every shape before anything runs; a refusal at the first step raises, a later one is returned."""
+    """Predict every shape before anything runs; a refusal at the first step raises, a later one is returned.
+
+    The memory budget is the pipeline's: the bytes held at once (``held``: the encoder output; every name,
+    every stage kept for display, each op's input and output; see ``core.engine.retention``) are predicted.
+    So is the work budget: the encoder's FLOPs (``work``) plus every layer step's.
+    """
+    budgets = current_limits()
+    retention = Retention(budgets.memory_bytes, extra=held, work=work, work_limit=budgets.work_flops)
     try:
-        predict_chain(spec, exprs, shape, max_numel, env=names)
+        predict_chain(spec, exprs, shape, max_numel, env=names, retention=retention)
     except ExpressionRefused as e:
         if not e.step_index:
             raise
@@ -224,6 +248,10 @@ def _run_steps(
     axes_env = _start_axes(trace, env)
     book = diagnosis.NameBook.start(trace.stages, env, axes_env)
     info["book"] = book  # every name as the next step finds it: shape, axes, the stage that bound it, its path
+    retention = Retention(current_limits().memory_bytes, extra=info.get("held", 0))
+    offset = len(trace.stages) - 1  # retention's first stage is the one x starts as
+    retention.add_stage(trace.tensors[-1], env, "the source")
+    later = reads_after(spec, exprs)
     for i, step in enumerate(spec.steps):
         prev = trace.stages[-1]
         text = step_source(step)
@@ -232,6 +260,7 @@ def _run_steps(
             return
         info["env"] = dict(env)  # the names as the step found them (diagnosis reads the data, never changes it)
         try:
+            check_deadline(f"before step {i + 1}")
             if isinstance(step, str):
                 out, axes, side, extras, binds, notes = _run_expr_step(exprs[i], env, axes_env, prev, max_numel)
                 kind = "expr"
@@ -241,17 +270,24 @@ def _run_steps(
             else:
                 out, axes, side, extras, binds = _run_layer_step(spec, i, step, exprs, env, axes_env, prev, max_numel)
                 kind, notes = step.kind.value, []
+        except RunCancelled as e:
+            trace.error = _stopped(str(e), i, text, prev, "stopped")
+            return
         except ExpressionRefused as e:
             trace.error = _refused(e, i, text, prev)
             return
         except ShapeError as e:
             trace.error = _located(e, i, text, prev, spec, trace, info)
             return
-        except (RuntimeError, TypeError, ValueError, IndexError) as e:
+        except (MemoryError, RuntimeError, TypeError, ValueError, IndexError) as e:
+            if _out_of_memory(e):
+                trace.error = _stopped(OUT_OF_MEMORY, i, text, prev, "out_of_memory")
+                return
             err = ShapeError(f"{type(e).__name__}: {e}" if isinstance(e, TypeError) else str(e))
             trace.error = _located(err, i, text, prev, spec, trace, info)
             return
         env.update(binds)
+        drop_unread(env, later[i], retention.keep_for_display)
         for name, value in binds.items():
             if kind in ("lstm", "gru") and any(value is v for v in side.values()):
                 continue  # h_n / c_n under any name: their axes were set by the layer step
@@ -259,6 +295,13 @@ def _run_steps(
             same = shown == tuple(first(out).shape)
             axes_env[name] = ax.fit(axes, shown) if same else ax.fit(axes_env.get(name, ()), shown)
         stage = _add(trace, out, kind, f"step {i + 1}", text, axes, step_index=i, extras=extras, side=side)
+        try:  # what was predicted, now for real: older stage tensors too large to keep for display are let go
+            retention.add_stage(trace.tensors[-1], env, f"step {i + 1}")
+        except BudgetExceeded as e:  # a shape the prediction could not know (it depends on values)
+            trace.error = _refused(e, i, text, prev)
+            return
+        for j in retention.released():
+            _release(trace, offset + j)
         # diagnosis reads the step over the names it read, as it found them (info["book"]), whatever they are called
         info["names"] = {k: tuple(getattr(first(v), "shape", ())) for k, v in env.items()}
         info["ops"] = side.get("ops") if kind == "expr" else None
@@ -266,6 +309,46 @@ def _run_steps(
         if found:
             trace.stages[-1] = _with_warnings(stage, found)
         book.bind(stage.index, _reads(step, exprs, i), binds, axes_env, side, kind, before=info["env"])
+
+
+OUT_OF_MEMORY = (
+    "the server ran out of memory running this step; nothing is wrong with the shapes. Use smaller sizes, fewer "
+    "texts or a smaller layer"
+)
+
+
+def _out_of_memory(e: BaseException) -> bool:
+    text = str(e)
+    return isinstance(e, MemoryError) or type(e).__name__ == "OutOfMemoryError" or "can't allocate memory" in text
+
+
+def _stopped(message: str, i: int, text: str, prev: Stage, kind: str) -> ShapeError:
+    """A step that could not finish for a reason other than its shapes (time limit, memory): no diagnosis."""
+    why = {
+        "stopped": "The run reached the server's time limit, so it was stopped before this step; the steps before "
+        "it ran.",
+        "out_of_memory": "Not a shape problem: the machine could not allocate what this step needs.",
+    }[kind]
+    return ShapeError(
+        message,
+        step_index=i,
+        step=text,
+        input_shape=prev.shape,
+        input_axes=prev.axis_labels,
+        explanation=why,
+        kind=kind,
+    )
+
+
+def _release(trace: Trace, index: int) -> None:
+    """Let a stage's tensors go (its record stays): too large to keep for display once later steps ran."""
+    if trace.tensors[index] is None:
+        return
+    trace.tensors[index] = None
+    side = trace.side[index]
+    for key, value in list(side.items()):
+        if tensors_in(value):
+            side[key] = None
 
 
 def _reads(step: Any, exprs: dict[Any, Statement], i: int) -> list[str]:
@@ -292,7 +375,7 @@ def _start_axes(trace: Trace, env: dict[str, Any]) -> dict[str, tuple]:
 
 
 def _run_expr_step(stmt: Statement, env: dict[str, Any], axes_env: dict[str, tuple], prev: Stage, max_numel: int):
-    run = run_statement(stmt, env, max_numel)
+    run = run_statement(stmt, env, max_numel, light=True)  # intermediates let go as the chain runs
     results = run.results
     root = stmt.expr.root
     root_value = env.get(root) if root is not None else None

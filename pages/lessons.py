@@ -12,6 +12,7 @@ import streamlit as st
 from ui import lesson_edit
 from ui import lessons as ui
 from ui.common import ensure_app_navigation
+from ui.safe_text import markdown
 
 ensure_app_navigation()
 
@@ -25,9 +26,9 @@ st.caption(
     "mistakes as find-the-bug exercises. Predict each shape before it is revealed."
 )
 if unknown:
-    st.warning(unknown, icon=":material/link_off:")
+    st.warning(markdown(unknown), icon=":material/link_off:")
 if version.problem:
-    st.warning(f"{version.problem}. Showing the lesson as written.", icon=":material/link_off:")
+    st.warning(f"{markdown(version.problem)}. Showing the lesson as written.", icon=":material/link_off:")
 
 ui.header(version)
 st.markdown(lesson.scenario)

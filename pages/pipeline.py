@@ -8,32 +8,43 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.errors import ExpressionRefused, SpecError
+from core.errors import BudgetExceeded, ExpressionRefused, RunCancelled, SpecError
 from core.figures.flow_html import shape_flow_html
+from core.limits import deadline
+from core.model.encoding import check_before_loading
 from core.trace import run_spec
 from ui import pipeline as ui
 from ui.common import ensure_app_navigation, load_or_stop, model_sidebar
+from ui.safe_text import markdown
 
 ensure_app_navigation()  # a fresh server's first deep link would otherwise run this file without app.py
 link_error = ui.init_state(st.query_params.to_dict())
 name, device, half = model_sidebar()
 synthetic = st.session_state.get("pl_source") == ui.SOURCE_SYNTH
-ckpt = None if synthetic else load_or_stop(name, device, half)
+problem: Exception | None = None
+ckpt = None
+if not synthetic:
+    texts = [t.strip() for t in str(st.session_state.get("pl_texts", "")).splitlines() if t.strip()]
+    try:  # over the server's budgets: refused before the weights load (random:bert-large alone takes ~12 s)
+        check_before_loading(name, texts, int(st.session_state.get("pl_max_length") or 128))
+        ckpt = load_or_stop(name, device, half)
+    except BudgetExceeded as e:
+        problem = e
 ui.input_sidebar(ckpt)
 
-problem: Exception | None = None
 spec = trace = None
 try:
     spec = ui.spec_from_state(name)
-    with st.spinner("Running the pipeline…"):
-        trace = run_spec(spec, checkpoint=ckpt, device=device)
-except (SpecError, ExpressionRefused) as e:  # nothing ran: say why, keep the editor usable
+    if problem is None:
+        with st.spinner("Running the pipeline…"), deadline():  # stopped between layers at the time limit
+            trace = run_spec(spec, checkpoint=ckpt, device=device)
+except (SpecError, ExpressionRefused) as e:  # nothing ran (or it was stopped): say why, keep the editor usable
     problem = e
 
 ui.header(spec, ckpt.info if ckpt is not None else None)
 if link_error:
     st.error(
-        f"**This shared link could not be opened:** {link_error}. Showing the default pipeline instead.",
+        f"**This shared link could not be opened:** {markdown(link_error)}. Showing the default pipeline instead.",
         icon=":material/link_off:",
     )
 flash = ui.flash()
@@ -42,11 +53,11 @@ if flash is not None:
     if kind == "fixed":
         undo = " Undo is above the steps."
         if trace is not None and trace.ok:
-            st.success(f"Fix applied: {text}. The pipeline runs now.{undo}", icon=":material/check_circle:")
+            st.success(f"Fix applied: {markdown(text)}. The pipeline runs now.{undo}", icon=":material/check_circle:")
         else:
-            st.info(f"Fix applied: {text}. Another problem remains below.{undo}", icon=":material/build:")
+            st.info(f"Fix applied: {markdown(text)}. Another problem remains below.{undo}", icon=":material/build:")
     else:
-        getattr(st, kind)(text)
+        getattr(st, kind)(markdown(text))
 url_problem = ui.sync_url(spec) if spec is not None else None
 ui.paste_panel()
 ui.code_panel(spec, trace)
@@ -61,8 +72,11 @@ with left:
 with right:
     st.markdown("#### Shape flow")
     if problem is not None:
-        label = "Refused" if isinstance(problem, ExpressionRefused) else "Invalid pipeline"
-        st.error(f"**{label}:** nothing ran.", icon=":material/block:")
+        if isinstance(problem, RunCancelled):
+            st.error("**Stopped:** the run was too long for this server.", icon=":material/timer_off:")
+        else:
+            label = "Refused" if isinstance(problem, ExpressionRefused) else "Invalid pipeline"
+            st.error(f"**{label}:** nothing ran.", icon=":material/block:")
         st.code(str(problem), language=None, wrap_lines=True)
         st.caption(ui.where_to_fix(problem, synthetic))
     elif trace is not None:

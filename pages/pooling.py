@@ -12,6 +12,7 @@ import streamlit as st
 from core.errors import SpecError
 from ui import pooling as ui
 from ui.common import ensure_app_navigation, load_or_stop, model_sidebar
+from ui.safe_text import code, markdown
 
 ensure_app_navigation()  # a fresh server's first deep link would otherwise run this file without app.py
 # widget values that must survive runs in which their tab is closed
@@ -28,7 +29,7 @@ name, device, half = model_sidebar()
 ckpt = load_or_stop(name, device, half)
 if not ckpt.info.real_weights:
     st.warning(
-        f"{ckpt.info.id} has RANDOM weights: the shapes are real, the geometry and scores are meaningless.",
+        f"{code(ckpt.info.id)} has RANDOM weights: the shapes are real, the geometry and scores are meaningless.",
         icon=":material/casino:",
     )
 
@@ -49,7 +50,7 @@ src = ui.Source(name, device, half, data.texts, data.labels, layer, max_length)
 try:
     c = ui.comparison(src)
 except SpecError as e:
-    st.error(f"**Cannot compare:** {e}")
+    st.error(f"**Cannot compare:** {markdown(e)}")
     st.stop()
 shown = [s for s in shown if s in c.strategies]
 ui.summary(c, ui.strategy_names(strategies))

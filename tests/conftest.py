@@ -11,13 +11,24 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ["HF_HUB_OFFLINE"] = "1"
+for _name in [k for k in os.environ if k.startswith("SHAPE_EXPLORER_")]:  # an operator's budgets / allow-list
+    del os.environ[_name]
+os.environ["SHAPE_EXPLORER_CONFIG"] = str(ROOT / "tests" / "no-such-server-config.toml")  # defaults (core.limits)
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # quiz answers recorded by AppTests go to a throwaway room, never to the checkout's data/
 os.environ["SHAPE_EXPLORER_DATA"] = tempfile.mkdtemp(prefix="shape-explorer-tests-")
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-APP_TIMEOUT = 120  # AppTest default is 3 s; the first model load takes several seconds
+APP_TIMEOUT = 120
+
+# AppTest shows the real exception: the shipped .streamlit/config.toml hides details from a server's visitors
+# (client.showErrorDetails = "none"), which would leave a failing page test with a redacted message.
+from streamlit import config as _streamlit_config  # noqa: E402
+
+_streamlit_config.set_option(
+    "client.showErrorDetails", "full"
+)  # AppTest default is 3 s; the first model load takes several seconds
 
 
 @pytest.fixture(scope="session")

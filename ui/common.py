@@ -1,12 +1,20 @@
-"""Streamlit-side helpers shared by the pages: the cached checkpoint, the sidebar model picker."""
+"""Streamlit-side helpers shared by the pages: the cached checkpoint, the sidebar model picker.
+
+A checkpoint name in session state may come from a share link (a stranger's text): the picker loads it
+only when the server pre-approves it (bundled, random presets, the operator's allow-list) or when the
+visitor confirms it in the sidebar, after seeing what it is and, online, how large a download it means.
+"""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from core.errors import CheckpointError
+from core.errors import CheckpointError, SpecError
+from core.limits import fmt_bytes
+from core.model.checkpoint_access import CheckpointPolicy, HubSize, hub_size, review, server_policy
 from core.model.checkpoints import CHECKPOINT_CHOICES, Checkpoint, load_checkpoint, resolve_device
 from core.spec import DEFAULT_CHECKPOINT
+from ui.safe_text import code, text
 
 OTHER = "other (Hugging Face id or local folder)…"
 
@@ -47,8 +55,21 @@ def ensure_app_navigation() -> None:
 
 @st.cache_resource(show_spinner="Loading the model (first time only)…", max_entries=4)
 def get_checkpoint(name: str, device: str = "auto", half: bool = False) -> Checkpoint:
-    """One model per (checkpoint, device, precision) for the whole process."""
-    return load_checkpoint(name, device, half)
+    """One model per (checkpoint, device, precision) for the whole process, under the server's policy."""
+    return load_checkpoint(name, device, half, policy=policy())
+
+
+def policy() -> CheckpointPolicy:
+    """The operator's checkpoint policy; a broken server config shows as a load error, not a traceback."""
+    try:
+        return server_policy()
+    except SpecError as e:
+        raise CheckpointError(str(e)) from None
+
+
+@st.cache_data(ttl=600, show_spinner="Asking the hub how large it is…", max_entries=64)
+def _hub_size(name: str) -> HubSize | None:
+    return hub_size(name)
 
 
 def cuda_available() -> bool:
@@ -58,11 +79,22 @@ def cuda_available() -> bool:
 
 
 def model_sidebar(key: str = "model") -> tuple[str, str, bool]:
-    """Checkpoint + device widgets in the sidebar; returns (checkpoint, device, half)."""
+    """Checkpoint + device widgets in the sidebar; returns (checkpoint to use now, device, half).
+
+    A name the server does not pre-approve is shown with a "Load" button and the bundled model is used
+    until the visitor presses it; a refused name gets the one refusal message (see checkpoint_access).
+    """
+    ss = st.session_state
+    try:
+        rules = policy()
+    except CheckpointError as e:
+        st.error(str(e))
+        st.stop()
+        raise
     with st.sidebar:
         st.markdown("#### Model")
-        current = st.session_state.get(f"{key}_checkpoint", DEFAULT_CHECKPOINT)
-        options = [*CHECKPOINT_CHOICES, OTHER]
+        current = ss.get(f"{key}_checkpoint", DEFAULT_CHECKPOINT)
+        options = [*CHECKPOINT_CHOICES, *(a for a in rules.allow if a not in CHECKPOINT_CHOICES), OTHER]
         index = options.index(current) if current in options else len(options) - 1
         choice = st.selectbox(
             "Checkpoint",
@@ -82,7 +114,8 @@ def model_sidebar(key: str = "model") -> tuple[str, str, bool]:
             name = name or DEFAULT_CHECKPOINT
         else:
             name = choice
-        st.session_state[f"{key}_checkpoint"] = name
+        ss[f"{key}_checkpoint"] = name
+        use, status = _decide(key, name, rules)
         devices = ["auto", "cpu", "cuda"] if cuda_available() else ["auto", "cpu"]
         device = st.radio("Device", devices, horizontal=True, key=f"{key}_device")
         half = False
@@ -94,7 +127,56 @@ def model_sidebar(key: str = "model") -> tuple[str, str, bool]:
             st.error(str(e))
             in_use = "cpu"
         st.caption(f"Running on **{in_use.upper()}**" + (" · fp16" if half else ""))
-    return name, device, half
+    if status == "ask":
+        st.info(
+            f"This page asks for checkpoint {code(name)}, which this server loads only when you confirm it in "
+            f"the sidebar. Showing {code(use)} meanwhile.",
+            icon=":material/help:",
+        )
+    elif status == "refused":
+        st.warning(
+            f"This page asks for checkpoint {code(name)}, which is not available on this server. "
+            f"Showing {code(use)} instead.",
+            icon=":material/block:",
+        )
+    return use, device, half
+
+
+def _decide(key: str, name: str, rules: CheckpointPolicy) -> tuple[str, str]:
+    """(checkpoint to use now, status): ``name`` and "ok" when allowed or confirmed; else the bundled model
+    and "ask" (a Load button is shown) or "refused" (the refusal is shown)."""
+    ss = st.session_state
+    request = review(name, rules)
+    if request.refusal:
+        st.error(text(request.refusal), icon=":material/block:")
+        return DEFAULT_CHECKPOINT, "refused"
+    if request.preapproved or name in ss.get(f"{key}_approved", ()):
+        return name, "ok"
+    with st.container(border=True):
+        st.markdown(f"**Not loaded yet:** {code(name)}")
+        if request.kind == "local":
+            st.caption("A model folder on this server, not on its list of checkpoints.")
+            label = "Load it"
+        else:
+            size = _hub_size(name)
+            if size is not None:
+                params = f", {size.parameters:,} parameters" if size.parameters else ""
+                st.caption(f"A Hugging Face model: a {fmt_bytes(size.download_bytes)} download{params}.")
+                label = f"Download and load ({fmt_bytes(size.download_bytes)})"
+            else:
+                st.caption(
+                    "A Hugging Face model. The hub did not answer (offline?), so its size is unknown: it loads "
+                    "only if it is already in this server's cache."
+                )
+                label = "Load it"
+        st.button(label, key=f"{key}_approve", on_click=_approve, args=(key, name), width="stretch")
+    return DEFAULT_CHECKPOINT, "ask"
+
+
+def _approve(key: str, name: str) -> None:
+    approved = st.session_state.setdefault(f"{key}_approved", [])
+    if name not in approved:
+        approved.append(name)
 
 
 def load_or_stop(name: str, device: str, half: bool) -> Checkpoint:
@@ -102,6 +184,6 @@ def load_or_stop(name: str, device: str, half: bool) -> Checkpoint:
     try:
         return get_checkpoint(name, device, half)
     except CheckpointError as e:
-        st.error(f"**Cannot load this checkpoint.** {e}")
+        st.error(f"**Cannot load this checkpoint.** {text(e)}")
         st.stop()
         raise

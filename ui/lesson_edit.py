@@ -15,6 +15,7 @@ from core.errors import SpecError
 from core.export.share import PARAM, encode_spec
 from core.spec import Spec
 from core.teaching.lessons import Lesson
+from ui.safe_text import markdown
 
 
 def _steps_text(spec: Spec) -> str:
@@ -103,7 +104,7 @@ def edit_panel(version: Any) -> None:
                 disabled=not version.changed,
             )
         if ss.get("edit_error"):
-            st.warning(ss["edit_error"], icon=":material/edit:")
+            st.warning(markdown(ss["edit_error"]), icon=":material/edit:")
         st.caption(
             "The questions below are then answered for your version (your answers to it stay on this screen). "
             "The page address is the link to your version."

@@ -27,7 +27,7 @@ from core.spec import Spec
 from core.teaching import quiz
 from core.teaching.lessons import Lesson, LessonKind, LessonPage, get_lesson, lessons_by_article, list_lessons
 from ui import room
-from ui.pipeline import code_span
+from ui.safe_text import code, markdown
 
 QUIZ_KEY = "quiz"
 KIND_BADGE = {
@@ -267,7 +267,7 @@ def run_trace(version: Version) -> Any:
                 return changed_trace(version.spec.to_json())
             return lesson_trace(version.lesson.name)
     except (CheckpointError, SpecError, ExpressionRefused) as e:
-        st.error(f"**This pipeline cannot run here:** {e}")
+        st.error(f"**This pipeline cannot run here:** {markdown(e)}")
         return None
 
 
@@ -294,7 +294,7 @@ def _reveal(question: quiz.Question, trace: Any) -> None:
             enc = trace.encoding
             for toks, n in zip(enc.tokens, enc.lengths):
                 pad = len(toks) - n
-                st.caption(f"{n} tokens: {code_span(' '.join(toks[:n]))}" + (f" + {pad} × `[PAD]`" if pad else ""))
+                st.caption(f"{n} tokens: {code(' '.join(toks[:n]))}" + (f" + {pad} × `[PAD]`" if pad else ""))
         for w in stage.warnings:
             if w.severity == "note":
                 st.caption(f":material/info: {w.message}")
@@ -302,9 +302,9 @@ def _reveal(question: quiz.Question, trace: Any) -> None:
                 st.warning(f"**{finding_title(w.code)}:** {w.message}", icon=":material/warning:")
     elif trace.error is not None:
         err = trace.error
-        st.caption(f"Actual: the step fails — {code_span(err.message)}")
+        st.caption(f"Actual: the step fails — {code(err.message)}")
         if err.explanation:
-            st.info(f"**Cause:** {err.explanation}", icon=":material/lightbulb:")
+            st.info(f"**Cause:** {markdown(err.explanation)}", icon=":material/lightbulb:")
 
 
 def quiz_panel(version: Version, trace: Any, show_answers: bool) -> quiz.Score:
@@ -325,13 +325,13 @@ def quiz_panel(version: Version, trace: Any, show_answers: bool) -> quiz.Score:
     opened = False
     for q in questions:
         with st.container(border=True):
-            st.markdown(f"**Stage {q.stage}** · {code_span(q.label)}")
+            st.markdown(f"**Stage {q.stage}** · {code(q.label)}")
             if q.hint:
                 st.caption(q.hint)
             if q.stage in done:
                 a = done[q.stage]
                 (st.success if a["correct"] else st.error)(
-                    f"You said {code_span(a['answer'])} — {a['message']}",
+                    f"You said {code(a['answer'])} — {markdown(a['message'])}",
                     icon=":material/check_circle:" if a["correct"] else ":material/cancel:",
                 )
                 _reveal(q, trace)
@@ -347,7 +347,7 @@ def quiz_panel(version: Version, trace: Any, show_answers: bool) -> quiz.Score:
                     )
                     c2.form_submit_button("Check", on_click=_submit, args=(version, q), type="primary", width="stretch")
                 if error and error[0] == q.stage:
-                    st.warning(error[1], icon=":material/edit:")
+                    st.warning(markdown(error[1]), icon=":material/edit:")
             else:
                 st.caption(":material/lock: Answer the stage above first.")
             if show_answers:
@@ -416,11 +416,11 @@ def trace_panel(trace: Any, expanded: bool) -> None:
             st.info(f"**{finding_title(w.code)}:** {w.message}", icon=":material/info:")
         if trace.error is not None:
             err = trace.error
-            st.error(f"**Step {(err.step_index or 0) + 1} fails:** {code_span(err.message)}", icon=":material/error:")
+            st.error(f"**Step {(err.step_index or 0) + 1} fails:** {code(err.message)}", icon=":material/error:")
             if err.explanation:
-                st.markdown(f"**Cause:** {err.explanation}")
+                st.markdown(f"**Cause:** {markdown(err.explanation)}")
             if err.fix is not None:
-                st.markdown(f"**Fix:** {err.fix.description}")
+                st.markdown(f"**Fix:** {markdown(err.fix.description)}")
 
 
 def share_panel(version: Version) -> None:

@@ -6,7 +6,6 @@ HTML); our own sentences are Markdown-escaped.
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from datetime import datetime
 
@@ -17,6 +16,7 @@ from core.room.results import room_results
 from core.teaching.lessons import get_lesson
 from ui import room
 from ui.pipeline import code_span
+from ui.safe_text import text
 
 REFRESH_S = 3
 
@@ -125,8 +125,8 @@ def live_results() -> None:
         return
     for name, questions in results.items():
         lesson = get_lesson(name)
-        st.markdown(f"#### {escape_markdown(lesson.title)}")
-        st.caption(escape_markdown(lesson.where))
+        st.markdown(f"#### {text(lesson.title)}")
+        st.caption(text(lesson.where))
         st.table(
             pd.DataFrame(
                 [
@@ -146,7 +146,7 @@ def live_results() -> None:
                 "question": f"Stage {q.stage}",
                 "wrong answer": code_span(w.answer),
                 "students": w.count,
-                "what it means": escape_markdown(w.meaning),
+                "what it means": text(w.meaning),
             }
             for q in questions
             for w in q.wrong
@@ -154,11 +154,3 @@ def live_results() -> None:
         if wrong:
             st.caption("Most common wrong answers")
             st.table(pd.DataFrame(wrong), hide_index=True)
-
-
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
-
-
-def escape_markdown(text: str) -> str:
-    """Text shown as itself inside Markdown: every Markdown/HTML/LaTeX character backslash-escaped."""
-    return _MD_SPECIAL.sub(r"\\\1", str(text))

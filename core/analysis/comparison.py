@@ -37,9 +37,11 @@ from core.analysis.scores import (
     cosine_similarity_matrix,
     fewest_per_label,
     majority_baseline,
+    probe_note,
     score_table,
 )
 from core.errors import SpecError
+from core.limits import current as current_limits
 from core.model.checkpoints import Checkpoint
 from core.model.embed import DEFAULT_TOKEN_BUDGET, embed_texts
 from core.model.pooling import DESCRIPTIONS
@@ -73,6 +75,7 @@ class Comparison:
         baseline: the majority-class baseline (share of the most common label), the accuracy a probe must beat;
             None without labels. fewest: ``(label, count)`` of the rarest label, or None.
         forward_passes: model forward calls made (one per batch); seconds_encode, seconds_total: timings.
+        notes: plain-language remarks on what was not computed and why (e.g. too many labels for the probe).
     """
 
     checkpoint: str
@@ -96,6 +99,7 @@ class Comparison:
     forward_passes: int
     seconds_encode: float
     seconds_total: float
+    notes: tuple[str, ...] = ()
 
     @property
     def n_texts(self) -> int:
@@ -168,13 +172,15 @@ def compare_pooling(
     max_length: int = 256,
     progress: Progress | None = None,
     token_budget: int = DEFAULT_TOKEN_BUDGET,
+    max_flops: float | None = None,
 ) -> Comparison:
     """Embed ``texts`` with every requested strategy from ONE forward pass per batch, then project and score.
 
     ``strategies`` None means all of ``STRATEGIES``; those the checkpoint cannot compute (pooler on a
     model without one, last-4 strategies on a 2-layer model) are listed in ``skipped`` instead.
     ``layer`` is the hidden-states entry cls / mean / max read. ``progress(fraction, message)`` is
-    called as batches finish and as each strategy is scored.
+    called as batches finish and as each strategy is scored. ``max_flops``: the encoding's work budget
+    (None: the server's ``work_flops``, see ``core.limits``); over it, BudgetExceeded before anything runs.
     """
     start = time.perf_counter()
     texts = tuple(texts)
@@ -200,7 +206,8 @@ def compare_pooling(
 
     report(0.0, f"Encoding {len(texts)} texts…")
     calls_before = ckpt.forward_calls
-    pooled = embed_texts(ckpt, texts, runnable, max_length, layer, token_budget, encoded)
+    work = current_limits().work_flops if max_flops is None else max_flops
+    pooled = embed_texts(ckpt, texts, runnable, max_length, layer, token_budget, encoded, max_flops=work)
     forward_passes = ckpt.forward_calls - calls_before
     seconds_encode = time.perf_counter() - start
     lengths, truncated = _lengths(ckpt, texts, max_length)
@@ -240,6 +247,7 @@ def compare_pooling(
         forward_passes=forward_passes,
         seconds_encode=seconds_encode,
         seconds_total=time.perf_counter() - start,
+        notes=tuple(n for n in (probe_note(labels),) if n),
     )
 
 
@@ -282,9 +290,25 @@ def read_upload(filename: str, data: bytes) -> LabelledTexts:
 
 
 # --- export ----------------------------------------------------------------------------------------
+# OWASP "CSV Injection": a cell starting with one of these is read as a formula by spreadsheet programs
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: str) -> str:
+    """A text cell a spreadsheet shows as text: one starting with = + - @ tab or CR gets a leading ``'``.
+
+    OWASP's rule for CSV injection (owasp.org/www-community/attacks/CSV_Injection); the csv module quotes the
+    rest. Applied to every cell that holds user text (texts, labels), never to our numbers.
+
+    >>> [safe_cell(v) for v in ("=1+2", "-1", "@SUM(A1)", "fine")]
+    ["'=1+2", "'-1", "'@SUM(A1)", 'fine']
+    """
+    return "'" + value if value.startswith(FORMULA_START) else value
+
+
 def export_zip(c: Comparison) -> bytes:
-    """A zip with one ``<strategy>.npy`` ``(N, D)`` float32 per strategy, ``texts.tsv`` (row, label, text)
-    and ``info.json`` (checkpoint, layer, max_length, scores)."""
+    """A zip with one ``<strategy>.npy`` ``(N, D)`` float32 per strategy, ``texts.tsv`` (row, label, text;
+    cells neutralised by ``safe_cell``) and ``info.json`` (checkpoint, layer, max_length, scores)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for s, X in c.embeddings.items():
@@ -292,10 +316,10 @@ def export_zip(c: Comparison) -> bytes:
             np.save(npy, X)
             zf.writestr(f"{s}.npy", npy.getvalue())
         rows = io.StringIO()
-        writer = csv.writer(rows, delimiter="\t", lineterminator="\n")
+        writer = csv.writer(rows, delimiter="\t", lineterminator="\r\n")  # RFC 4180: a CR or LF in a cell is quoted
         writer.writerow(["row", "label", "text"])
         for i, text in enumerate(c.texts):
-            writer.writerow([i, c.labels[i] if c.labels else "", text])
+            writer.writerow([i, safe_cell(c.labels[i] if c.labels else ""), safe_cell(text)])
         zf.writestr("texts.tsv", rows.getvalue())
         zf.writestr("info.json", json.dumps(_info(c), indent=2, ensure_ascii=False))
     return buf.getvalue()
@@ -303,9 +327,9 @@ def export_zip(c: Comparison) -> bytes:
 
 def export_csv(c: Comparison) -> bytes:
     """One CSV row per text: ``row, label, text``, then ``<strategy>_<j>`` for every dimension j of
-    every strategy (e.g. ``mean_0 … mean_383``). UTF-8."""
+    every strategy (e.g. ``mean_0 … mean_383``). UTF-8; label and text cells neutralised by ``safe_cell``."""
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = csv.writer(buf, lineterminator="\r\n")  # RFC 4180: a CR or LF in a cell is quoted
     header = ["row", "label", "text"]
     for s, X in c.embeddings.items():
         header += [f"{s}_{j}" for j in range(X.shape[1])]
@@ -313,7 +337,7 @@ def export_csv(c: Comparison) -> bytes:
     blocks = list(c.embeddings.values())
     for i, text in enumerate(c.texts):
         values = [f"{v:.7g}" for X in blocks for v in X[i].tolist()]
-        writer.writerow([i, c.labels[i] if c.labels else "", text, *values])
+        writer.writerow([i, safe_cell(c.labels[i] if c.labels else ""), safe_cell(text), *values])
     return buf.getvalue().encode("utf-8")
 
 

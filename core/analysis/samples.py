@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from collections.abc import Iterable, Sequence
@@ -68,8 +69,47 @@ def load_sample(name: str) -> LabelledTexts:
     return parse_labelled_text((SAMPLES_DIR / f"{name}.tsv").read_text(encoding="utf-8"))
 
 
+# byte-order marks, longest first (UTF-32 LE starts with the UTF-16 LE mark)
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def text_encoding(data: bytes) -> str:
+    """The encoding of uploaded text: from its byte-order mark (UTF-8, UTF-16 and UTF-32, as Excel's "Unicode
+    Text" and "CSV UTF-8" save them), UTF-16 without a mark when every other byte of ASCII-range text is NUL,
+    else UTF-8."""
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            return name
+    head = data[:4000]
+    pairs = len(head) // 2
+    if pairs >= 2:
+        odd_nuls, even_nuls = head[1::2].count(0), head[0::2].count(0)
+        if odd_nuls >= 0.6 * pairs and even_nuls == 0:
+            return "utf-16-le"
+        if even_nuls >= 0.6 * pairs and odd_nuls == 0:
+            return "utf-16-be"
+    return "utf-8"
+
+
+def _utf8_error_at(data: bytes) -> int:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start
+    return 0
+
+
 def decode_upload(data: bytes) -> str:
-    """Check an uploaded file's size and bytes and decode it as UTF-8 (a BOM is dropped)."""
+    """Check an uploaded file's size and bytes and decode it (UTF-8, or UTF-16 / UTF-32; see ``text_encoding``).
+
+    Raises ``InputError``: too big, empty, binary (NUL characters in the decoded text) or not decodable.
+    """
     if len(data) > MAX_UPLOAD_BYTES:
         raise InputError(
             f"the file is too big: {len(data) / 1e6:.1f} MB; the limit is "
@@ -77,15 +117,29 @@ def decode_upload(data: bytes) -> str:
         )
     if not data.strip():
         raise InputError("the file is empty (no bytes, or only whitespace)")
-    if b"\x00" in data:
-        raise InputError("the file looks binary (it contains NUL bytes), not text: upload a UTF-8 .csv / .txt file")
+    encoding = text_encoding(data)
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode(encoding)
     except UnicodeDecodeError as exc:
+        if b"\x00" in data and encoding == "utf-8":
+            raise InputError(
+                "the file looks binary (it contains NUL bytes), not text: upload a .csv / .txt file"
+            ) from None
+        also = (
+            f", nor {encoding.upper()} though it starts like it (bad byte at {exc.start})"
+            if encoding != "utf-8"
+            else ""
+        )
+        position = exc.start if encoding == "utf-8" else _utf8_error_at(data)
         raise InputError(
-            f"the file is not UTF-8 text (bad byte at position {exc.start}): "
+            f"the file is not UTF-8 text (bad byte at position {position}){also}: "
             "save it as 'CSV UTF-8' or plain UTF-8 text and upload again"
         ) from None
+    if "\x00" in text:
+        raise InputError("the file looks binary (it contains NUL bytes), not text: upload a .csv / .txt file")
+    if not text.strip():
+        raise InputError("the file is empty (no bytes, or only whitespace)")
+    return text
 
 
 def parse_labelled_text(raw: str) -> LabelledTexts:
@@ -137,7 +191,7 @@ def parse_labelled_text(raw: str) -> LabelledTexts:
 def parse_csv(data: bytes) -> LabelledTexts:
     """Parse an uploaded CSV with a ``text`` column and an optional ``label`` column (case-insensitive).
 
-    UTF-8 or UTF-8 with BOM; comma, semicolon or tab separated (taken from the header row).
+    UTF-8 (with or without BOM), UTF-16 or UTF-32; comma, semicolon or tab separated (taken from the header row).
     Rows with an empty text are skipped (with a note).
     """
     raw = decode_upload(data)

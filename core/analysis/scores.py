@@ -24,6 +24,9 @@ from sklearn.preprocessing import StandardScaler
 
 from core.analysis.projection import pca
 
+# Above this many distinct labels the probe is not trained: each label has too few texts to learn from, and a
+# K-way logistic regression per strategy and fold grew to minutes (250 labels x 2 texts: ~15 s per strategy).
+MAX_PROBE_LABELS = 50
 # below this many texts for the rarest label, scores are shown with a caution: one text moves a fold's accuracy a lot
 FEW_PER_LABEL = 20
 SCORES_HELP = (
@@ -145,7 +148,8 @@ def silhouette(X: np.ndarray, labels: Sequence[str] | None) -> float | None:
 def probe_accuracy(X: np.ndarray, labels: Sequence[str] | None, folds: int = 5, seed: int = 0) -> float | None:
     """Mean stratified k-fold accuracy of StandardScaler + LogisticRegression on ``X`` ``(N, D)``.
 
-    Uses ``min(folds, smallest label count)`` folds; None when that is below 2 or there are < 2 labels.
+    Uses ``min(folds, smallest label count)`` folds; None when that is below 2, when there are < 2 labels,
+    or more than ``MAX_PROBE_LABELS`` (see ``probe_note``).
     """
     result = probe(X, labels, folds, seed)
     return result.accuracy if result is not None else None
@@ -159,6 +163,8 @@ def probe(X: np.ndarray, labels: Sequence[str] | None, folds: int = 5, seed: int
     if not _scorable(X, labels):
         return None
     assert labels is not None
+    if probe_note(labels) is not None:
+        return None
     y = np.asarray(labels)
     n_splits = min(folds, min(Counter(labels).values()))
     model = Pipeline([("scale", StandardScaler()), ("probe", LogisticRegression(max_iter=1000))])
@@ -167,6 +173,20 @@ def probe(X: np.ndarray, labels: Sequence[str] | None, folds: int = 5, seed: int
         warnings.simplefilter("ignore", ConvergenceWarning)
         scores = cross_val_score(model, X, y, cv=cv, scoring="accuracy")
     return ProbeResult(float(np.mean(scores)), float(np.std(scores)), n_splits)
+
+
+def probe_note(labels: Sequence[str] | None) -> str | None:
+    """Why the probe is not trained on these labels (too many of them), or None when it is."""
+    if labels is None:
+        return None
+    k = len(set(labels))
+    if k <= MAX_PROBE_LABELS:
+        return None
+    return (
+        f"Probe accuracy is computed for up to {MAX_PROBE_LABELS} labels; these texts have {k} "
+        f"({len(labels) / k:.1f} texts per label on average), too few examples per label for a classifier to "
+        "learn from. Silhouette is still computed; group the texts into fewer labels to get a probe score."
+    )
 
 
 def score_table(embeddings: Mapping[str, np.ndarray], labels: Sequence[str] | None) -> list[StrategyScore]:

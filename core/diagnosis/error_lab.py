@@ -9,6 +9,11 @@ The shapes come from ``Explanation.numbers`` (core.diagnosis.explain). Where the
 input shape, a plausible one is chosen and ``shape_note`` says so. Layer steps are not part of the
 expression language, so what a layer needs is a ``LayerCheck`` on each chain's result: seed 004's
 ``view`` passes it (right shape) and still scrambles the data, which the lineage shows.
+
+Nothing here allocates a tensor, and a pasted message may describe any size: every chain is written in the
+safe expression language (a size too large for a literal becomes ``x.size(i)``), so the lab draws a small
+analogue of it (``core.lab.lineage.plan_drawing``); a chain that still cannot be parsed is dropped, with a
+note, rather than drawn at the pasted size.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ import math
 from dataclasses import dataclass
 
 from core.diagnosis.explain import Explanation, explain
+from core.engine.parse import parse_expr
+from core.errors import ExpressionRefused
 
 __all__ = ["ErrorLab", "LabChain", "LayerCheck", "build_error_lab", "guess_input_shape"]
 
@@ -86,6 +93,21 @@ def _args(values: list[int] | tuple[int, ...]) -> str:
     return ", ".join(str(v) for v in values)
 
 
+def _parses(step: str) -> bool:
+    try:
+        parse_expr(step)
+    except ExpressionRefused:
+        return False
+    return True
+
+
+def _view(shape: tuple[int, ...], perm: list[int]) -> str:
+    """``x.view(...)`` with ``shape`` permuted by ``perm``: literal sizes, or ``x.size(i)`` when a size is too
+    large for the expression language's literals (a pasted message may hold any number)."""
+    literal = f"x.view({_args([shape[i] for i in perm])})"
+    return literal if _parses(literal) else f"x.view({', '.join(f'x.size({i})' for i in perm)})"
+
+
 def _move_perm(ndim: int, src: int, dst: int) -> list[int]:
     order = [i for i in range(ndim) if i != src]
     order.insert(dst, src)
@@ -129,11 +151,10 @@ def _conv(e: Explanation) -> ErrorLab:
             f"No dim has size {exp}: no reshape fixes this; build the layer with in_channels={got}.",
         )
     perm = _move_perm(len(shape), int(p), 1)
-    moved = [shape[i] for i in perm]
     wrong = LabChain(
         "right shape, scrambled data",
         "wrong",
-        (f"x.view({_args(moved)})",),
+        (_view(shape, perm),),
         "view keeps the memory order and only regroups it: the layer accepts the shape, but each "
         "channel row now mixes tokens and features",
         check,
@@ -270,7 +291,6 @@ def _rnn(e: Explanation) -> ErrorLab:
     if d is None or exp <= 0:
         return ErrorLab(e, note=f"Build the layer for this input: input_size={got}.")
     perm = _move_perm(len(shape), int(d), len(shape) - 1)
-    moved = [shape[i] for i in perm]
     return ErrorLab(
         e,
         shape,
@@ -280,7 +300,7 @@ def _rnn(e: Explanation) -> ErrorLab:
             LabChain(
                 "right shape, scrambled data",
                 "wrong",
-                (f"x.view({_args(moved)})",),
+                (_view(shape, perm),),
                 "the LSTM accepts it, but every time step mixes features of different positions",
                 check,
                 compare=True,
@@ -310,6 +330,27 @@ def build_error_lab(message: str | Explanation) -> ErrorLab:
     if builder is None:
         return ErrorLab(e)
     try:
-        return builder(e)
+        lab = builder(e)
     except (TypeError, ValueError, IndexError, KeyError):  # odd numbers in a hand-edited message
         return ErrorLab(e)
+    return _drawable(lab)
+
+
+MAX_NDIM = 6
+
+
+def _drawable(lab: ErrorLab) -> ErrorLab:
+    """The lab as built, or without chains (and a note) when it could not be drawn without allocating the
+    pasted sizes: a chain outside the expression language, a rank or a size no tensor could have."""
+    if not lab.chains or lab.shape is None:
+        return lab
+    shape = lab.shape
+    steps = [s for c in lab.chains for s in c.steps]
+    fits = len(shape) <= MAX_NDIM and all(isinstance(d, int) and 0 < d < 2**62 for d in shape)
+    if fits and all(_parses(s) for s in steps):
+        return lab
+    note = (
+        f"The sizes in this message ({_args(shape)}) are too large to draw step by step here; "
+        "the explanation and fix above still apply. Try the same steps on a small shape in the lineage mode."
+    )
+    return ErrorLab(lab.explanation, note=" ".join(n for n in (lab.note, note) if n))

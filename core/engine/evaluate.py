@@ -482,13 +482,20 @@ def apply(op: Op, t: Any, args: tuple, kwargs: dict, ctx: Ctx) -> Any:
     return (_apply_meta if ctx.meta else _apply_real)(d, op, t, args, kwargs, ctx)
 
 
-def eval_chain(root: str | None, ops: tuple[Op, ...], ctx: Ctx) -> list[tuple[Op, Any]]:
-    """Each op of the chain bound and applied in ``ctx``: ``[(bound op, its value), ...]``."""
+def eval_chain(root: str | None, ops: tuple[Op, ...], ctx: Ctx, light: bool = False) -> list[tuple[Op, Any]]:
+    """Each op of the chain bound and applied in ``ctx``: ``[(bound op, its value), ...]``.
+
+    ``light``: an intermediate tensor is replaced by its meta twin (same shape, strides, dtype) once the next op
+    has used it, so a chain holds only its current input and output, not every intermediate (32 chained
+    ``.repeat`` on a 256 MB tensor would otherwise hold 16 GB); the last value stays real.
+    """
     value = ctx.get(root) if root is not None else None
     out: list[tuple[Op, Any]] = []
     for op in ops:
         rec, args, kwargs = bind_op(op, ctx)
         value = apply(rec, value, args, kwargs, ctx)
+        if light and out and isinstance(out[-1][1], torch.Tensor):
+            out[-1] = (out[-1][0], _meta_twin(out[-1][1]))
         out.append((rec, value))
     return out
 

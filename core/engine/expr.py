@@ -164,9 +164,9 @@ def unpack(targets: Any, value: Any) -> dict[str, Any]:
     return out
 
 
-def _statement(stmt: Statement, ctx: Ctx) -> StatementRun:
+def _statement(stmt: Statement, ctx: Ctx, light: bool = False) -> StatementRun:
     e = stmt.expr
-    results = eval_chain(e.root, e.ops, ctx)
+    results = eval_chain(e.root, e.ops, ctx, light=light)
     value = results[-1][1] if results else ctx.get(e.root)  # type: ignore[arg-type]
     return StatementRun(stmt, results, unpack(stmt.targets, value), ctx.warnings)
 
@@ -182,13 +182,16 @@ def _refuse_early(stmt: Statement, env: dict[str, Any], max_numel: int) -> None:
         predict_statement(stmt, env, max_numel)
 
 
-def run_statement(stmt: Statement, env: dict[str, Any], max_numel: int = MAX_NUMEL) -> StatementRun:
+def run_statement(
+    stmt: Statement, env: dict[str, Any], max_numel: int = MAX_NUMEL, light: bool = False
+) -> StatementRun:
     """Run a statement on real tensors; ``binds`` maps each bound name to its value.
 
+    ``light``: intermediates of the chain are released as it goes (``results`` then holds their meta twins).
     Raises ShapeError with torch's message, ExpressionRefused (over budget, unknown name) before the op runs.
     """
     _refuse_early(stmt, env, max_numel)
-    return _statement(stmt, Ctx(env, meta=False, max_numel=max_numel))
+    return _statement(stmt, Ctx(env, meta=False, max_numel=max_numel), light=light)
 
 
 def run_expr(expr: Expr, env: dict[str, Any], max_numel: int = MAX_NUMEL) -> list[tuple[Op, Any]]:

@@ -19,12 +19,13 @@ import torch
 
 from core.engine.evaluate import MAX_NUMEL, DataDependent, first
 from core.engine.expr import Statement, meta_env, parse_statement, predict_statement, unpack
-from core.engine.layers import predict_layer, resolved_params
+from core.engine.layers import check_layer_budget, parameter_count, predict_layer, resolved_params
 from core.engine.losses import labels_tensor, predict_loss
-from core.errors import ExpressionRefused, ShapeError
+from core.engine.retention import Retention, chain_transients, drop_unread
+from core.errors import BudgetExceeded, ExpressionRefused, ShapeError
+from core.limits import RECURRENT_COST
 from core.spec import LayerKind, LayerStep, LossStep, Spec
 
-MAX_LAYER_WEIGHTS = 50_000_000
 StepKey = int | tuple[int, str]
 
 
@@ -67,6 +68,30 @@ def parse_prefix(spec: Spec) -> tuple[dict[StepKey, Statement], ExpressionRefuse
     return parsed, None
 
 
+def reads_after(spec: Spec, exprs: dict[StepKey, Statement]) -> list[set[str]]:
+    """For each step, the names some later step reads (so the names outside it can be let go)."""
+    from core.engine.parse import names_read
+
+    reads: list[set[str]] = []
+    for i, step in enumerate(spec.steps):
+        if isinstance(step, str):
+            reads.append(names_read(exprs[i]) if i in exprs else set())
+            continue
+        got = {step.input}
+        for key in ("h0", "c0", "target"):
+            if (i, key) in exprs:
+                got |= names_read(exprs[(i, key)])
+        if isinstance(step, LossStep) and step.target == "labels":
+            got.add("labels")
+        reads.append(got)
+    later: list[set[str]] = []
+    seen: set[str] = set()
+    for r in reversed(reads):
+        later.append(set(seen))
+        seen |= r
+    return list(reversed(later))
+
+
 def source_env(spec: Spec, shape: tuple[int, ...], tokens: tuple[int, int] | None = None) -> dict[str, Any]:
     """Shapes of the names a pipeline starts with: ``x``, ``lengths`` (b,), ``mask`` / ``attention_mask`` and, for
     texts, ``input_ids`` (b, l). ``tokens`` is (batch, seq_len) when known (texts), else read from the source."""
@@ -90,38 +115,58 @@ def predict_chain(
     shape: tuple[int, ...],
     max_numel: int = MAX_NUMEL,
     env: dict[str, Any] | None = None,
+    retention: Retention | None = None,
 ) -> list[tuple[int, ...]]:
     """Shape of each step's stage, predicted without running; stops at the first step torch would reject, at a
     data-dependent one, and at a step not in ``exprs`` (refused at parse).
 
     ``env`` gives the starting names (see ``source_env``; derived from ``spec`` and ``shape`` when None).
+    ``retention`` (``core.engine.retention``): count the bytes the run would hold at once, step by step, the
+    stages kept for display included, and the run's work, and refuse (BudgetExceeded) above their limits: the
+    memory budget is per pipeline, not per op.
     Raises ExpressionRefused (with ``step_index``) when a predicted result is over the memory budget or a step
     reads a name that is not defined.
     """
     names = meta_env(env if env is not None else source_env(spec, shape))
+    mask, attention = names.get("mask"), names.get("attention_mask")
+    if mask is not None and attention is not None and mask.shape == attention.shape:
+        names["attention_mask"] = mask  # one tensor under two names, as the run binds them
+    if retention is not None:
+        retention.add_stage(names["x"], names, "the source")
+        later = reads_after(spec, exprs)
     out: list[tuple[int, ...]] = []
     for i, step in enumerate(spec.steps):
+        where = f"step {i + 1}"
         try:
             if isinstance(step, str):
                 if i not in exprs:
                     break
                 run = predict_statement(exprs[i], names, max_numel)
+                if retention is not None:  # inside the step: each op's input and output (intermediates released)
+                    root = exprs[i].expr.root
+                    start = names.get(root) if root is not None else None
+                    for pair in chain_transients(start, [v for _, v in run.results]):
+                        retention.check(names, pair, where)
                 names.update(run.binds)
                 new = tuple(first(run.value).shape)
+                stage_value = first(run.value)
             elif isinstance(step, LossStep):
                 got = _predict_loss(i, step, names, exprs, max_numel)
                 if got is None:
                     break
-                new = got
+                new, stage_value = got, names["loss"]
             else:
-                got = _predict_layer(i, step, names, exprs, max_numel)
+                got = _predict_layer(i, step, names, exprs, max_numel, retention)
                 if got is None:
                     break
-                new = got
+                new, stage_value = got
+            if retention is not None:
+                drop_unread(names, later[i], retention.keep_for_display)
+                retention.add_stage(stage_value, names, where)
         except (ShapeError, DataDependent):
             break
-        except ExpressionRefused as e:
-            raise ExpressionRefused(
+        except ExpressionRefused as e:  # keeps the class: BudgetExceeded stays a budget refusal
+            raise type(e)(
                 str(e) if str(e).startswith("step ") else f"step {i + 1} `{str(step)[:80]}` refused: {e}",
                 suggestion=e.suggestion,
                 step_index=i,
@@ -131,15 +176,26 @@ def predict_chain(
 
 
 def _predict_layer(
-    i: int, step: LayerStep, names: dict[str, Any], exprs: dict[Any, Statement], max_numel: int
-) -> tuple[int, ...] | None:
+    i: int,
+    step: LayerStep,
+    names: dict[str, Any],
+    exprs: dict[Any, Statement],
+    max_numel: int,
+    retention: Retention | None = None,
+) -> tuple[tuple[int, ...], Any] | None:
     if step.input not in names:
         raise ExpressionRefused(f"`{step.input}` is not defined here; available: {', '.join(sorted(names))}")
     shape = tuple(names[step.input].shape)
     pred = predict_layer(step, shape)
     if pred is None:
         return None
-    _check_layer_budget(i, step, shape, pred.shape, max_numel)
+    try:
+        _, flops = check_layer_budget(i, step, shape, pred.shape, max_numel)  # elements, weights, work of the step
+        if retention is not None:  # and the run's work so far
+            recurrent = step.kind in (LayerKind.LSTM, LayerKind.GRU)
+            retention.add_work(flops * (RECURRENT_COST if recurrent else 1), f"step {i + 1}")
+    except BudgetExceeded as e:
+        raise BudgetExceeded(str(e), step_index=i) from None
     extras = dict(pred.extras)
     for key in ("h0", "c0"):
         if (i, key) in exprs:
@@ -149,6 +205,9 @@ def _predict_layer(
                 return None  # torch rejects it at run time with its own message
     out = torch.empty(pred.shape, device="meta")
     states = {k: torch.empty(v, device="meta") for k, v in extras.items() if k in ("h_n", "c_n")}
+    if retention is not None:  # while it runs: input, weights, output and states
+        weights = torch.empty(parameter_count(step.kind, resolved_params(step, shape)), device="meta")
+        retention.check(names, [names[step.input], weights, out, *states.values()], f"step {i + 1}")
     names.update(states)
     if step.targets is None:
         names["x"] = out
@@ -159,7 +218,7 @@ def _predict_layer(
         elif step.kind is LayerKind.GRU and not isinstance(step.targets, str):
             value = (out, states["h_n"])
         names.update(unpack(step.targets, value))
-    return pred.shape
+    return pred.shape, out
 
 
 def _predict_loss(
@@ -183,25 +242,3 @@ def _predict_loss(
         return None
     names["loss"] = torch.empty(shape, device="meta")
     return shape
-
-
-def _check_layer_budget(i: int, step: LayerStep, shape: tuple[int, ...], out: tuple[int, ...], max_numel: int):
-    numel = 1
-    for d in out:
-        numel *= d
-    if numel > max_numel:
-        raise ExpressionRefused(
-            f"step {i + 1} ({step.kind.value}) would create {numel:,} elements; the limit is {max_numel:,}",
-            step_index=i,
-        )
-    p = resolved_params(step, shape)
-    size_in = p.get("input_size") or p.get("in_channels") or p.get("in_features") or 0
-    size_out = p.get("hidden_size") or p.get("out_channels") or p.get("out_features") or 0
-    weights = size_in * size_out * max(1, p.get("kernel_size", 1) if isinstance(p.get("kernel_size"), int) else 1)
-    weights *= 4 * p.get("num_layers", 1) if step.kind.value in ("lstm", "gru") else 1
-    if weights > MAX_LAYER_WEIGHTS:
-        raise ExpressionRefused(
-            f"step {i + 1} ({step.kind.value}) would hold about {weights:,} weights; "
-            f"the limit is {MAX_LAYER_WEIGHTS:,}",
-            step_index=i,
-        )

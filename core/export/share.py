@@ -24,14 +24,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from core.errors import SpecError
+from core.model.checkpoint_access import HUB_ID
 from core.model.checkpoints import CHECKPOINT_CHOICES
-from core.spec import Spec
+from core.spec import Spec, load_json
 
 PARAM = "spec"
 MAX_LINK_CHARS = 16_000  # the encoded value; browsers and proxies handle URLs well below 32k
 MAX_JSON_BYTES = 256 * 1024  # decompressed JSON; a zip bomb stops here
 _B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
-_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?$")
 
 
 def encode_spec(spec: Spec) -> str:
@@ -75,9 +75,9 @@ def decode_spec(value: str) -> Spec:
     except UnicodeDecodeError:
         raise SpecError("the shared link is damaged: its content is not UTF-8 text") from None
     try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
-        raise SpecError("the shared link is damaged: its content is not valid JSON") from None
+        data = load_json(text, "its content")
+    except SpecError as e:
+        raise SpecError(f"the shared link is damaged: {e}") from None
     if not isinstance(data, dict):
         raise SpecError(f"the shared link does not hold a spec: expected a JSON object, got {type(data).__name__}")
     try:  # JSON may spell lone surrogates (\ud800) that are not text and crash tokenizers later
@@ -140,7 +140,7 @@ def _check_checkpoint(name: Any) -> None:
     name = name.strip()
     if not name or name in CHECKPOINT_CHOICES or name.startswith("random:"):
         return
-    if not _HUB_ID.match(name) or ".." in name:
+    if not HUB_ID.match(name) or ".." in name:
         raise SpecError(
             f"a share link cannot name checkpoint {name[:80]!r}: links may use only the bundled model, a "
             "random:bert-* preset or a Hugging Face id (owner/name), not a local folder"

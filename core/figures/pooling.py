@@ -91,7 +91,7 @@ def pca_scatter(
         idx = [i for i in range(n) if names[i] == name]
         hover = [f"<b>{html.escape(name, quote=False)}</b> · #{i + 1}<br>{hover_text(texts[i])}" for i in idx]
         common = {
-            "name": name,
+            "name": html.escape(name, quote=False),  # plotly renders a subset of HTML (links too) in the legend
             "mode": "markers",
             "hovertext": hover,
             "hovertemplate": "%{hovertext}<extra></extra>",
@@ -228,9 +228,18 @@ def similarity_heatmap(
         }
         fig.update_xaxes(showticklabels=False)  # symmetric: the row labels name the groups; rotated column
         fig.update_yaxes(**ticks)  # labels overlapped each other in a third of a 1024 px page
-        for p in starts[1:]:
-            for kind in ("vline", "hline"):
-                getattr(fig, f"add_{kind}")(p - 0.5, line={"color": "black", "width": 1})
+        # one list of lines between blocks, set once: add_vline / add_hline re-validate every shape on each
+        # call, so 250 labels (498 lines) took ~56 s per heatmap that way
+        line = {"color": "black", "width": 1}
+        shapes = [
+            {"type": "line", "xref": xref, "yref": yref, "x0": x0, "x1": x1, "y0": y0, "y1": y1, "line": line}
+            for p in starts[1:]
+            for xref, yref, x0, x1, y0, y1 in (
+                ("x", "y domain", p - 0.5, p - 0.5, 0, 1),  # vertical
+                ("x domain", "y", 0, 1, p - 0.5, p - 0.5),  # horizontal
+            )
+        ]
+        fig.update_layout(shapes=shapes)
     else:
         show = n <= 30
         fig.update_xaxes(showticklabels=False)

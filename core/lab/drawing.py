@@ -164,16 +164,31 @@ def plan_drawing(shape: Sequence[int], chains: Sequence[Sequence[str]], max_cell
     """
     shape = tuple(int(s) for s in shape)
     chains = tuple(tuple(str(s) for s in chain_lines(c)) for c in chains)
+    refusal = ""
     try:
         parsed = [[parse_expr(s) for s in c] for c in chains]
-    except ExpressionRefused:
-        parsed = None
+    except ExpressionRefused as e:
+        parsed, refusal = None, str(e)
     records: list[list[tuple[str, EinopsEquivalent | None]]] = [[("x", None)] for _ in parsed or []]
     full = [_behaviour(shape, p, r) for p, r in zip(parsed, records)] if parsed is not None else []
     full_layouts = tuple(tuple(lay) for _, lay, _ in full)
     full_errors = tuple(msg for _, _, msg in full)
     full_sources = tuple(tuple(t for t, _ in r) for r in records)
     full_einops = tuple(tuple(e for _, e in r) for r in records)
+    if parsed is None and math.prod(shape) > max_cells:  # never draw (allocate) a big source for a refused step
+        return DrawPlan(
+            shape,
+            shape,
+            chains,
+            (),
+            (),
+            scaled=True,
+            ok=False,
+            note=(
+                f"A step is refused ({refusal}), so nothing is drawn for {shape} ({math.prod(shape):,} elements). "
+                f"Fix the step, or type a shape with at most {max_cells} elements to see the refusal drawn."
+            ),
+        )
     if math.prod(shape) <= max_cells or parsed is None:
         return DrawPlan(
             shape,

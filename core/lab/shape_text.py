@@ -23,7 +23,7 @@ def parse_shape_text(text: str, max_numel: int = MAX_SOURCE_NUMEL) -> tuple[int,
     if not raw:
         raise ValueError("type a shape, e.g. 2, 4, 6")
     parts = _SHAPE_SEPARATORS.split(raw)
-    if len(raw) > 100 or not all(p.isdigit() for p in parts):
+    if len(raw) > 100 or not all(p.isascii() and p.isdigit() for p in parts):
         raise ValueError(f"`{text[:40]}` is not a shape: write sizes separated by commas or ×, e.g. 2, 4, 6")
     shape = tuple(int(p) for p in parts)
     if len(shape) > MAX_SOURCE_NDIM:

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from core.errors import BudgetExceeded
+from core.limits import check_deadline, fmt_flops
 from core.model.checkpoints import Checkpoint
 from core.spec import Pooling
 
@@ -48,19 +50,40 @@ def embed_texts(
     layer: int = -1,
     token_budget: int = DEFAULT_TOKEN_BUDGET,
     progress: Callable[[int, int], None] | None = None,
+    max_flops: float | None = None,
 ) -> dict[Pooling, Any]:
-    """(N,) texts -> {strategy: (N, D) float32 numpy array} in input order."""
+    """(N,) texts -> {strategy: (N, D) float32 numpy array} in input order.
+
+    ``max_flops``: refuse (BudgetExceeded, nothing ran) when the planned forward passes would do more work
+    (a server passes its ``work_flops``; the CLI, run by the machine's own user, passes None). Between
+    batches the run's deadline is checked (``core.limits.deadline``; RunCancelled).
+    """
     import numpy as np
     import torch
+
+    from core.model.encoding import encoder_flops
 
     tok = ckpt.tokenizer
     limit = min(max_length or ckpt.info.max_positions, ckpt.info.max_positions)
     with ckpt.lock:
         ids = tok(list(texts), truncation=True, max_length=limit, verbose=False)["input_ids"]
     lengths = [len(r) for r in ids]
+    batches = plan_batches(lengths, token_budget)
+    if max_flops is not None:
+        cfg = ckpt.model.config
+        inter = int(getattr(cfg, "intermediate_size", None) or 4 * ckpt.info.hidden_size)
+        info = ckpt.info
+        work = sum(encoder_flops(info.num_layers, info.hidden_size, inter, len(b), lengths[b[0]]) for b in batches)
+        if work > max_flops:
+            raise BudgetExceeded(
+                f"encoding {len(texts)} texts ({sum(lengths):,} tokens) with {info.id} would take about "
+                f"{fmt_flops(work)} of work; the server's limit for one run is {fmt_flops(max_flops)}. Use fewer "
+                "or shorter texts, a lower max_length or a smaller checkpoint"
+            )
     results: dict[Pooling, Any] = {}
     done = 0
-    for batch in plan_batches(lengths, token_budget):
+    for number, batch in enumerate(batches):
+        check_deadline(f"after {number} of {len(batches)} batches ({done} of {len(texts)} texts)")
         with ckpt.lock:
             padded = tok.pad({"input_ids": [ids[i] for i in batch]}, return_tensors="pt")
             inputs = {k: v.to(ckpt.device) for k, v in padded.items()}

@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from core.export.share import spec_from_query
 from core.room.store import RoomStore
 from core.teaching.lessons import get_lesson, list_lessons
+from tests.markdown_text import shown
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 TIMEOUT = 120
@@ -75,10 +76,10 @@ def test_quiz_right_then_wrong_scores_and_reveals():
     body = texts(at)
     assert "Predict the shapes" in body and "F.pad(x, (0, 0, 0, 3))" in body
     answer(at, name, 1, "(32,128,768)")
-    assert any("Right: (32, 128, 768)" in s.value for s in at.success)
+    assert any("Right: (32, 128, 768)" in shown(s.value) for s in at.success)
     assert "Actual: `(32, 128, 768)`" in texts(at)
     answer(at, name, 2, "32x16x6000")
-    assert any("Not quite" in e.value and "cannot run" in e.value for e in at.error)
+    assert any("Not quite" in shown(e.value) and "cannot run" in shown(e.value) for e in at.error)
     body = texts(at)
     assert "Score: 1 / 2" in body
     assert "invalid for input of size 3145728" in body  # the real torch message revealed
@@ -95,10 +96,10 @@ def test_unparseable_answer_is_explained_not_scored():
     name = "reshape-16-steps-tf"
     at = open_page(lesson=name)
     answer(at, name, 1, "thirty-two")
-    assert any("is not a size" in w.value for w in at.warning)
+    assert any("is not a size" in shown(w.value) for w in at.warning)
     assert not at.success and "Score" not in texts(at)
     answer(at, name, 1, "error")
-    assert any("this step runs and gives (32, 16, 6144)" in e.value for e in at.error)
+    assert any("this step runs and gives (32, 16, 6144)" in shown(e.value) for e in at.error)
 
 
 def test_a_teacher_sees_every_answer_a_student_never_does():
@@ -218,7 +219,9 @@ def test_reshape_lesson_opens_in_the_reshape_lab():
 
 def test_unknown_lesson_warns_with_the_list_and_shows_the_first():
     at = open_page(lesson="no-such-lesson")
-    assert any("unknown lesson 'no-such-lesson'" in w.value and "pad-then-reshape" in w.value for w in at.warning)
+    assert any(
+        "unknown lesson 'no-such-lesson'" in shown(w.value) and "pad-then-reshape" in shown(w.value) for w in at.warning
+    )
     assert f"### {list_lessons()[0].title}" in texts(at)
 
 
@@ -228,7 +231,7 @@ def test_text_lesson_runs_the_model_and_asks_for_the_token_count():
     body = texts(at)
     assert "This movie was absolutely amazing!" in body and "random weights" in body
     answer(at, name, 0, "1, 8, 768")
-    assert any("Right: (1, 8, 768)" in s.value for s in at.success)
+    assert any("Right: (1, 8, 768)" in shown(s.value) for s in at.success)
     answer(at, name, 1, "[1 768]")
     assert "Score: 2 / 2" in texts(at)
 

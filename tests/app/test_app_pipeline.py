@@ -410,6 +410,7 @@ def test_unloadable_checkpoint_is_a_clear_message():
     at.selectbox(key="model_choice").select("other (Hugging Face id or local folder)…").run()
     at.text_input(key="model_custom").set_value("no-such-owner/no-such-model-xyz").run()
     _ok(at)
+    next(b for b in at.sidebar.button if b.key == "model_approve").click().run()  # the visitor confirms
     assert any("Cannot load this checkpoint" in e for e in _texts(at.error))
 
 

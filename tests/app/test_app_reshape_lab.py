@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.export.share import PARAM, encode_spec
 from core.spec import Spec
+from tests.markdown_text import shown_all
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages" / "reshape-lab.py")
@@ -40,7 +41,7 @@ def test_defaults_draw_the_input_and_the_permute():
     at = _page()
     _ok(at)
     md = _texts(at.markdown)
-    assert "**x** — the input" in md and "`x.permute(0, 2, 1)`" in md
+    assert "**x** — the input" in md and "x.permute(0, 2, 1) — " in shown_all(at.markdown)
     assert 'rearrange(x, "b l h -> b h l")' in md
     assert "view of the same memory" in md
     assert _charts(at) == 4  # two grids, two memory strips
@@ -51,7 +52,7 @@ def test_through_app_navigation():
     at.switch_page("pages/reshape-lab.py").run()
     _ok(at)
     assert any("Reshape Lab" in t.value for t in at.title)
-    assert "`x.permute(0, 2, 1)`" in _texts(at.markdown)
+    assert "x.permute(0, 2, 1)" in shown_all(at.markdown)
 
 
 def test_preset_view_after_permute_fails_and_shows_the_reshape_copy():
@@ -93,10 +94,10 @@ def test_predict_first_hides_the_result_until_the_guess():
 def test_a_large_shape_is_drawn_as_an_analogue_with_real_facts():
     at = _page(lab_shape="32, 128, 768", lab_steps="x.view(32, 768, 128)")
     _ok(at)
-    info = _texts(at.info)
-    assert "drawn as (2, 4, 8)" in info and "`x.view(2, 8, 4)`" in info
+    info = shown_all(at.info)
+    assert "drawn as (2, 4, 8)" in info and "Drawn steps: x.view(2, 8, 4)" in info
     md = _texts(at.markdown)
-    assert "`x.view(32, 768, 128)`" in md and "`(32, 768, 128)` (drawn `(2, 8, 4)`)" in md
+    assert "x.view(32, 768, 128) — " in shown_all(at.markdown) and "`(32, 768, 128)` (drawn `(2, 8, 4)`)" in md
     assert 'rearrange(x, "b l (h1 h2) -> b (l h1) h2", h1=6)' in md
 
 
@@ -177,7 +178,7 @@ def test_pasted_traceback_builds_the_failing_and_fixed_chains():
     md = _texts(at.markdown)
     assert "as pasted: fails" in md and "the fix: mean over tokens" in md
     assert "Linear(in_features=768) reads dim -1: 98304, not 768" in _texts(at.warning)
-    assert "drawn as (2, 4, 8)" in _texts(at.info)  # scaled down for drawing, and said so
+    assert "drawn as (2, 4, 8)" in shown_all(at.info)  # scaled down for drawing, and said so
 
 
 @pytest.mark.parametrize("paste", ["hello there", "x" * 1_000_000], ids=["words", "1MB"])

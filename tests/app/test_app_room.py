@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.room.store import RoomStore
+from tests.markdown_text import shown
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 TIMEOUT = 120
@@ -45,7 +46,7 @@ def body(at: AppTest) -> str:
     parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [c.value for c in at.code]
     parts += [h.value for h in (*at.title, *at.subheader, *at.header)]
     parts += [e.value for e in (*at.success, *at.error, *at.warning, *at.info)]
-    parts += [str(t.value.to_dict()) for t in at.table]
+    parts += [shown(cell) for t in at.table for row in t.value.astype(str).values.tolist() for cell in row]
     return "\n".join(str(p) for p in parts)
 
 
@@ -84,7 +85,7 @@ def test_the_right_key_opens_the_results_with_meanings():
     text = body(at)
     assert "**3** student(s)" in text and "33%" in text
     assert "forgot the permute: that is its input shape" in text
-    assert "` (32, 128, 768) `" in text
+    assert "\n(32, 128, 768)\n" in text  # the wrong answer, shown as code
 
 
 def test_the_printed_link_unlocks_and_the_key_leaves_the_url():

@@ -16,6 +16,7 @@ from core.lab.drawing import DrawPlan
 from core.lab.einops_view import EinopsEquivalent
 from core.lab.lineage import Lineage, LineageStage, trace_lineage
 from ui.lab.source import LabSource, fmt
+from ui.safe_text import code, markdown
 
 COLUMN_WIDTH = {1: 640, 2: 320, 3: 200}  # px of a grid per column: what 1024×768 with the sidebar open leaves
 # (wider figures were squeezed by the browser, and their 12 px cell labels no longer fitted the cells)
@@ -95,7 +96,11 @@ def stage_block(
     with st.container(border=True):
         text, drawn = _title(stage, real)
         label, color = MEMORY_BADGES[stage.memory]
-        head = "**x** — the input" if stage.index == 0 else f"**{stage.index}.** `{text}` — {stage.description}"
+        head = (
+            "**x** — the input"
+            if stage.index == 0
+            else f"**{stage.index}.** {code(text)} — {markdown(stage.description)}"
+        )
         st.markdown(f"{head} &nbsp; :{color}-badge[{label}]" + (f"  \n:gray[{drawn}]" if drawn else ""))
         left, right = st.columns([3, 2])
         with left:
@@ -123,19 +128,19 @@ def failure_block(lin: Lineage, plan: DrawPlan, src: LabSource, key: str = "") -
     err = lin.error
     if err is None:
         return
-    where = f"step {err.line + 1} `{err.op_source}`"
+    where = f"step {err.line + 1} {code(err.op_source)}"
     shape = f" on {fmt(err.input_shape)}" if err.input_shape is not None else ""
     kind = "is refused" if err.refused else "fails"
     real = plan.full_errors[0] if plan.scaled and plan.full_errors else ""
     if real and real != err.message:
-        st.error(f"**Step {err.line + 1} `{plan.chains[0][err.line]}` {kind}:** {real}")
-        st.caption(f"On the drawn analogue: {where}{shape}: {err.message}")
+        st.error(f"**Step {err.line + 1} {code(plan.chains[0][err.line])} {kind}:** {markdown(real)}")
+        st.caption(f"On the drawn analogue: {where}{shape}: {markdown(err.message)}")
     else:
-        st.error(f"**{where} {kind}{shape}:** {err.message}")
+        st.error(f"**{where} {kind}{shape}:** {markdown(err.message)}")
     if err.explanation:
-        st.markdown(f"**Why:** {err.explanation}")
+        st.markdown(f"**Why:** {markdown(err.explanation)}")
     if err.fix:
-        st.info(f"**Fix:** {err.fix}")
+        st.info(f"**Fix:** {markdown(err.fix)}")
     if err.alternative:
         steps = [*lin.steps[: err.line], *err.alternative]
         alt = trace_lineage(plan.drawn_shape, steps, names=src.names)
@@ -204,7 +209,7 @@ def compact_stage(
 ) -> None:
     shape = fmt(tuple(real.layout[0])) if real is not None else fmt(stage.shape)
     text, drawn = _title(stage, real)
-    head = "x (input)" if stage.index == 0 else f"`{text}`"
+    head = "x (input)" if stage.index == 0 else code(text)
     contiguous = "contiguous" if stage.contiguous else "not contiguous"
     label, color = MEMORY_BADGES[stage.memory]
     st.markdown(f"{head} → **{shape}** · {contiguous} · :{color}-badge[{label}]")

@@ -15,6 +15,7 @@ from core.lab.drawing import plan_drawing
 from core.lab.lineage import LineageStage, trace_lineage
 from ui.lab.blocks import compact_stage, real_layouts, real_stage, step_message, verdict_banner, verdict_for
 from ui.lab.source import LABELS, LabSource, fmt, set_values
+from ui.safe_text import code, markdown
 
 CONV1D_FIXES = ("x.transpose(1, 2)", "x.permute(0, 2, 1)", "x.view(32, 768, 128)")  # the Conv1d article's three
 LAYER_CHOICES = ("no layer", "Conv1d: channels at dim 1", "Linear / LSTM: features last")
@@ -88,10 +89,10 @@ def compare_mode(src: LabSource) -> None:
             chains.append([line for line in (text or "").splitlines() if line.strip()])
     plan = plan_drawing(src.shape, chains)
     if not plan.ok:
-        st.warning(plan.note)
+        st.warning(markdown(plan.note))
         return
     if plan.scaled:
-        st.caption(plan.note)
+        st.caption(markdown(plan.note))
     lins = [trace_lineage(plan.drawn_shape, d, names=src.names) for d in plan.drawn_chains]
     for j in range(1, n):
         verdict_banner(verdict_for(plan, 0, j, ("A", LABELS[j])))
@@ -113,10 +114,11 @@ def compare_mode(src: LabSource) -> None:
             if lin.error is not None:
                 e = lin.error
                 st.error(
-                    f"`{e.op_source}` {'is refused' if e.refused else 'fails'}: {step_message(plan, i, e.message)}"
+                    f"{code(e.op_source)} {'is refused' if e.refused else 'fails'}: "
+                    f"{markdown(step_message(plan, i, e.message))}"
                 )
                 if e.fix:
-                    st.caption(f"Fix: {e.fix}")
+                    st.caption(f"Fix: {markdown(e.fix)}")
             elif check is not None:
                 final = tuple(real[-1][0]) if real else lin.final.shape
                 ok, why = check.check(final)

@@ -14,6 +14,7 @@ from core.lab.drawing import plan_drawing
 from core.lab.lineage import trace_lineage
 from ui.lab.blocks import compact_stage, real_layouts, real_stage, step_message, verdict_banner, verdict_for
 from ui.lab.source import LabSource, set_values
+from ui.safe_text import markdown
 
 ERROR_EXAMPLES = {
     "Conv1d channels (BERT output into a Conv1d)": (
@@ -60,25 +61,25 @@ def explain_mode() -> None:
     if e.recognized:
         st.success(f"**Recognized:** {KINDS.get(e.kind, e.kind)}")
     else:
-        st.warning("**Not recognized.** " + e.explanation)
-        st.info(f"**Tip:** {e.fix}")
+        st.warning("**Not recognized.** " + markdown(e.explanation))
+        st.info(f"**Tip:** {markdown(e.fix)}")
         return
     if e.message:
         st.code(e.message, language=None, wrap_lines=True)
-    st.markdown(f"**Why:** {e.explanation}")
-    st.info(f"**Fix:** {e.fix}")
+    st.markdown(f"**Why:** {markdown(e.explanation)}")
+    st.info(f"**Fix:** {markdown(e.fix)}")
     if lab.note:
-        st.caption(lab.note)
+        st.caption(markdown(lab.note))
     if not lab.chains or lab.shape is None:
         return
     st.subheader("See it on a synthetic tensor")
-    st.caption(f"x: {lab.shape_note}.")
+    st.caption(f"x: {markdown(lab.shape_note)}.")
     plan = plan_drawing(lab.shape, [c.steps for c in lab.chains])
     if not plan.ok:
-        st.warning(plan.note)
+        st.warning(markdown(plan.note))
         return
     if plan.scaled:
-        st.info(plan.note.replace("Shapes, strides", "Small scaled-down sizes for drawing; shapes, strides"))
+        st.info(markdown(plan.note.replace("Shapes, strides", "Small scaled-down sizes for drawing; shapes, strides")))
     fixed = next((i for i, c in enumerate(lab.chains) if c.role == "fixed"), None)
     src = LabSource(plan.drawn_shape)
     lins = [trace_lineage(plan.drawn_shape, d) for d in plan.drawn_chains]
@@ -90,7 +91,7 @@ def explain_mode() -> None:
             st.markdown(f"{icon} **{chain.label}**")
             st.code("\n".join(chain.steps), language="python")
             if chain.note:
-                st.caption(chain.note)
+                st.caption(markdown(chain.note))
             real = real_layouts(plan, i)
             hl: tuple[tuple[int, ...], ...] = ()
             if fixed is not None and chain.compare and lins[fixed].ok and lin.ok:
@@ -99,7 +100,7 @@ def explain_mode() -> None:
             compact_stage(lin.final, src, real_stage(plan, i, lin.final.index), hl, f"e{i}", len(lab.chains))
             if lin.error is not None:
                 err = lin.error
-                st.error(f"fails: {step_message(plan, i, err.message)}")
+                st.error(f"fails: {markdown(step_message(plan, i, err.message))}")
             elif chain.layer is not None:
                 final = tuple(real[-1][0]) if real else lin.final.shape
                 ok, why = chain.layer.check(final)

@@ -10,6 +10,7 @@ from core.lab.lineage import trace_lineage
 from core.lab.shape_text import parse_shape_text
 from ui.lab.blocks import failure_block, real_layouts, real_stage, stage_block
 from ui.lab.source import LabSource, fmt, set_values
+from ui.safe_text import code, markdown
 
 PRESETS = {
     "permute: tokens and features swap places": "x.permute(0, 2, 1)",
@@ -49,11 +50,11 @@ def lineage_mode(src: LabSource) -> None:
     steps = [line for line in (steps_text or "").splitlines() if line.strip()]
     plan = plan_drawing(src.shape, [steps])
     if not plan.ok:
-        st.warning(plan.note)
+        st.warning(markdown(plan.note))
         return
     if plan.scaled:
-        drawn = " · ".join(f"`{s}`" for s in plan.drawn_sources[0]) if plan.drawn_sources else ""
-        st.info(plan.note + (f" Drawn steps: {drawn}" if drawn else ""))
+        drawn = " · ".join(code(s) for s in plan.drawn_sources[0]) if plan.drawn_sources else ""
+        st.info(markdown(plan.note) + (f" Drawn steps: {drawn}" if drawn else ""))
     lin = trace_lineage(plan.drawn_shape, plan.drawn_chains[0], names=src.names)
     real = real_layouts(plan, 0)
     st.caption(colour_key(src.shape))
@@ -70,7 +71,7 @@ def lineage_mode(src: LabSource) -> None:
             try:
                 guessed = parse_shape_text(guess)
             except ValueError as e:
-                st.warning(str(e))
+                st.warning(markdown(e))
                 stages = stages[:1]
             else:
                 if lin.error is not None:

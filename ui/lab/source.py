@@ -14,6 +14,7 @@ import streamlit as st
 from core.errors import SpecError
 from core.export.share import PARAM, spec_from_query
 from core.lab.shape_text import parse_shape_text
+from ui.safe_text import code, markdown
 
 MODES = ("Lineage", "Compare chains", "Explain an error")
 MODE_ICONS = {
@@ -69,7 +70,7 @@ def load_link() -> None:
     try:
         spec = spec_from_query({PARAM: raw})
     except SpecError as e:
-        st.session_state["lab_link_note"] = ("warning", f"The link could not be opened: {e}")
+        st.session_state["lab_link_note"] = ("warning", f"The link could not be opened: {markdown(e)}")
         return
     steps: list[str] = []
     for step in spec.steps:
@@ -83,7 +84,7 @@ def load_link() -> None:
     else:
         values.update(lab_source="a real BERT output", lab_texts="\n".join((spec.texts or ())[:3]))
         values["lab_checkpoint"] = spec.checkpoint
-        what = f"{len(spec.texts or ())} text(s) through `{spec.checkpoint}`"
+        what = f"{len(spec.texts or ())} text(s) through {code(spec.checkpoint)}"
     set_values(**values)
     note = f"Opened from a link: {what}, {len(steps)} expression step(s)."
     skipped = len(spec.steps) - len(steps)
@@ -139,7 +140,7 @@ def source_section() -> LabSource | None:
         try:
             shape = parse_shape_text(text)
         except ValueError as e:
-            c2.error(str(e))
+            c2.error(markdown(e))
             return None
         c3.caption(f"x: {math.prod(shape):,} elements; (batch, tokens, hidden) = (b, l, h) for 3 dims")
         return LabSource(shape)
@@ -165,7 +166,7 @@ def _bert_source(c2: Any, c3: Any) -> LabSource | None:
     labels = tuple(tuple(row[: part.shape[1]]) for row in enc.tokens)
     weights = "real weights" if ckpt.info.real_weights else "random weights: real shapes, meaningless values"
     desc = (
-        f"x: the last hidden state of `{ckpt.info.id}` ({weights}) has shape {fmt(tuple(full.shape))}; the lab "
+        f"x: the last hidden state of {code(ckpt.info.id)} ({weights}) has shape {fmt(tuple(full.shape))}; the lab "
         f"takes its first {part.shape[1]} tokens × first {part.shape[2]} features: {fmt(tuple(part.shape))}. "
         "Hover a cell for its token and value."
     )

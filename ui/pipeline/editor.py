@@ -13,7 +13,7 @@ import streamlit as st
 from core.engine.layers import inferred_input_size
 from core.loss_step import LOSS_KEY
 from core.model.pooling import DESCRIPTIONS
-from core.spec import FOREIGN_PARAMS, INPUT_PARAM, MAX_LENGTH_LIMIT, MAX_STEPS, LayerKind, Pooling
+from core.spec import FOREIGN_PARAMS, INPUT_PARAM, MAX_LENGTH_LIMIT, MAX_STEPS, MIN_MAX_LENGTH, LayerKind, Pooling
 from ui.pipeline.live import LOSS
 from ui.pipeline.loss_widgets import loss_more, loss_widgets, new_loss
 from ui.pipeline.state import (
@@ -33,6 +33,7 @@ from ui.pipeline.state import (
     undo,
     undo_label,
 )
+from ui.safe_text import code
 
 NEW_STEPS: dict[str, Any] = {
     "expression": "x.transpose(1, 2)",
@@ -308,8 +309,8 @@ def _layer_widgets(sid: int, kind: LayerKind, params: dict[str, Any], prev_shape
                     _param_widget(sid, kind, p, prev_shape)
     foreign = {k: v for k, v in params.items() if k in FOREIGN_PARAMS}
     if foreign:
-        text = ", ".join(f"{k}={v!r}" for k, v in foreign.items())
-        st.caption(f":orange[Also passes {text}: not a torch.nn.{TORCH_NAMES[kind]} parameter (a Keras habit)]")
+        passed = ", ".join(f"{k}={v!r}" for k, v in foreign.items())
+        st.caption(f":orange[Also passes {code(passed)}: not a torch.nn.{TORCH_NAMES[kind]} parameter (a Keras habit)]")
 
 
 def _param_widget(sid: int, kind: LayerKind, p: str, prev_shape: Any) -> None:
@@ -368,7 +369,7 @@ def input_sidebar(ckpt: Any) -> None:
             st.text_area("Texts (one per line)", key="pl_texts", height=110)
             st.number_input(
                 "Max length (tokens)",
-                min_value=1,
+                min_value=MIN_MAX_LENGTH,
                 max_value=MAX_LENGTH_LIMIT,
                 step=1,
                 value=_seeded("pl_max_length"),
@@ -414,15 +415,26 @@ def _layer_slider(num_layers: int) -> None:
     key = f"pl_layer_v{num_layers}"
     if key not in ss:
         spec_layer = ss.get("pl_layer_spec", -1)
-        ss[key] = min(max(spec_layer % (num_layers + 1), 0), num_layers)
+        ss.pop("pl_layer_note", None)
+        if -(num_layers + 1) <= spec_layer <= num_layers:
+            ss[key] = spec_layer % (num_layers + 1)
+        else:  # a link's layer this checkpoint does not have: say so, never wrap it around (64 % 7 = 1)
+            ss[key] = num_layers
+            ss["pl_layer_note"] = (
+                f"The link asks for layer {spec_layer}, but this checkpoint has hidden states 0..{num_layers} "
+                f"(0 = embeddings). Showing the last layer, {num_layers}."
+            )
     st.slider(
         "Layer (hidden_states index)",
         0,
         num_layers,
         value=_seeded(key),
         key=key,
+        on_change=lambda: ss.pop("pl_layer_note", None),
         help=f"0 = embeddings, {num_layers} = last layer (the default). Pooling cls/mean/max and the steps read "
         "this layer.",
     )
+    if ss.get("pl_layer_note"):
+        st.warning(ss["pl_layer_note"], icon=":material/layers:")
     v = ss[key]
     ss["pl_layer_spec"] = -1 if v == num_layers else v

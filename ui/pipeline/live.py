@@ -13,8 +13,10 @@ from typing import Any
 
 import streamlit as st
 
+from core.summary import human_bytes
 from ui.pipeline.outputs import code_span
 from ui.pipeline.tables import stage_table, summary_table
+from ui.safe_text import text
 
 STAGES, SUMMARY = "Stages", "Layer summary"
 RECURRENT, CONV, FINAL, ATTENTION = "LSTM / GRU over time", "Conv1d over positions", "Final output", "BERT attention"
@@ -94,6 +96,8 @@ def output_tabs(trace: Any) -> None:
                 for i in convs:
                     _conv_output(trace, i, b, fp)
             elif name == FINAL:
+                if _released(trace, final.index):
+                    continue
                 st.plotly_chart(fp.logits_bar(trace.tensors[final.index], trace.spec.texts), key="pl_logits")
                 st.caption(
                     f"Final tensor {tuple(final.shape)}. Layer weights are random (seed {trace.spec.seed}), so "
@@ -115,7 +119,7 @@ def loss_panel(trace: Any, i: int) -> None:
     cols = st.columns([1.2, 3], vertical_alignment="center")
     cols[0].metric(f"nn.{stage.extra('loss_kind')}", f"{value:.4f}" if value is not None else str(tuple(stage.shape)))
     cols[1].markdown(
-        f"**{stage.name}** · {code_span(stage.source)}  \n"
+        f"**{text(stage.name)}** · {code_span(stage.source)}  \n"
         f"logits `{stage.extra('logits')}` {stage.extra('logits_dtype')} · targets `{stage.extra('target')}` "
         f"{stage.extra('target_dtype')} · reduction `{stage.extra('reduction')}`"
     )
@@ -151,7 +155,22 @@ def _token_ticks(trace: Any, b: int, length: int) -> list[str] | None:
     return list(enc.tokens[b])
 
 
+def _released(trace: Any, i: int) -> bool:
+    """True (and said) when the stage's tensor was let go to keep the run within the server's memory budget."""
+    if trace.tensors[i] is not None:
+        return False
+    stage = trace.stages[i]
+    st.markdown(f"**{text(stage.name)}** · {code_span(stage.source)} → `{tuple(stage.shape)}`")
+    st.caption(
+        f"Its output ({human_bytes(stage.bytes)}) was not kept once the later steps ran, to keep the pipeline "
+        "within the server's memory budget; its shape, strides and bytes are in the stage table."
+    )
+    return True
+
+
 def _recurrent_output(trace: Any, i: int, b: int, fp: Any) -> None:
+    if _released(trace, i):
+        return
     stage, out = trace.stages[i], trace.tensors[i]
     params = dict(stage.extra("params", ()) or ())
     if out.dim() == 3:
@@ -159,7 +178,7 @@ def _recurrent_output(trace: Any, i: int, b: int, fp: Any) -> None:
     else:
         seq = out  # unbatched (T, H_out)
     states = ", ".join(f"{k} `{tuple(stage.extra(k))}`" for k in ("h_n", "c_n") if stage.extra(k) is not None)
-    st.markdown(f"**{stage.name}** · {code_span(stage.source)} → output `{tuple(stage.shape)}`; {states}")
+    st.markdown(f"**{text(stage.name)}** · {code_span(stage.source)} → output `{tuple(stage.shape)}`; {states}")
     ticks = _token_ticks(trace, b, seq.shape[0])
     whose = f"text #{b + 1}" if out.dim() == 3 else "the whole unbatched input (dim 0 read as time)"
     fig = fp.sequence_heatmap(
@@ -178,10 +197,12 @@ def _recurrent_output(trace: Any, i: int, b: int, fp: Any) -> None:
 
 
 def _conv_output(trace: Any, i: int, b: int, fp: Any) -> None:
+    if _released(trace, i):
+        return
     stage, out = trace.stages[i], trace.tensors[i]
     grid = out[b] if out.dim() == 3 else out  # (C_out, L_out)
     formula = stage.extra("formula")
-    st.markdown(f"**{stage.name}** · {code_span(stage.source)} → `{tuple(stage.shape)}`")
+    st.markdown(f"**{text(stage.name)}** · {code_span(stage.source)} → `{tuple(stage.shape)}`")
     ticks = _token_ticks(trace, b, grid.shape[1])
     fig = fp.sequence_heatmap(
         grid, f"{stage.name}: channels of text #{b + 1} at every position", "position", "output channel", x_ticks=ticks

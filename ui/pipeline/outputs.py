@@ -5,7 +5,6 @@ and the share & export box. The tables are in ``tables.py``, the live charts of 
 from __future__ import annotations
 
 import html
-import re
 from typing import Any
 
 import streamlit as st
@@ -15,6 +14,7 @@ from core.export import share
 from core.fixes import Fix
 from core.spec import Spec, step_source
 from ui.pipeline.paste import apply_fix_everywhere
+from ui.safe_text import code, markdown, text
 
 # ------------------------------------------------------------------------------------------- apply fix
 
@@ -32,7 +32,7 @@ def apply_fix_button(spec_dict: dict[str, Any], fix: Fix, key: str, primary: boo
         type="primary" if primary else "secondary",
         on_click=_apply,
         args=(spec_dict, fix),
-        help=fix.description,
+        help=markdown(fix.description),
     )
 
 
@@ -50,7 +50,7 @@ def header(spec: Spec | None, info: Any) -> None:
             else:
                 st.badge("RANDOM weights: real shapes, meaningless values", icon=":material/warning:", color="orange")
             st.badge(info.device.upper(), icon=":material/memory:", color="gray")
-            st.caption(html.escape(info.label))
+            st.caption(text(info.label))
     elif spec is not None and spec.shape is not None:
         st.caption(f"Synthetic source: torch.randn{tuple(spec.shape)} read as (batch, tokens, hidden) · no model")
 
@@ -101,15 +101,19 @@ def error_panel(err: Any, spec_dict: dict[str, Any]) -> None:
     where = f"Step {err.step_index + 1}" if err.step_index is not None else "A step"
     axes = f" — {' · '.join(err.input_axes)}" if err.input_axes else ""
     shape = f" on input `{tuple(err.input_shape)}`{axes}" if err.input_shape is not None else ""
-    refused = err.kind == "refused"
-    verb = "was refused (the steps before it ran)" if refused else "failed"
+    refused = err.kind in ("refused", "stopped", "out_of_memory")
+    verb = {
+        "refused": "was refused (the steps before it ran)",
+        "stopped": "was stopped at the server's time limit (the steps before it ran)",
+        "out_of_memory": "ran out of memory",
+    }.get(err.kind, "failed")
     with st.container(border=True, key="pl_error"):
-        st.error(f"**{where} {verb}:** {code_span(err.step)}{shape if not refused else ''}", icon=":material/error:")
+        st.error(f"**{where} {verb}:** {code(err.step)}{shape if not refused else ''}", icon=":material/error:")
         st.code(err.message, language=None, wrap_lines=True)
         if err.explanation:
-            st.markdown(f"**Why:** {err.explanation}")
+            st.markdown(f"**Why:** {markdown(err.explanation)}")
         if err.fix is not None:
-            st.markdown(f"**Fix:** {err.fix.description}")
+            st.markdown(f"**Fix:** {markdown(err.fix.description)}")
             apply_fix_button(spec_dict, err.fix, key="pl_fix_error")
         else:
             st.caption("No automatic fix for this one; the explanation says what to change.")
@@ -120,21 +124,18 @@ def findings_panel(trace: Any, spec_dict: dict[str, Any]) -> None:
     when possible (the button below its message, so it never shrinks to "A…" in a narrow column)."""
     for n, f in enumerate(trace.warnings):
         where = f"Step {f.step_index + 1}: " if f.step_index is not None else ""
-        text = f"**{finding_title(f.code)}** — {where}{f.message}"
+        body = f"**{finding_title(f.code)}** — {where}{markdown(f.message)}"
         if f.severity == "note":
-            st.info(text, icon=":material/info:")
+            st.info(body, icon=":material/info:")
         else:
-            st.warning(text, icon=":material/warning:")
+            st.warning(body, icon=":material/warning:")
         if f.fix is not None:
             apply_fix_button(spec_dict, f.fix, key=f"pl_fix_w{n}", primary=False)
 
 
-def code_span(text: str) -> str:
-    """Markdown inline code that user text cannot break out of (fence longer than any backtick run)."""
-    text = " ".join(str(text).split())
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * (longest + 1)
-    return f"{fence} {text} {fence}"
+def code_span(value: str) -> str:
+    """Markdown inline code that user text cannot break out of (``ui.safe_text.code``)."""
+    return code(value)
 
 
 def where_to_fix(problem: Exception, synthetic: bool) -> str:
@@ -185,7 +186,7 @@ def share_and_export(spec: Spec, trace: Any, url_problem: str | None) -> None:
         return
     with box:
         if url_problem:
-            st.warning(url_problem)
+            st.warning(markdown(url_problem))
         else:
             link = share_url(getattr(st.context, "url", None) or "", spec)
             st.caption("The page URL always holds this pipeline; copy it (or this link) to share it.")

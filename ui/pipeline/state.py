@@ -315,7 +315,7 @@ def _param_value(p: str, value: Any) -> Any:
         return None
     if p == "padding":
         text = str(value).strip().strip("'\"")
-        if text.lstrip("-").isdigit():
+        if text.lstrip("-").isascii() and text.lstrip("-").isdigit():
             return int(text)
         return text or 0
     if p in BOOL_PARAMS:
@@ -331,7 +331,7 @@ def parse_shape(text: str) -> list[int]:
     """``"32, 128, 768"`` -> ``[32, 128, 768]`` (also accepts ``(32, 128, 768)`` or spaces)."""
     cleaned = text.replace("(", " ").replace(")", " ").replace("[", " ").replace("]", " ").replace("x", ",")
     parts = [p for p in cleaned.replace(",", " ").split() if p]
-    if not parts or not all(p.isdigit() for p in parts):
+    if not parts or not all(p.isascii() and p.isdigit() for p in parts):  # "2²".isdigit() is True, int() fails
         raise SpecError(
             f"the synthetic shape {text.strip()[:40]!r} is not a list of positive integers, e.g. 32, 128, 768"
         )

@@ -19,6 +19,7 @@ import streamlit as st
 from core.analysis.comparison import Comparison, TokenLayers, compare_pooling, token_layers
 from core.analysis.projection import Projection
 from core.figures.pooling import pca_scatter, similarity_heatmap, token_pca_figure
+from core.limits import deadline
 from ui.common import get_checkpoint
 
 PCA, TSNE = "PCA", "t-SNE"
@@ -54,9 +55,10 @@ def comparison(src: Source) -> Comparison:
     ckpt = get_checkpoint(src.checkpoint, src.device, src.half)
     bar = st.progress(0.0, text=f"Encoding {len(src.texts)} texts…")  # created and emptied in here: replay-safe
     try:
-        return compare_pooling(
-            ckpt, src.texts, src.labels, None, src.layer, src.max_length, progress=lambda f, m: bar.progress(f, m)
-        )
+        with deadline():  # the server's time limit, checked between batches (core.limits)
+            return compare_pooling(
+                ckpt, src.texts, src.labels, None, src.layer, src.max_length, progress=lambda f, m: bar.progress(f, m)
+            )
     finally:
         bar.empty()
 

@@ -22,6 +22,7 @@ from core.analysis.samples import (
     parse_labelled_text,
 )
 from core.model.pooling import DESCRIPTIONS, LAYERED
+from ui.safe_text import code, markdown, text
 
 MAX_LENGTHS = (32, 64, 128, 256, 512)
 DEFAULT_MAX_LENGTH = 256  # sentence-transformers' max_seq_length for the bundled model
@@ -41,13 +42,13 @@ def _use(data: LabelledTexts, source: str) -> None:
 def _refuse(where: str, error: Exception) -> None:
     st.session_state.po_data = None
     st.session_state.po_source = None
-    st.session_state.po_error = f"**{where} was refused:** {error}"
+    st.session_state.po_error = f"**{where} was refused:** {markdown(error)}"
 
 
 def _load_sample(name: str) -> None:
     data = load_sample(name)
     st.session_state.po_text = _as_tsv(data)
-    _use(data, f"sample set “{name}”")
+    _use(data, f"sample set {code(name)}")
 
 
 def _submit_paste() -> None:
@@ -62,9 +63,9 @@ def _upload_changed() -> None:
     if file is None:
         return
     try:
-        _use(read_upload(file.name, file.getvalue()), f"file “{file.name}”")
+        _use(read_upload(file.name, file.getvalue()), f"file {code(file.name)}")
     except InputError as e:
-        _refuse(f"The file “{file.name}”", e)
+        _refuse(f"The file {code(file.name)}", e)
 
 
 def _as_tsv(data: LabelledTexts) -> str:
@@ -115,7 +116,9 @@ def input_panel() -> LabelledTexts | None:
         st.error(st.session_state.po_error, icon=":material/block:")
     data: LabelledTexts | None = st.session_state.po_data
     if data is not None:
-        labels = f"{len(data.label_set)} labels ({', '.join(data.label_set)})" if data.labels else "no labels"
+        labels = (
+            f"{len(data.label_set)} labels ({text(', '.join(data.label_set), 300)})" if data.labels else "no labels"
+        )
         st.caption(f"Using the {st.session_state.po_source}: {len(data.texts)} texts, {labels}.")
         for note in data.notes:
             st.info(note, icon=":material/info:")

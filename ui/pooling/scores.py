@@ -96,6 +96,10 @@ def score_section(c: Comparison, shown: Sequence[str]) -> None:
         }
     )
     st.dataframe(styled, width="stretch")
+    for note in c.notes:
+        st.info(note, icon=":material/info:")
+    if best_shown is None and c.notes:
+        return
     if best_shown is None:
         st.info(
             "Scores need at least 2 labels with 2 or more texts each; add more labelled texts.",
