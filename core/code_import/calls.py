@@ -12,7 +12,6 @@ from typing import Any
 import core.code_import.huggingface as hf
 import core.code_import.tensorflow as tf
 import core.code_import.torch_api as api
-from core.code_import.evaluate import Env, concrete_int, describe
 from core.code_import.losses import (
     FUNCTIONAL,
     LossCalls,
@@ -23,6 +22,7 @@ from core.code_import.losses import (
     target_method,
 )
 from core.code_import.nn_modules import NNModules
+from core.code_import.scope import Env, concrete_int, describe
 from core.code_import.values import (
     ClassV,
     Config,

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.code_import.evaluate import concrete_int, describe
+from core.code_import.scope import concrete_int, describe
 from core.code_import.values import (
     Config,
     Encoding,

@@ -16,9 +16,9 @@ from typing import Any
 import core.code_import.huggingface as hf
 import core.code_import.torch_api as api
 from core.code_import.calls import Caller
-from core.code_import.evaluate import Env, describe
 from core.code_import.graph import Graph
 from core.code_import.render import render_placeholders
+from core.code_import.scope import Env, describe
 from core.code_import.values import (
     Applied,
     ClassV,

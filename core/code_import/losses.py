@@ -18,7 +18,8 @@ import math
 from dataclasses import replace
 from typing import Any
 
-from core.code_import.evaluate import Evaluator, concrete_int, describe
+from core.code_import.evaluate import Evaluator
+from core.code_import.scope import concrete_int, describe
 from core.code_import.values import Dtype, Labels, Loss, NotUnderstood, Py, RandomTarget, Seq, Size, Tensor, Term
 
 FUNCTIONAL = {

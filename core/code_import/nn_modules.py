@@ -12,7 +12,8 @@ import ast
 from typing import Any
 
 import core.code_import.torch_api as api
-from core.code_import.evaluate import Evaluator, concrete_int, describe
+from core.code_import.evaluate import Evaluator
+from core.code_import.scope import concrete_int, describe
 from core.code_import.values import (
     Layer,
     Loss,

@@ -22,7 +22,7 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from core.code_import.evaluate import describe
+from core.code_import.scope import describe
 from core.code_import.values import (
     Applied,
     Func,

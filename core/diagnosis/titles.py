@@ -16,15 +16,25 @@ TITLES: dict[str, str] = {
     "random_weights": "Random weights: shapes only",
     "pooler_untrained": "The pooler was not trained",
     "cls_on_mean_model": "[CLS] of a model trained for mean pooling",
+    "no_words_left": "max_length leaves no words",
     # reshape and indexing
     "view_as_permute": "A view used as a transpose",
     "reshape_cuts_axis": "A reshape that cuts through an axis",
     "axis_dropped": "An axis was dropped",
     "padded_last_step": "The last step of a padded batch",
+    "unmasked_reduction": "Padding counted in a mean or max",
+    "batch_axis_dropped": "The batch axis was indexed away",
+    "batch_axis_mixed": "Batch mixed with another axis",
     # layers
     "batch_first": "Batch and time swapped (batch_first)",
     "unbatched_sequence": "A batch read as one sequence",
     "conv_over_hidden": "Conv1d slides over the wrong axis",
+    "bidirectional_last_step": "Half of a bidirectional last step",
+    "state_fixed_batch": "An initial state with a fixed batch size",
+    # losses
+    "softmax_before_loss": "Softmax before CrossEntropyLoss",
+    "nll_raw_logits": "NLLLoss given raw logits",
+    "loss_broadcast": "A loss that broadcasts its target",
 }
 
 

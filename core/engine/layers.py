@@ -12,6 +12,7 @@ work from its parameters alone, so budgets are checked before anything is built.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -260,7 +261,8 @@ def build_layer(step: LayerStep, shape: tuple[int, ...], seed: int, step_index: 
     params = resolved_params(step, shape)
     limit = current().max_layer_parameters
     if all(k in _ALLOWED[step.kind] for k in params):  # else torch's constructor raises its own TypeError
-        check_layer_parameters(step.kind, params, limit)  # before even a meta module: 10^6 layers is slow to build
+        with contextlib.suppress(KeyError):  # a size missing (no axis to read it from): torch's constructor says so
+            check_layer_parameters(step.kind, params, limit)  # before even a meta module: 10^6 layers is slow
     module = getattr(nn, TORCH_NAMES[step.kind])(**params, device="meta")
     check_layer_parameters(step.kind, params, limit, sum(p.numel() for p in module.parameters()))
     module = module.to_empty(device="cpu")
