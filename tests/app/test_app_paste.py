@@ -8,6 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.export.share import spec_from_query
+from tests.markdown_text import shown
 from ui.pipeline.paste import annotated_html
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,10 +67,10 @@ def test_nothing_to_trace_and_refused_pastes_say_why():
     at = _app()
     at = _paste(at, "import os\nos.system('echo hi')\n")
     _ok(at)
-    assert any("Nothing to trace in this code" in str(e.value) for e in at.error)
+    assert any("Nothing to trace in this code" in shown(e.value) for e in at.error)
     at = _paste(at, "x = 1\n" * 40_000)
     _ok(at)
-    assert any("The code was refused" in str(e.value) and "200,000" in str(e.value) for e in at.error)
+    assert any("The code was refused" in shown(e.value) and "200,000" in shown(e.value) for e in at.error)
 
 
 def test_tensorflow_paste_runs_translated():

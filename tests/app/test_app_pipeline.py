@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.export.share import PARAM, encode_spec, spec_from_query
 from core.spec import DEFAULT_CHECKPOINT, Spec
+from tests.markdown_text import shown
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 120
@@ -36,7 +37,8 @@ def _ok(at: AppTest) -> None:
 
 
 def _texts(elements) -> list[str]:
-    return [str(e.value) for e in elements]
+    """Each element's Markdown source, then its text as a reader sees it (user text in messages is escaped)."""
+    return [str(e.value) for e in elements] + [shown(e.value) for e in elements]
 
 
 def _url_spec(at: AppTest) -> Spec:
@@ -489,7 +491,7 @@ def test_add_a_loss_step_labels_it_and_shows_logits_vs_targets():
     _ok(at)
     assert any("Target size (torch.Size([2])) must be the same as input size" in c for c in _texts(at.code))
     fix = [b for b in at.button if b.key == "pl_fix_error"]
-    assert fix and "use nn.CrossEntropyLoss in step 4" in fix[0].help
+    assert fix and "use nn.CrossEntropyLoss in step 4" in shown(fix[0].help)
     fix[0].click().run()
     _ok(at)
     assert not at.error and _url_spec(at).steps[-1].kind.value == "CrossEntropyLoss"

@@ -132,7 +132,8 @@ def _server_pid(url: str) -> int:
             cmd = status.read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"streamlit" in b" ".join(cmd) and str(port).encode() in cmd:
+        line = b" ".join(cmd)
+        if (b"streamlit" in line or b"ui.server" in line) and str(port).encode() in cmd:  # `make run`'s server
             return int(status.parent.name)
     raise AssertionError("the streamlit server process was not found")
 

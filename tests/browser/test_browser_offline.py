@@ -54,7 +54,7 @@ def test_no_page_requests_anything_beyond_the_server(app_url, guarded):
     for tab in ("Cosine similarity", "Token vectors across layers"):
         page.get_by_role("tab", name=tab).click()
         wait_ready(page)
-    page.goto(f"{app_url}/")
+    page.goto(f"{app_url}/pipeline")
     wait_ready(page)
     for tab in ("Layer summary", "LSTM / GRU over time", "BERT attention"):
         page.get_by_role("tab", name=tab).click()

@@ -161,7 +161,7 @@ def test_flow_legend_wraps_and_explains_the_hatching(app_url, page):
 
 
 def test_undo_after_apply_fix_and_browser_back(app_url, page):
-    page.goto(f"{app_url}/")
+    page.goto(f"{app_url}/pipeline")
     wait_ready(page)
     page.wait_for_selector(FLOW)
     original = _url_spec(page)
@@ -190,7 +190,7 @@ def test_undo_after_apply_fix_and_browser_back(app_url, page):
 
 
 def test_attention_model_view_click_enlarges_a_head(app_url, page):
-    page.goto(f"{app_url}/")
+    page.goto(f"{app_url}/pipeline")
     wait_ready(page)
     page.get_by_role("tab", name="BERT attention").click()
     wait_ready(page)
@@ -215,7 +215,7 @@ def test_attention_model_view_click_enlarges_a_head(app_url, page):
 
 
 def test_layer_summary_tab(app_url, page):
-    page.goto(f"{app_url}/")
+    page.goto(f"{app_url}/pipeline")
     wait_ready(page)
     page.get_by_role("tab", name="Layer summary").click()
     wait_ready(page)
