@@ -140,9 +140,11 @@ def pca_scatter(
     else:
         fig.update_xaxes(title_text=axis_titles[0], zeroline=False)
         fig.update_yaxes(title_text=axis_titles[1], zeroline=False)
-    # the legend below the x-axis title, with room for both (they overlapped at 1024 px)
+    # the legend at the figure's bottom edge (container coordinates: pixels from the edge, whatever the plot's
+    # size), below the x-axis title in the bottom margin; in paper coordinates they overlapped after a resize
+    legend = {"orientation": "h", "yref": "container", "yanchor": "bottom", "y": 0, "x": 0}
     fig.update_layout(
-        legend={"orientation": "h", "yanchor": "top", "y": -0.26 if k != 3 else -0.05, "x": 0},
+        legend=legend if k != 3 else {"orientation": "h", "yanchor": "top", "y": -0.05, "x": 0},
         margin=dict(MARGIN, b=max(MARGIN.get("b", 0), 86)),
     )
     return fig

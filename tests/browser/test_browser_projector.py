@@ -96,6 +96,7 @@ def _collapse_sidebar(pg) -> None:
 
 
 def _check(pg, problems: dict, label: str, shot: str | None) -> None:
+    pg.mouse.move(1, 1)  # no tooltip of the last clicked button over the page
     found = {k: v for k, v in legibility_problems(pg).items() if v}
     if found:
         problems[label] = found
@@ -105,7 +106,7 @@ def _check(pg, problems: dict, label: str, shot: str | None) -> None:
 
 def _resize(pg, width: int, height: int) -> None:
     pg.set_viewport_size({"width": width, "height": height})
-    pg.wait_for_timeout(800)  # Streamlit's layout and plotly's responsive charts follow the window's resize event
+    pg.wait_for_timeout(2000)  # Streamlit's layout and plotly's responsive charts follow the window's resize event
 
 
 @pytest.mark.parametrize("name,path,action", VIEWS, ids=[v[0] for v in VIEWS])
