@@ -44,8 +44,10 @@ format: $(VENV)/.dev
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
+# Every core (at most 4 workers): the browser tests share one server on one worker (xdist_group "browser"),
+# the unit and page tests run beside them. `$(PY) -m pytest -m "not slow"` is the quick loop.
 test: $(VENV)/.dev chromium lint
-	HF_HUB_OFFLINE=1 $(PY) -m pytest
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -n auto --maxprocesses 4 --dist loadgroup
 
 # both benchmarks: embedding (ours vs sentence-transformers) and the app in Chromium (needs the dev tools)
 bench: $(VENV)/.dev chromium

@@ -31,6 +31,14 @@ _streamlit_config.set_option(
 )  # AppTest default is 3 s; the first model load takes several seconds
 
 
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (`make test`), every browser test runs on one worker: they share one app server and
+    Chromium (session fixtures), and two browsers at once would starve a 2-core machine."""
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
+
 @pytest.fixture(scope="session")
 def tiny_ckpt():
     """random:bert-tiny: 2 layers, hidden 128 — fast unit tests of real code paths."""
