@@ -326,8 +326,16 @@ def _data_dependent(e: BaseException) -> bool:
 
 
 def message(e: BaseException) -> str:
-    """torch's own message (einops' first paragraph; Python's for unpacking)."""
-    return str(e).strip() or type(e).__name__
+    """torch's own message (einops' first paragraph; Python's for unpacking).
+
+    A c10 error raised inside another op's kernel carries the C++ backtrace after its text ("Exception raised from
+    maybe_wrap_dim_slow at …", then "frame #0: …"); the backtrace is cut: it names addresses, not the user's step,
+    and its frames differ from one call to the next.
+
+    >>> message(RuntimeError("bad dim\\nException raised from f at x.cpp:12 (most recent call first):\\nframe #0: g"))
+    'bad dim'
+    """
+    return str(e).split("\nException raised from ", 1)[0].strip() or type(e).__name__
 
 
 def _quiet(fn: Any, *a: Any) -> Any:
