@@ -17,7 +17,7 @@ from typing import Any
 
 from core.diagnosis.explain.causes import Cause, join_because, join_fixes, ratio
 from core.diagnosis.explain.context import Ctx, Result
-from core.diagnosis.explain.formatting import fmt_shape, ints
+from core.diagnosis.explain.formatting import fmt_shape, ints, num
 
 _FEW_CLASSES = 16  # a factor up to this is more likely a number of classes or of states than a sequence length
 
@@ -101,7 +101,7 @@ def batch_causes(input_rows: int, target_rows: int) -> list[Cause]:
 
 def loss_batch(m: re.Match[str], ctx: Ctx) -> Result:
     """``Expected input batch_size (8) to match target batch_size (512)``: the causes from the factors."""
-    a, b = int(m["a"]), int(m["b"])
+    a, b = num(m["a"]), num(m["b"])
     causes = batch_causes(a, b)
     expl = (
         f"The loss got {a} predictions (rows of logits) but {b} targets. CrossEntropyLoss / NLLLoss pair them row "
