@@ -50,11 +50,19 @@ def _kind(site: OpSite, t: int) -> str | None:
     return None
 
 
+_PRODUCTS = ("mul",)
+_KEEPS_ZERO = (*_PRODUCTS, "unsqueeze", "squeeze", "view", "reshape", "permute", "transpose", "expand", "contiguous")
+
+
 def _masked_before(site: OpSite) -> bool:
     """True when the chain applied the mask before this op (a product with it or with a name computed from it,
-    ``m = mask.unsqueeze(-1).float()``; or masked_fill / where)."""
+    ``m = mask.unsqueeze(-1).float()``, or with weights masked like it, ``w = softmax(scores masked with -inf)``:
+    zero at every [PAD] position; or masked_fill / where)."""
     book = site.book
-    for op in site.ops[: site.k]:
+    before = site.ops[: site.k]
+    if site.named is not None and site.named.pad_fill == "zero" and all(o.name in _KEEPS_ZERO for o in before):
+        return True  # the weights themselves, or weights times data (``(w.unsqueeze(-1) * out).sum(1)``)
+    for op in before:
         if op.name in ("masked_fill", "where"):
             return True
         for a in (*op.args, *(v for _, v in op.kwargs)):
@@ -62,6 +70,8 @@ def _masked_before(site: OpSite) -> bool:
                 root = getattr(item, "root", None)
                 named = book.get(root) if book is not None else None
                 if root in MASK_NAMES or (named is not None and (named.from_mask or named.role == "mask")):
+                    return True
+                if named is not None and named.pad_fill == "zero" and op.name in _PRODUCTS:
                     return True
     return False
 
