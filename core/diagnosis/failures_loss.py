@@ -291,19 +291,18 @@ def _with_steps(spec: Spec, steps: list[Any], **top: Any) -> Spec:
 
 
 def state_fix(spec: Spec, stages: list[Stage], i: int, step: LayerStep, shape: tuple[int, ...]) -> Fix | None:
-    """h0 / c0 rebuilt so they fit this input and every other batch (checked past the layer)."""
-    from core.diagnosis.initial_states import rebuilt_step
+    """h0 / c0 rebuilt so they fit this input and every other batch (checked past the layer), inline or in the
+    step that binds the name the layer reads (``h0 = torch.zeros(1, 32, 300)``)."""
+    from core.diagnosis.initial_states import state_edit
     from core.engine.layers import resolved_params
 
     if step.h0 is None and step.c0 is None:
         return None
-    new = rebuilt_step(step, resolved_params(step, shape), shape)
-    if not new:
+    edit = state_edit(spec, i, step, resolved_params(step, shape), shape)
+    if edit is None:
         return None
-    steps = spec.to_dict()["steps"]
-    steps[i] = {**steps[i], **new}
-    text = " and ".join(f"{k} = `{v}`" for k, v in new.items())
-    fix = Fix(f"build the initial state from the input: {text}", "set", key="steps", value=steps)
+    fix = Fix(f"build the initial state from the input: {' and '.join(edit.parts)}", "set", key="steps",
+              value=edit.steps)  # fmt: skip
     return fix if predicts(spec, fix, stages, i) else None
 
 
