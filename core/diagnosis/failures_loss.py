@@ -10,6 +10,8 @@ edit checked by prediction before it is offered (``failures`` asks for them; the
 - ``loss_batch``: 512 targets for 8 rows = labels per token: keep the tokens (undo the pooling or the step that
   dropped them) and flatten both; one-hot rows flattened -> ``argmax``; h_n folded into the batch -> the earlier
   batch warning's rearrangement.
+- ``target_range``: a class id ≥ the number of classes -> out_features of the Linear that made the logits = max
+  label + 1.
 - ``rnn_hidden``: an h0 / c0 whose sizes do not fit -> rebuilt from the input's batch (``initial_states``).
 
 The loss reads its ``input`` name wherever it was bound: the head, the step that dropped the tokens and the tensor to
@@ -306,7 +308,30 @@ def state_fix(spec: Spec, stages: list[Stage], i: int, step: LayerStep, shape: t
     return fix if predicts(spec, fix, stages, i) else None
 
 
+def _target_range(spec, stages, i, step, logits, target, nums, info) -> Candidates:
+    """A class id ≥ the number of classes: the Linear that made the logits gets out_features = max label + 1."""
+    if target.dtype.is_floating_point or target.numel() == 0 or logits.dim() < 2:
+        return
+    classes, top = int(logits.shape[1]), int(target.max())
+    if top < classes:
+        return
+    j = _head(spec, i, classes, stages, info, step.input) if logits.dim() == 2 else None
+    if j is not None:
+        yield (
+            Fix(
+                f"set out_features={top + 1} on step {j + 1} (the classifier: the labels go up to {top}, so it needs "
+                f"{top + 1} classes, ids 0..{top})",
+                "set_param",
+                index=j,
+                param="out_features",
+                value=top + 1,
+            ),
+            i,
+        )
+
+
 _BUILDERS = {
+    "target_range": _target_range,
     "loss_target_size": _target_size,
     "multi_target": _multi_target,
     "loss_class_dim": _class_dim,

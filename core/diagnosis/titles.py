@@ -33,6 +33,7 @@ TITLES: dict[str, str] = {
     "state_fixed_batch": "An initial state with a fixed batch size",
     # losses
     "softmax_before_loss": "Softmax before CrossEntropyLoss",
+    "sigmoid_before_loss": "Sigmoid before BCEWithLogitsLoss",
     "nll_raw_logits": "NLLLoss given raw logits",
     "loss_broadcast": "A loss that broadcasts its target",
 }
