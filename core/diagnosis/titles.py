@@ -16,7 +16,7 @@ TITLES: dict[str, str] = {
     "random_weights": "Random weights: shapes only",
     "pooler_untrained": "The pooler was not trained",
     "cls_on_mean_model": "[CLS] of a model trained for mean pooling",
-    "no_words_left": "max_length leaves no words",
+    "no_words_left": "No words left: max_length only keeps the special tokens",
     # reshape and indexing
     "view_as_permute": "A view used as a transpose",
     "reshape_cuts_axis": "A reshape that cuts through an axis",
