@@ -231,3 +231,15 @@ def test_odd_numbers_found_by_the_property(message, kind, fragment):
     e = explain(message)
     assert e.recognized and e.kind == kind
     assert fragment in e.explanation + e.fix
+
+
+def test_cli_explain_answers_a_huge_number_with_json(capsys):
+    """The report's command line: ``shape-explorer explain "…(4x<4,400 nines> and 128x2)"`` was an internal error."""
+    import json
+
+    from core.cli import main
+
+    code = main(["explain", "RuntimeError: mat1 and mat2 shapes cannot be multiplied (4x" + "9" * 4400 + " and 128x2)"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 1 and out["recognized"] is False and out["numbers"] == {"digits": 4400}
+    assert "a size of 4,400 digits" in out["explanation"]

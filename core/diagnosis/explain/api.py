@@ -119,7 +119,8 @@ def _first_line(block: str, limit: int = 300) -> str:
 _NOT_RECOGNIZED = (
     "This doesn't look like a PyTorch shape error we know. We explain: Conv1d/Conv2d channel or rank "
     "mismatches and kernels longer than the input; LSTM/GRU input_size, rank and initial states (h0/c0); "
-    "pack_padded_sequence lengths; losses (batch sizes, BCE target shapes, one-hot targets, class dim); texts "
+    "pack_padded_sequence lengths; losses (batch sizes, BCE target shapes, one-hot targets, class dim, class ids "
+    "out of range, CUDA device-side asserts); texts "
     "longer than a model's positions; "
     "Linear / matmul 'mat1 and mat2 shapes cannot be multiplied' and bmm sizes; broadcasting and expand; "
     "view/reshape (stride, element count, several -1); permute, dim and index out of range, index tensors of "
