@@ -10,6 +10,8 @@ edit checked by prediction before it is offered (``failures`` asks for them; the
 - ``loss_batch``: 512 targets for 8 rows = labels per token: keep the tokens (undo the pooling or the step that
   dropped them) and flatten both; one-hot rows flattened -> ``argmax``; h_n folded into the batch -> the earlier
   batch warning's rearrangement.
+- ``target_range``: a class id ≥ the number of classes -> out_features of the Linear that made the logits = max
+  label + 1.
 - ``rnn_hidden``: an h0 / c0 whose sizes do not fit -> rebuilt from the input's batch (``initial_states``).
 
 The loss reads its ``input`` name wherever it was bound: the head, the step that dropped the tokens and the tensor to
@@ -291,23 +293,45 @@ def _with_steps(spec: Spec, steps: list[Any], **top: Any) -> Spec:
 
 
 def state_fix(spec: Spec, stages: list[Stage], i: int, step: LayerStep, shape: tuple[int, ...]) -> Fix | None:
-    """h0 / c0 rebuilt so they fit this input and every other batch (checked past the layer)."""
-    from core.diagnosis.initial_states import rebuilt_step
+    """h0 / c0 rebuilt so they fit this input and every other batch (checked past the layer), inline or in the
+    step that binds the name the layer reads (``h0 = torch.zeros(1, 32, 300)``)."""
+    from core.diagnosis.initial_states import state_edit
     from core.engine.layers import resolved_params
 
     if step.h0 is None and step.c0 is None:
         return None
-    new = rebuilt_step(step, resolved_params(step, shape), shape)
-    if not new:
+    edit = state_edit(spec, i, step, resolved_params(step, shape), shape)
+    if edit is None:
         return None
-    steps = spec.to_dict()["steps"]
-    steps[i] = {**steps[i], **new}
-    text = " and ".join(f"{k} = `{v}`" for k, v in new.items())
-    fix = Fix(f"build the initial state from the input: {text}", "set", key="steps", value=steps)
+    fix = Fix(f"build the initial state from the input: {' and '.join(edit.parts)}", "set", key="steps",
+              value=edit.steps)  # fmt: skip
     return fix if predicts(spec, fix, stages, i) else None
 
 
+def _target_range(spec, stages, i, step, logits, target, nums, info) -> Candidates:
+    """A class id ≥ the number of classes: the Linear that made the logits gets out_features = max label + 1."""
+    if target.dtype.is_floating_point or target.numel() == 0 or logits.dim() < 2:
+        return
+    classes, top = int(logits.shape[1]), int(target.max())
+    if top < classes:
+        return
+    j = _head(spec, i, classes, stages, info, step.input) if logits.dim() == 2 else None
+    if j is not None:
+        yield (
+            Fix(
+                f"set out_features={top + 1} on step {j + 1} (the classifier: the labels go up to {top}, so it needs "
+                f"{top + 1} classes, ids 0..{top})",
+                "set_param",
+                index=j,
+                param="out_features",
+                value=top + 1,
+            ),
+            i,
+        )
+
+
 _BUILDERS = {
+    "target_range": _target_range,
     "loss_target_size": _target_size,
     "multi_target": _multi_target,
     "loss_class_dim": _class_dim,

@@ -16,6 +16,7 @@ the other two places; it is found and rewritten with ``ast`` (never evaluated).
 from __future__ import annotations
 
 import ast
+from dataclasses import dataclass
 from typing import Any
 
 FACTORIES = ("zeros", "ones", "randn", "rand", "empty", "full")
@@ -103,15 +104,102 @@ def batch_code(step: Any, params: dict[str, Any]) -> str:
     return f"{step.input}.size({0 if params.get('batch_first') else 1})"
 
 
-def rebuilt_step(step: Any, params: dict[str, Any], in_shape: tuple[int, ...]) -> dict[str, str]:
-    """The rewritten ``h0`` / ``c0`` of a layer step (only those that change)."""
-    want = expected_states(params, step.kind.value, in_shape)
-    code = batch_code(step, params)
-    out = {}
+@dataclass(frozen=True)
+class Source:
+    """Where a layer step's initial state is written: inline (``"h0": "torch.zeros(1, 32, 300)"``, ``step`` None)
+    or in the step that binds the name it reads (``"h0": "h0"`` after ``h0 = torch.zeros(1, 32, 300)``)."""
+
+    keys: tuple[str, ...]  # the layer's keys that read it: ("h0",), or ("h0", "c0") for ``"c0": "h0"``
+    text: str  # the expression: ``torch.zeros(1, 32, 300)``
+    step: int | None = None  # the step that binds it
+    name: str | None = None  # the name it is bound to
+
+    @property
+    def quoted(self) -> str:
+        """The statement as the user wrote it: ``h0 = torch.zeros(1, 32, 300)``."""
+        return f"{self.name if self.step is not None else self.keys[0]} = {self.text}"
+
+
+@dataclass(frozen=True)
+class StateEdit:
+    """The spec's steps (dict form) with the initial states rebuilt, and one line per edit for the fix's text."""
+
+    steps: list[Any]
+    parts: tuple[str, ...]
+    rebuilt: dict[str, str]  # the new expression per layer key (``{"h0": "torch.zeros(1, x.size(0), 300)"}``)
+
+
+def sources(steps: tuple[Any, ...], i: int, step: Any) -> list[Source]:
+    """Where the initial states of layer step ``i`` are written, one entry per expression (a bound name read as
+    both h0 and c0 is one entry with both keys)."""
+    from core.diagnosis.step_names import statement_targets, value_text
+
+    found: list[Source] = []
     for key in ("h0", "c0"):
         text = getattr(step, key, None)
-        if text and key in want:
-            new = rebuilt(text, want[key], code)
-            if new is not None:
-                out[key] = new
-    return out
+        if not text:
+            continue
+        name = _bare_name(text)
+        j = _binder(steps, i, name) if name is not None else None
+        value = value_text(steps[j]) if j is not None else None
+        if j is not None and value is not None and statement_targets(steps[j]) == name:
+            same = next((s for s in found if s.step == j), None)
+            if same is not None:
+                found[found.index(same)] = Source((*same.keys, key), same.text, j, name)
+                continue
+            found.append(Source((key,), value, j, name))
+        elif name is None:
+            found.append(Source((key,), text))
+    return found
+
+
+def state_edit(spec: Any, i: int, step: Any, params: dict[str, Any], in_shape: tuple[int, ...]) -> StateEdit | None:
+    """The initial states of layer step ``i`` rebuilt for its input ``in_shape`` and every other batch, in the
+    user's words: a state written inline is rewritten in the layer step; one bound by its own step
+    (``h0 = torch.zeros(1, 32, 300)``) is rewritten there, under the user's name, when the layer's input already
+    holds the same tensor at that step (else the layer step gets the rebuilt expression). None: nothing to change.
+    """
+    from core.diagnosis.step_names import assignment, binds
+
+    want = expected_states(params, step.kind.value, in_shape)
+    code = batch_code(step, params)
+    steps = spec.to_dict()["steps"]
+    layer = dict(steps[i])
+    parts: list[str] = []
+    new_exprs: dict[str, str] = {}
+    for src in sources(spec.steps, i, step):
+        key = src.keys[0]
+        if key not in want:
+            continue
+        new = rebuilt(src.text, want[key], code)
+        if new is None:
+            continue
+        for k in src.keys:
+            new_exprs[k] = new
+        stable = src.step is not None and all(step.input not in binds(s) for s in spec.steps[src.step : i])
+        if stable:
+            steps[src.step] = assignment(src.name, new)
+            parts.append(f"step {src.step + 1}: `{src.name} = {new}`")
+        else:
+            for k in src.keys:
+                layer[k] = new
+                parts.append(f"{k} = `{new}`")
+    if not parts:
+        return None
+    steps[i] = layer
+    return StateEdit(steps, tuple(parts), new_exprs)
+
+
+def _bare_name(text: str) -> str | None:
+    try:
+        node = ast.parse(text.strip(), mode="eval").body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _binder(steps: tuple[Any, ...], i: int, name: str) -> int | None:
+    """The last step before ``i`` that binds ``name``."""
+    from core.diagnosis.step_names import binds
+
+    return next((j for j in range(i - 1, -1, -1) if name in binds(steps[j])), None)

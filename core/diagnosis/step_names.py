@@ -53,6 +53,7 @@ class Named:
     stage: int | None = None
     lineage: frozenset[int] = frozenset()
     from_mask: bool = False  # computed from the attention mask (``m = mask.unsqueeze(-1).float()``)
+    pad_fill: str | None = None  # masked like the mask: what it holds at every [PAD] position (see ``pad_fill``)
 
     @property
     def is_data(self) -> bool:
@@ -69,11 +70,12 @@ class NameBook:
 
     names: dict[str, Named] = field(default_factory=dict)
     inputs: dict[int, tuple[Named, ...]] = field(default_factory=dict)
+    mask: Any = None  # the (batch, tokens) attention mask the pipeline starts with, if any
 
     @classmethod
     def start(cls, stages: list[Stage], env: dict[str, Any], axes: dict[str, tuple[Axis, ...]]) -> NameBook:
         """The names a pipeline begins with: ``x`` is the last stage (source or pooling)."""
-        book = cls()
+        book = cls(mask=env.get("mask", env.get("attention_mask")))
         lineage = frozenset(range(len(stages)))
         for name, value in env.items():
             shape = _shape(value)
@@ -109,6 +111,8 @@ class NameBook:
         states = {id(v): k for k, v in (side or {}).items() if k in STATE_ROLES}
         held = {id((before or {}).get(n)): n for n in reads if n in (before or {})}
         masked = kind == "expr" and bool(read) and (read[0].from_mask or read[0].role == "mask")
+        # data derived from the mask (``scores.masked_fill(mask == 0, -inf)``, then ``softmax``) may be masked like it
+        from_mask = kind == "expr" and any(n.role == "mask" or n.from_mask or n.pad_fill for n in read)
         for name, value in binds.items():
             same = held.get(id(value))
             if kind == "expr" and same is not None and same in self.names:  # an alias of a name read
@@ -121,7 +125,9 @@ class NameBook:
             else:
                 role = states.get(id(value), "output")
             shape = _shape(value)
-            self.names[name] = Named(name, shape, _fit(axes.get(name, ()), shape), role, stage, lineage, masked)
+            fitted = _fit(axes.get(name, ()), shape)
+            fill = pad_fill(value, fitted, self.mask) if from_mask and not masked else None
+            self.names[name] = Named(name, shape, fitted, role, stage, lineage, masked, fill)
 
     def holding(self, stage: int, role: str) -> str | None:
         """The name that still holds stage ``stage``'s ``role`` value (``"h_n"``, ``"output"``), the user's own
@@ -133,6 +139,48 @@ class NameBook:
     def with_axes(self, name: str, axes: tuple[Axis, ...]) -> None:
         if name in self.names:
             self.names[name] = replace(self.names[name], axes=_fit(axes, self.names[name].shape))
+
+
+PAD_FILL_LIMIT = 1e4
+"""A score at most -1e4 is a masked one: softmax gives it weight 0 (``(1 - mask) * -1e9``, ``-10000.0`` in BERT's
+extended attention mask; ``masked_fill(mask == 0, float("-inf"))``)."""
+
+
+def pad_fill(value: Any, axes: tuple[Axis, ...], mask: Any) -> str | None:
+    """What a tensor holds at every [PAD] position of ``mask`` (batch, tokens): ``"zero"`` (weights after a masked
+    softmax, ``x * mask``), ``"low"`` (≤ -1e4: masked scores before a softmax or a max), ``"high"`` (≥ 1e4), or None
+    (data there, no padding, or no (batch, tokens) dims to read).
+
+    The dims are found by their meaning (``batch`` and ``tokens`` axes), else by size when exactly one dim has the
+    mask's batch size and one its length.
+    """
+    from core.engine.evaluate import first
+
+    data = first(value)
+    shape = tuple(getattr(data, "shape", ()))
+    mshape = tuple(getattr(mask, "shape", ()))
+    if len(mshape) != 2 or len(shape) < 2 or not getattr(data, "is_floating_point", lambda: False)():
+        return None
+    roles = [a.role for a in axes] if len(axes) == len(shape) else []
+    b = next((d for d, r in enumerate(roles) if r == "batch"), None)
+    t = next((d for d, r in enumerate(roles) if r == "tokens"), None)
+    if b is None or t is None:
+        bs = [d for d, n in enumerate(shape) if n == mshape[0]]
+        ts = [d for d, n in enumerate(shape) if n == mshape[1] and d not in bs]
+        b, t = (bs[0], ts[0]) if len(bs) == 1 and len(ts) == 1 else (None, None)
+    if b is None or t is None or b == t or (shape[b], shape[t]) != mshape:
+        return None
+    pads = mask == 0
+    if not bool(pads.any()):
+        return None
+    at = data.movedim((b, t), (0, 1))[pads]  # (number of [PAD] positions, …)
+    if bool((at == 0).all()):
+        return "zero"
+    if bool((at <= -PAD_FILL_LIMIT).all()):
+        return "low"
+    if bool((at >= PAD_FILL_LIMIT).all()):
+        return "high"
+    return None
 
 
 def step_input(step: Any, book: NameBook | None) -> Named | None:

@@ -16,7 +16,7 @@ TITLES: dict[str, str] = {
     "random_weights": "Random weights: shapes only",
     "pooler_untrained": "The pooler was not trained",
     "cls_on_mean_model": "[CLS] of a model trained for mean pooling",
-    "no_words_left": "max_length leaves no words",
+    "no_words_left": "No words left: max_length only keeps the special tokens",
     # reshape and indexing
     "view_as_permute": "A view used as a transpose",
     "reshape_cuts_axis": "A reshape that cuts through an axis",
@@ -33,6 +33,7 @@ TITLES: dict[str, str] = {
     "state_fixed_batch": "An initial state with a fixed batch size",
     # losses
     "softmax_before_loss": "Softmax before CrossEntropyLoss",
+    "sigmoid_before_loss": "Sigmoid before BCEWithLogitsLoss",
     "nll_raw_logits": "NLLLoss given raw logits",
     "loss_broadcast": "A loss that broadcasts its target",
 }

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.diagnosis.finding_tools import checked
-from core.diagnosis.initial_states import batch_code, literal_batch, rebuilt_step
+from core.diagnosis.initial_states import batch_code, literal_batch, sources, state_edit
 from core.diagnosis.step_names import step_input
 from core.fixes import Fix
 from core.records import Finding, Stage
@@ -19,35 +19,40 @@ from core.spec import LayerKind, LayerStep, Spec
 
 
 def layer_findings(spec: Spec, stages: list[Stage], i: int, step: LayerStep, info: dict[str, Any]) -> list[Finding]:
-    """``state_fixed_batch`` for an h0 written with the batch as a number; the batch is read from the layer's own
-    input (``emb.size(0)`` when it reads ``emb``)."""
+    """``state_fixed_batch`` for an h0 / c0 written with the batch as a number, inline or in the step that binds
+    the name the layer reads (``h0 = torch.zeros(1, 32, 300)``, then ``"h0": "h0"``); the batch is read from the
+    layer's own input (``emb.size(0)`` when it reads ``emb``) and the fix edits the step that wrote the number."""
     from core.engine.layers import resolved_params
 
-    if step.kind not in (LayerKind.LSTM, LayerKind.GRU) or step.h0 is None:
+    if step.kind not in (LayerKind.LSTM, LayerKind.GRU) or (step.h0 is None and step.c0 is None):
         return []
-    batch = literal_batch(step.h0)
+    fixed = [(src, literal_batch(src.text)) for src in sources(spec.steps, i, step)]
+    fixed = [(src, batch) for src, batch in fixed if batch is not None]
     named = step_input(step, info.get("book"))
     shape = tuple(named.shape) if named is not None else ()
-    if batch is None or len(shape) != 3:
+    if not fixed or len(shape) != 3:
         return []
+    src, batch = fixed[0]
     params = resolved_params(step, shape)
     code = batch_code(step, params)
-    new = rebuilt_step(step, params, shape)
+    edit = state_edit(spec, i, step, params, shape)
     name = step.kind.value.upper()
-    states = "h0 and c0" if step.c0 is not None else "h0"
+    keys = sorted({k for s, _ in fixed for k in s.keys}) if len(fixed) > 1 else list(src.keys)
+    if step.c0 is not None and "c0" not in keys and step.kind is LayerKind.LSTM:
+        keys = ["h0", "c0"]
+    states = " and ".join(keys)
+    where = f" (step {src.step + 1}, read as {' and '.join(src.keys)} by step {i + 1})" if src.step is not None else ""
+    new = edit.rebuilt.get(src.keys[0]) if edit is not None else None
     msg = (
-        f"`h0 = {step.h0}` writes the batch size as the number {batch}. It fits this batch of {batch}, but the last "
-        f"batch of an epoch is usually smaller (a dataset that does not divide into batches of {batch}), and then "
-        f"nn.{name} raises `Expected hidden[0] size (…, smaller batch, …), got [… {batch} …]`. Build {states} from "
-        f"the input on every forward, `{code}`"
-        + (f": `{new['h0']}`" if "h0" in new else "")
+        f"`{src.quoted}`{where} writes the batch size as the number {batch}. It fits this batch of {batch}, but the "
+        f"last batch of an epoch is usually smaller (a dataset that does not divide into batches of {batch}), and "
+        f"then nn.{name} raises `Expected hidden[0] size (…, smaller batch, …), got [… {batch} …]`. Build {states} "
+        f"from the input on every forward, `{code}`"
+        + (f": `{new}`" if new else "")
         + " — or leave them out: PyTorch starts from zeros."
     )
     fix = None
-    if new:
-        steps = spec.to_dict()["steps"]
-        steps[i] = {**steps[i], **new}
-        text = " and ".join(f"{k} = `{v}`" for k, v in new.items())
-        fix = checked(spec, Fix(f"build the initial state from the input's batch: {text}", "set", key="steps",
-                                value=steps), stages[:-1], i)  # fmt: skip
+    if edit is not None:
+        fix = checked(spec, Fix(f"build the initial state from the input's batch: {' and '.join(edit.parts)}", "set",
+                                key="steps", value=edit.steps), stages[:-1], i)  # fmt: skip
     return [Finding("state_fixed_batch", msg, fix, step_index=i)]

@@ -8,6 +8,8 @@
   through softmax twice and the loss hardly moves. Fix: remove the softmax step (``x.softmax(-1)``,
   ``logits = logits.softmax(-1)``), or give the loss the logits the softmax read (``probs = logits.softmax(-1)``:
   the loss reads ``logits``).
+- ``sigmoid_before_loss``: the same for BCEWithLogitsLoss, which applies the sigmoid itself: ``torch.sigmoid(x)`` /
+  ``x.sigmoid()`` before it squashes every prediction into (0.5, 0.73). Same fixes.
 
 The loss reads its ``input`` name wherever it was bound; the step that bound it is found by name, not by position.
 """
@@ -52,32 +54,51 @@ def loss_findings(spec: Spec, stages: list[Stage], i: int, step: LossStep, info:
                 step_index=i,
             )
         )
-    soft = _softmax_step(spec, stages, step, info) if step.kind is LossKind.CROSS_ENTROPY else None
+    act = _ACTIVATIONS.get(step.kind)
+    soft = _activation_step(spec, stages, step, info, act[0]) if act is not None else None
     if soft is not None:
-        j, root = soft
-        if root == step.input:
-            fix = checked(spec, Fix(f"remove step {j + 1} (CrossEntropyLoss applies the softmax itself)", "delete",
-                                    index=j), stages[:-1], i - 1)  # fmt: skip
-        else:
-            fix = checked(
-                spec,
-                Fix(f"give step {i + 1} the logits `{root}` instead of `{step.input}` (CrossEntropyLoss applies the "
-                    "softmax itself)", "replace", index=i, step=loss_json(step, input=root)),
-                stages[:-1],
-                i,
-            )  # fmt: skip
-        out.append(
-            Finding(
-                "softmax_before_loss",
-                f"Step {j + 1} `{spec.steps[j]}` turns the logits into probabilities, and nn.CrossEntropyLoss applies "
-                "log_softmax again: softmax twice squeezes every row towards uniform, so the loss hardly moves and "
-                "gradients vanish. Give CrossEntropyLoss the raw logits"
-                + (f" (`{root}`)." if root != step.input else "."),
-                fix,
-                step_index=i,
-            )
-        )
+        out.append(_double_activation(spec, stages, i, step, *soft))
     return out
+
+
+# the loss that applies an activation itself: (the op a step must not apply before it, the finding's code)
+_ACTIVATIONS = {
+    LossKind.CROSS_ENTROPY: ("softmax", "softmax_before_loss"),
+    LossKind.BCE_WITH_LOGITS: ("sigmoid", "sigmoid_before_loss"),
+}
+
+
+def _double_activation(spec: Spec, stages: list[Stage], i: int, step: LossStep, j: int, root: str) -> Finding:
+    """``softmax_before_loss`` / ``sigmoid_before_loss``: step ``j`` applied the activation the loss applies again.
+    Fix: remove the step (a bare ``x.softmax(-1)``), or give the loss the logits the step read (``root``)."""
+    op, code = _ACTIVATIONS[step.kind]
+    if root == step.input:
+        fix = checked(spec, Fix(f"remove step {j + 1} ({step.kind.value} applies the {op} itself)", "delete",
+                                index=j), stages[:-1], i - 1)  # fmt: skip
+    else:
+        fix = checked(
+            spec,
+            Fix(f"give step {i + 1} the logits `{root}` instead of `{step.input}` ({step.kind.value} applies the "
+                f"{op} itself)", "replace", index=i, step=loss_json(step, input=root)),
+            stages[:-1],
+            i,
+        )  # fmt: skip
+    logits = f" (`{root}`)." if root != step.input else "."
+    if op == "softmax":
+        msg = (
+            f"Step {j + 1} `{spec.steps[j]}` turns the logits into probabilities, and nn.CrossEntropyLoss applies "
+            "log_softmax again: softmax twice squeezes every row towards uniform, so the loss hardly moves and "
+            "gradients vanish. Give CrossEntropyLoss the raw logits" + logits
+        )
+    else:
+        msg = (
+            f"Step {j + 1} `{spec.steps[j]}` turns the logits into probabilities, and nn.BCEWithLogitsLoss applies "
+            "the sigmoid again: sigmoid(sigmoid(z)) lies between 0.5 and 0.73, so every prediction reads as a weak "
+            "'yes', the loss can hardly move and gradients vanish. Give BCEWithLogitsLoss the raw logits"
+            + logits[:-1]
+            + " (nn.BCELoss takes probabilities, but is less stable)."
+        )
+    return Finding(code, msg, fix, step_index=i)
 
 
 def _broadcast(spec, stages, i, step, logits_shape, target_shape) -> Finding:
@@ -107,9 +128,12 @@ def _broadcast_shape(a: tuple[int, ...], b: tuple[int, ...]) -> list[int]:
     return [max(x, y) for x, y in zip(a, b)]
 
 
-def _softmax_step(spec: Spec, stages: list[Stage], step: LossStep, info: dict[str, Any]) -> tuple[int, str] | None:
-    """(index, the name it read) of the step that bound the loss's input with a softmax over the classes, when the
-    name it read still holds the logits; None otherwise."""
+def _activation_step(
+    spec: Spec, stages: list[Stage], step: LossStep, info: dict[str, Any], op: str
+) -> tuple[int, str] | None:
+    """(index, the name it read) of the step that bound the loss's input with ``op``: a softmax over the classes
+    (dim 1) or a sigmoid (``torch.sigmoid(x)``, ``x.sigmoid()``, ``F.sigmoid(x)``), when the name it read still
+    holds the logits; None otherwise."""
     from core.engine.parse import parse_statement
 
     book = info.get("book")
@@ -121,12 +145,13 @@ def _softmax_step(spec: Spec, stages: list[Stage], step: LossStep, info: dict[st
     if not isinstance(text, str):
         return None
     expr = parse_statement(text).expr
-    if len(expr.ops) != 1 or expr.ops[0].name not in ("softmax",) or expr.root is None:
+    if len(expr.ops) != 1 or expr.ops[0].name != op or expr.root is None:
         return None
-    dim = _literal(expr.ops[0].args[0] if expr.ops[0].args else None)
-    ndim = len(named.shape)
-    if dim is None or ndim < 2 or dim % ndim != 1:
-        return None
+    if op == "softmax":
+        dim = _literal(expr.ops[0].args[0] if expr.ops[0].args else None)
+        ndim = len(named.shape)
+        if dim is None or ndim < 2 or dim % ndim != 1:
+            return None
     if expr.root != step.input:
         read = book.inputs.get(named.stage, ())
         now = book.get(expr.root)

@@ -1,10 +1,10 @@
 """Warnings for a mean / max / sum over the token axis of a padded batch that ignores the attention mask.
 
-- ``unmasked_reduction``: ``x.mean(dim=1)``, ``x.amax(dim=1)``, ``x.sum(dim=1)`` or einops
-  ``reduce(x, "b l h -> b h", "mean")`` over a padded (batch, tokens, …) tensor: the shorter texts' [PAD] positions
-  are averaged in, compete for the maximum, or are added. Fix: pooling 'mean' / 'max' (masked), or the masked
-  formula with ``mask`` (sentence-transformers' Pooling: masked sum over the clamped count of real tokens; max
-  after pushing [PAD] to -inf).
+- ``unmasked_reduction``: ``x.mean(dim=1)``, ``x.amax(dim=1)``, ``x.sum(dim=1)``, einops
+  ``reduce(x, "b l h -> b h", "mean")`` or ``torch.einsum('bld->bd', x)`` over a padded (batch, tokens, …)
+  tensor: the shorter texts' [PAD] positions are averaged in, compete for the maximum, or are added. Fix: pooling
+  'mean' / 'max' (masked), or the masked formula with ``mask`` (sentence-transformers' Pooling: masked sum over the
+  clamped count of real tokens; max after pushing [PAD] to -inf).
 
 Any layout and any name: the token axis is found by its meaning (``tokens``), wherever it is, on the encoder output,
 after an LSTM (``pooled = out.mean(dim=1)``) or any name the step reads; the masked formula is written over that name
@@ -47,14 +47,49 @@ def _kind(site: OpSite, t: int) -> str | None:
         out_axes = site.axes[site.k + 1]
         if not any(a.role == "tokens" for a in out_axes):
             return EINOPS[op.args[1]]
+    if op.name == "einsum" and _einsum_sums(op, t, len(site.s_in)) and not _operand_masks(site):
+        return "sum"
     return None
+
+
+def _einsum_sums(op: Any, t: int, ndim: int) -> bool:
+    """True when ``torch.einsum(equation, <the chain's tensor>, …)`` sums over its dim ``t``: the letter of that dim
+    is not in the output (``'bld->bd'``, ``'bl,bld->bd'`` read from the first operand). Explicit ``->`` only, no
+    ``...``."""
+    eq = op.args[0] if op.args else None
+    if not isinstance(eq, str) or "->" not in eq or "." in eq:
+        return False
+    lhs, out = (p.replace(" ", "") for p in eq.split("->", 1))
+    first = lhs.split(",")[0]
+    return len(first) == ndim and first[t] not in out
+
+
+def _operand_masks(site: OpSite) -> bool:
+    """True when another operand of the einsum is the mask, computed from it, or weights masked like it."""
+    operands = site.op.args[1] if len(site.op.args) > 1 and isinstance(site.op.args[1], tuple) else ()
+    for item in operands:
+        root = getattr(item, "root", None)
+        named = site.book.get(root) if site.book is not None else None
+        if root in MASK_NAMES or (named is not None and (named.from_mask or named.role == "mask")):
+            return True
+        if named is not None and named.pad_fill == "zero":
+            return True
+    return False
+
+
+_PRODUCTS = ("mul",)
+_KEEPS_ZERO = (*_PRODUCTS, "unsqueeze", "squeeze", "view", "reshape", "permute", "transpose", "expand", "contiguous")
 
 
 def _masked_before(site: OpSite) -> bool:
     """True when the chain applied the mask before this op (a product with it or with a name computed from it,
-    ``m = mask.unsqueeze(-1).float()``; or masked_fill / where)."""
+    ``m = mask.unsqueeze(-1).float()``, or with weights masked like it, ``w = softmax(scores masked with -inf)``:
+    zero at every [PAD] position; or masked_fill / where)."""
     book = site.book
-    for op in site.ops[: site.k]:
+    before = site.ops[: site.k]
+    if site.named is not None and site.named.pad_fill == "zero" and all(o.name in _KEEPS_ZERO for o in before):
+        return True  # the weights themselves, or weights times data (``(w.unsqueeze(-1) * out).sum(1)``)
+    for op in before:
         if op.name in ("masked_fill", "where"):
             return True
         for a in (*op.args, *(v for _, v in op.kwargs)):
@@ -62,6 +97,8 @@ def _masked_before(site: OpSite) -> bool:
                 root = getattr(item, "root", None)
                 named = book.get(root) if book is not None else None
                 if root in MASK_NAMES or (named is not None and (named.from_mask or named.role == "mask")):
+                    return True
+                if named is not None and named.pad_fill == "zero" and op.name in _PRODUCTS:
                     return True
     return False
 
@@ -120,7 +157,7 @@ def _pads(site: OpSite, t: int, lengths: tuple[int, ...]) -> str:
     if not pads:
         return "data"
     if all(bool((p == 0).all()) for p in pads):
-        return "neutral" if site.op.name in ("sum",) or site.op.args[1:2] == ("sum",) else "zero"
+        return "neutral" if site.op.name in ("sum", "einsum") or site.op.args[1:2] == ("sum",) else "zero"
     op = site.op.args[1] if site.op.name == "reduce" else site.op.name
     if op in ("amax", "max") and all(bool((p <= -1e4).all()) for p in pads):
         return "neutral"

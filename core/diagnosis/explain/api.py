@@ -11,6 +11,8 @@ from dataclasses import replace
 from typing import Any
 
 from core.diagnosis.explain.context import Ctx, make_ctx
+from core.diagnosis.explain.formatting import MAX_SIZE_DIGITS, OversizedNumber
+from core.diagnosis.explain.kinds import KINDS
 from core.diagnosis.explain.record import Explanation
 from core.diagnosis.explain.rules import RULES
 
@@ -66,13 +68,47 @@ def _last_frame(text: str, end: int) -> str:
 
 
 def _match(block: str, ctx: Ctx) -> tuple[str, str, str, dict[str, Any]] | None:
-    """(kind, explanation, fix, numbers) of the first row of the table that applies to ``block``."""
+    """(kind, explanation, fix, numbers) of the first row of the table that applies to ``block``.
+
+    Raises:
+        _Oversized: the row's message quotes a number no tensor size can be (see ``formatting.num``).
+    """
     for rule in RULES:
         m = rule.search(block, ctx.frames)
         if m:
-            expl, fix, numbers = rule.handler(m, ctx)
+            try:
+                expl, fix, numbers = rule.handler(m, ctx)
+            except OversizedNumber as exc:
+                raise _Oversized(rule.kind, exc.digits) from exc
             return rule.kind, expl, fix, numbers
     return None
+
+
+class _Oversized(Exception):
+    def __init__(self, kind: str, digits: int) -> None:
+        super().__init__(kind, digits)
+        self.kind, self.digits = kind, digits
+
+
+_LONG_NUMBER = re.compile(rf"\d{{{MAX_SIZE_DIGITS + 1},}}")
+
+
+def _elide(m: re.Match[str]) -> str:
+    return f"{m[0][:4]}…({len(m[0]):,} digits)"
+
+
+def _oversized(found: _Oversized, line: str) -> Explanation:
+    """Not recognized: the wording is known (``found.kind``) but a number in it is longer than any tensor size."""
+    expl = (
+        f"We found `{line[:200]}`, which reads like “{KINDS.get(found.kind, found.kind)}”, but it quotes a size of "
+        f"{found.digits:,} digits. No tensor has such a size (torch sizes and indices are 64-bit integers, at most "
+        f"{MAX_SIZE_DIGITS} digits), so the message was edited or garbled and we cannot explain its numbers."
+    )
+    fix = (
+        "Paste the message exactly as Python printed it, and print `x.shape` right before the failing line to see "
+        "the real sizes."
+    )
+    return Explanation(False, "unrecognized", expl, fix, {"digits": found.digits}, message=line)
 
 
 def _first_line(block: str, limit: int = 300) -> str:
@@ -83,7 +119,8 @@ def _first_line(block: str, limit: int = 300) -> str:
 _NOT_RECOGNIZED = (
     "This doesn't look like a PyTorch shape error we know. We explain: Conv1d/Conv2d channel or rank "
     "mismatches and kernels longer than the input; LSTM/GRU input_size, rank and initial states (h0/c0); "
-    "pack_padded_sequence lengths; losses (batch sizes, BCE target shapes, one-hot targets, class dim); texts "
+    "pack_padded_sequence lengths; losses (batch sizes, BCE target shapes, one-hot targets, class dim, class ids "
+    "out of range, CUDA device-side asserts); texts "
     "longer than a model's positions; "
     "Linear / matmul 'mat1 and mat2 shapes cannot be multiplied' and bmm sizes; broadcasting and expand; "
     "view/reshape (stride, element count, several -1); permute, dim and index out of range, index tensors of "
@@ -119,7 +156,10 @@ def explain(message: str, context: dict[str, Any] | None = None) -> Explanation:
     blocks, before = _blocks(text)
     candidates = [(b, frame) for _, b, frame in blocks] + ([(before, "")] if before.strip() else [])
     for block, frame in candidates:
-        found = _match(block, replace(ctx, frames=frame))
+        try:
+            found = _match(block, replace(ctx, frames=frame))
+        except _Oversized as exc:
+            return _oversized(exc, _first_line(_LONG_NUMBER.sub(_elide, block)))
         if found:
             kind, expl, fix, numbers = found
             return Explanation(True, kind, expl, fix, numbers, message=_first_line(block))

@@ -6,11 +6,11 @@ import re
 from typing import Any
 
 from core.diagnosis.explain.context import Ctx, Result
-from core.diagnosis.explain.formatting import fmt_shape, ints
+from core.diagnosis.explain.formatting import fmt_shape, ints, num
 
 
 def broadcast(m: re.Match[str], ctx: Ctx) -> Result:
-    a, b, d = int(m["a"]), int(m["b"]), int(m["d"])
+    a, b, d = num(m["a"]), num(m["b"]), num(m["d"])
     expl = (
         f"Element-wise operations (+, -, *, /, masked_fill, where, losses, @ batch dims) line shapes up from "
         f"the right; at dim {d} of the result one tensor has {a} and the other {b}. Sizes must be equal, "
@@ -36,7 +36,7 @@ _POSITION_TABLES = (512, 1024, 2048, 4096)  # max_position_embeddings of common 
 
 
 def expand(m: re.Match[str], ctx: Ctx) -> Result:
-    new, old, d = int(m["new"]), int(m["old"]), int(m["dim"])
+    new, old, d = num(m["new"]), num(m["old"]), num(m["dim"])
     numbers: dict[str, Any] = {"expanded_size": new, "existing_size": old, "dim": d}
     expl = (
         f"expand() can only stretch dims of size 1 (it makes a view, no copy). Dim {d} has size {old}, "
@@ -55,7 +55,7 @@ def expand(m: re.Match[str], ctx: Ctx) -> Result:
 
 
 def expand_rank(m: re.Match[str], ctx: Ctx) -> Result:
-    n, nd = int(m["n"]), int(m["nd"])
+    n, nd = num(m["n"]), num(m["nd"])
     expl = f"expand() got {n} size(s) for a {nd}-D tensor; it needs at least one size per dim."
     fix = "Give a size for every dim (-1 keeps it), e.g. `x.expand(-1, 4)`, or `unsqueeze` first to add new axes."
     return expl, fix, {"sizes_given": n, "ndim": nd}

@@ -7,14 +7,14 @@ import re
 from typing import Any
 
 from core.diagnosis.explain.context import Ctx, Result
-from core.diagnosis.explain.formatting import fmt_shape, ints, move_code, move_perm
+from core.diagnosis.explain.formatting import fmt_shape, ints, move_code, move_perm, num
 
 
 def conv_channels(m: re.Match[str], ctx: Ctx) -> Result:
-    groups = int(m["groups"])
+    groups = num(m["groups"])
     weight = ints(m["weight"])
     in_shape = ints(m["input"])
-    exp, got = int(m["exp"]), int(m["got"])
+    exp, got = num(m["exp"]), num(m["got"])
     nd = max(len(weight) - 2, 1)
     layer = f"Conv{nd}d"
     layout = {1: "(batch, channels, length)", 2: "(batch, channels, height, width)"}.get(nd, "(batch, channels, ...)")
@@ -114,7 +114,7 @@ def conv_rank_fix(op: str, shape: list[int], lo: int, hi: int) -> str:
 def conv_rank(m: re.Match[str], ctx: Ctx) -> Result:
     op = m["op"].lower()
     shape = ints(m["shape"])
-    lo, hi = int(m["lo"]), int(m["hi"])
+    lo, hi = num(m["lo"]), num(m["hi"])
     layout = {
         "conv1d": "(batch, channels, length) or unbatched (channels, length)",
         "conv2d": "(batch, channels, height, width) or unbatched (channels, height, width)",
@@ -124,7 +124,7 @@ def conv_rank(m: re.Match[str], ctx: Ctx) -> Result:
 
 
 def conv_rank_old(m: re.Match[str], ctx: Ctx) -> Result:
-    want = int(m["want"])
+    want = num(m["want"])
     weight = ints(m["weight"])
     shape = ints(m["shape"])
     op = f"conv{max(len(weight) - 2, 1)}d"
@@ -164,7 +164,7 @@ def kernel_too_large(m: re.Match[str], ctx: Ctx) -> Result:
 
 
 def pool_output_size(m: re.Match[str], ctx: Ctx) -> Result:
-    op, size = m["op"], int(m["size"])
+    op, size = m["op"], num(m["size"])
     expl = (
         f"{op} would produce an output of size {size}: the pooling window (kernel_size) is longer than the "
         "(padded) last dim of the input. Pooling layers slide over the LAST dim, like Conv1d."

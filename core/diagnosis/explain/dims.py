@@ -6,19 +6,22 @@ import re
 from typing import Any
 
 from core.diagnosis.explain.context import Ctx, Result
-from core.diagnosis.explain.formatting import fmt_shape
+from core.diagnosis.explain.formatting import fmt_shape, num
+
+_EXAMPLE_RANK = 12
 
 
 def permute_dims(m: re.Match[str], ctx: Ctx) -> Result:
-    nd = int(m["nd"]) if m["nd"] else (len(ctx.shape) if ctx.shape else None)
-    nl = int(m["nl"]) if m["nl"] else None
+    nd = num(m["nd"]) if m["nd"] else (len(ctx.shape) if ctx.shape else None)
+    nl = num(m["nl"]) if m["nl"] else None
     expl = "permute() needs every dimension listed exactly once, as a full new order."
     if nd is not None and nl is not None:
         expl += f" The tensor has {nd} dims but you gave {nl}."
     numbers = {"ndim": nd, "len_dims": nl}
-    example = ", ".join(map(str, [0, *range(nd - 1, 0, -1)])) if nd and nd > 1 else "0"
+    # the example order is written out for a rank a person could type (a pasted message may claim any rank)
+    example = ", ".join(map(str, [0, *range(nd - 1, 0, -1)])) if nd and 1 < nd <= _EXAMPLE_RANK else "0, 2, 1"
     fix = (
-        f"List all {nd if nd else 'the'} dims, e.g. `x.permute({example})`; to swap just two dims use "
+        f"List all {nd if nd and nd > 0 else 'the'} dims, e.g. `x.permute({example})`; to swap just two dims use "
         "`x.transpose(a, b)`."
     )
     if nd is not None and nl is not None and nl > nd:
@@ -33,19 +36,19 @@ def permute_dims(m: re.Match[str], ctx: Ctx) -> Result:
 def permute_duplicate(m: re.Match[str], ctx: Ctx) -> Result:
     expl = "A dim appears twice in the list: permute needs each dim exactly once (a reduction each at most once)."
     if m.groupdict().get("dim"):
-        expl = f"Dim {m['dim']} appears more than once in the list of dims."
+        expl = f"Dim {num(m['dim'])} appears more than once in the list of dims."
     fix = "Write each dim once, e.g. `x.permute(0, 2, 1)` for (batch, tokens, hidden) -> (batch, hidden, tokens)."
     return expl, fix, {}
 
 
 def t_rank(m: re.Match[str], ctx: Ctx) -> Result:
-    expl = f".t() / .T on a matrix only: your tensor is {m['nd']}-D."
+    expl = f".t() / .T on a matrix only: your tensor is {num(m['nd'])}-D."
     fix = "Say which two dims to swap: `x.transpose(1, 2)`, or `x.mT` / `x.transpose(-2, -1)` for the last two."
-    return expl, fix, {"ndim": int(m["nd"])}
+    return expl, fix, {"ndim": num(m["nd"])}
 
 
 def dim_range(m: re.Match[str], ctx: Ctx) -> Result:
-    lo, hi, got = int(m["lo"]), int(m["hi"]), int(m["got"])
+    lo, hi, got = num(m["lo"]), num(m["hi"]), num(m["got"])
     nd = hi + 1
     numbers: dict[str, Any] = {"range": [lo, hi], "got_dim": got, "ndim": nd}
     if ctx.shape is not None and len(ctx.shape) == hi:  # unsqueeze: one position past the last dim

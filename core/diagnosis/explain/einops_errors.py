@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from core.diagnosis.explain.context import Ctx, Result
-from core.diagnosis.explain.formatting import factorize, fmt_shape, ints
+from core.diagnosis.explain.formatting import factorize, fmt_shape, ints, num
 
 _EIN_PATTERN = re.compile(r'pattern "(?P<p>[^"\n]{0,500})"')
 
@@ -30,7 +30,7 @@ def _head(m: re.Match[str], ctx: Ctx) -> tuple[str, str, dict[str, Any]]:
 def rank(m: re.Match[str], ctx: Ctx) -> Result:
     """The left side names more or fewer axes than the tensor has dims."""
     head, lhs, numbers = _head(m, ctx)
-    want, got = int(m["want"]), int(m["got"])
+    want, got = num(m["want"]), num(m["got"])
     numbers.update(pattern_ndim=want, tensor_ndim=got)
     return (
         head + f"the left side {lhs!r} names {want} axes but the tensor has {got} dims.",
@@ -44,11 +44,12 @@ def rank(m: re.Match[str], ctx: Ctx) -> Result:
 def divide(m: re.Match[str], ctx: Ctx) -> Result:
     """An axis split into groups of a size that does not divide it."""
     head, _, numbers = _head(m, ctx)
-    length, chunk = int(m["length"]), int(m["chunk"])
+    length, chunk = num(m["length"]), num(m["chunk"])
     numbers.update(axis_length=length, chunk=chunk)
+    ratio = f"{length} / {chunk} = {length / chunk:.4g}" if chunk else "a group of size 0 holds nothing"
     return (
-        head + f"an axis of length {length} cannot be split into groups of {chunk}: {length} / {chunk} = "
-        f"{length / chunk:.4g} ({length} = {factorize(length)}).",
+        head + f"an axis of length {length} cannot be split into groups of {chunk}: {ratio} "
+        f"({length} = {factorize(length)}).",
         f"Give a size that divides {length}, e.g. h=12 for 768 = 12 × 64 (BERT-base heads).",
         numbers,
     )
@@ -57,7 +58,7 @@ def divide(m: re.Match[str], ctx: Ctx) -> Result:
 def product(m: re.Match[str], ctx: Ctx) -> Result:
     """All sizes of a group were given, and they do not multiply to the axis length."""
     head, _, numbers = _head(m, ctx)
-    a, b = int(m["a"]), int(m["b"])
+    a, b = num(m["a"]), num(m["b"])
     numbers.update(axis_length=a, product=b)
     return (
         head + f"the sizes you gave multiply to {b}, but the axis has length {a}.",

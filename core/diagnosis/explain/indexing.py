@@ -6,11 +6,11 @@ import re
 from typing import Any
 
 from core.diagnosis.explain.context import Ctx, Result
-from core.diagnosis.explain.formatting import fmt_shape, ints
+from core.diagnosis.explain.formatting import fmt_shape, ints, num
 
 
 def index_range(m: re.Match[str], ctx: Ctx) -> Result:
-    idx, d, size = int(m["idx"]), int(m["dim"]), int(m["size"])
+    idx, d, size = num(m["idx"]), num(m["dim"]), num(m["size"])
     expl = (
         f"Index {idx} does not exist at dim {d}: it has size {size}, so valid indices are 0..{size - 1} "
         f"(or -{size}..-1)."
@@ -33,7 +33,7 @@ def index_range(m: re.Match[str], ctx: Ctx) -> Result:
 
 
 def select_range(m: re.Match[str], ctx: Ctx) -> Result:
-    idx, d = int(m["idx"]), int(m["dim"])
+    idx, d = num(m["idx"]), num(m["dim"])
     shape = ints(m["shape"])
     size = shape[d] if 0 <= d < len(shape) else 0
     expl = (
@@ -45,14 +45,14 @@ def select_range(m: re.Match[str], ctx: Ctx) -> Result:
 
 
 def gather_range(m: re.Match[str], ctx: Ctx) -> Result:
-    idx, size = int(m["idx"]), int(m["size"])
+    idx, size = num(m["idx"]), num(m["size"])
     expl = f"index_select/gather got index {idx}, but the dim has size {size} (valid 0..{size - 1})."
     fix = f"Keep every index below {size}."
     return expl, fix, {"index": idx, "size": size}
 
 
 def narrow(m: re.Match[str], ctx: Ctx) -> Result:
-    s, n, size = int(m["start"]), int(m["len"]), int(m["size"])
+    s, n, size = num(m["start"]), num(m["len"]), num(m["size"])
     expl = f"narrow(dim, start={s}, length={n}) would read up to position {s + n - 1}, but the dim has size {size}."
     fix = (
         f"Use start + length <= {size}, e.g. length {max(size - s, 0)}; slicing `x[:, {s}:{s + n}]` clips "
@@ -62,7 +62,7 @@ def narrow(m: re.Match[str], ctx: Ctx) -> Result:
 
 
 def too_many_indices(m: re.Match[str], ctx: Ctx) -> Result:
-    nd = int(m["nd"])
+    nd = num(m["nd"])
     expl = f"You indexed with more positions than the tensor has dims ({nd})."
     fix = (
         f"Index with at most {nd} positions. Usually an earlier step removed a dim: pooling (batch, tokens, "

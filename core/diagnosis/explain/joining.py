@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 
 from core.diagnosis.explain.context import Ctx, Result
-from core.diagnosis.explain.formatting import fmt_shape, ints
+from core.diagnosis.explain.formatting import fmt_shape, ints, num
 
 
 def cat_size(m: re.Match[str], ctx: Ctx) -> Result:
-    d, exp, got, t = int(m["dim"]), int(m["exp"]), int(m["got"]), int(m["t"])
+    d, exp, got, t = num(m["dim"]), num(m["exp"]), num(m["got"]), num(m["t"])
     expl = (
         f"torch.cat(..., dim={d}) joins tensors along dim {d}; every OTHER dim must be equal. At one of them "
         f"tensor 0 has size {exp} but tensor {t} has {got}."
@@ -23,14 +23,14 @@ def cat_size(m: re.Match[str], ctx: Ctx) -> Result:
 
 
 def cat_size_old(m: re.Match[str], ctx: Ctx) -> Result:
-    d, a, b, d2 = int(m["dim"]), int(m["a"]), int(m["b"]), int(m["d2"])
+    d, a, b, d2 = num(m["dim"]), num(m["a"]), num(m["b"]), num(m["d2"])
     expl = f"torch.cat(..., dim={d}) needs every other dim equal, but at dim {d2} the tensors have {a} and {b}."
     fix = f"Make dim {d2} equal, or concatenate along dim={d2} if that is the axis you meant to join."
     return expl, fix, {"cat_dim": d, "mismatch_dim": d2, "sizes": [a, b]}
 
 
 def cat_rank(m: re.Match[str], ctx: Ctx) -> Result:
-    a, b = int(m["a"]), int(m["b"])
+    a, b = num(m["a"]), num(m["b"])
     expl = f"torch.cat needs tensors with the same number of dims; got {a}-D and {b}-D."
     fix = (
         "Add the missing axis to the smaller one: e.g. a pooled (batch, hidden) vector next to (batch, "
@@ -41,7 +41,7 @@ def cat_rank(m: re.Match[str], ctx: Ctx) -> Result:
 
 
 def stack_size(m: re.Match[str], ctx: Ctx) -> Result:
-    s1, e1, s2, e2 = ints(m["s1"]), int(m["e1"]), ints(m["s2"]), int(m["e2"])
+    s1, e1, s2, e2 = ints(m["s1"]), num(m["e1"]), ints(m["s2"]), num(m["e2"])
     expl = f"torch.stack needs identical shapes, but entry {e1} is {fmt_shape(s1)} and entry {e2} is {fmt_shape(s2)}"
     if len(s1) == len(s2):
         diff = [i for i, (x, y) in enumerate(zip(s1, s2, strict=True)) if x != y]
@@ -68,7 +68,7 @@ def pad_odd(m: re.Match[str], ctx: Ctx) -> Result:
 
 
 def pad_long(m: re.Match[str], ctx: Ctx) -> Result:
-    n, nd = int(m["n"]), int(m["nd"])
+    n, nd = num(m["n"]), num(m["nd"])
     expl = (
         f"F.pad got {n} numbers = {n // 2} (left, right) pairs, but the tensor has only {nd} dims (at "
         f"most {2 * nd} numbers)."

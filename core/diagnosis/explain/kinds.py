@@ -42,6 +42,8 @@ KINDS: dict[str, str] = {
     "loss_target_size": "Loss: targets and logits have different shapes (BCE, MSE)",
     "multi_target": "CrossEntropyLoss: one-hot or multi-hot targets instead of class ids",
     "loss_class_dim": "CrossEntropyLoss: the classes must be at dim 1",
+    "target_range": "CrossEntropyLoss / NLLLoss: a class id outside 0..num_classes-1",
+    "device_assert": "CUDA device-side assert: a check inside a GPU kernel failed",
     "tuple_input": "A tuple (e.g. LSTM's (output, (h_n, c_n))) was passed where a tensor was expected",
     "model_output": "A Hugging Face ModelOutput was used as a tensor",
     "keras_kwarg": "Keras argument passed to a PyTorch layer",

@@ -17,7 +17,7 @@ from typing import Any
 
 from core.diagnosis.explain.causes import Cause, join_because, join_fixes, ratio
 from core.diagnosis.explain.context import Ctx, Result
-from core.diagnosis.explain.formatting import fmt_shape, ints
+from core.diagnosis.explain.formatting import fmt_shape, ints, num
 
 _FEW_CLASSES = 16  # a factor up to this is more likely a number of classes or of states than a sequence length
 
@@ -101,7 +101,7 @@ def batch_causes(input_rows: int, target_rows: int) -> list[Cause]:
 
 def loss_batch(m: re.Match[str], ctx: Ctx) -> Result:
     """``Expected input batch_size (8) to match target batch_size (512)``: the causes from the factors."""
-    a, b = int(m["a"]), int(m["b"])
+    a, b = num(m["a"]), num(m["b"])
     causes = batch_causes(a, b)
     expl = (
         f"The loss got {a} predictions (rows of logits) but {b} targets. CrossEntropyLoss / NLLLoss pair them row "
@@ -297,3 +297,55 @@ def class_dim(m: re.Match[str], ctx: Ctx) -> Result:
             "flatten both to (N, C) and (N,); targets are class ids without the class dim."
         )
     return expl, fix, numbers
+
+
+_IGNORE_INDEX = -100  # CrossEntropyLoss / NLLLoss's default ignore_index: a target of -100 is skipped
+
+
+def target_range(m: re.Match[str], ctx: Ctx) -> Result:
+    """``Target 3 is out of bounds.``: a class id ≥ the number of classes (or negative) in CrossEntropyLoss /
+    NLLLoss. The number of classes is the logits' dim 1 (``(N, C)`` or ``(N, C, L)``) when the context knows it."""
+    t = num(m["target"])
+    classes = ctx.shape[1] if ctx.shape is not None and len(ctx.shape) >= 2 else None
+    have = (
+        f"Your logits {fmt_shape(ctx.shape)} have {classes} classes, so the class ids are 0..{classes - 1}."
+        if classes
+        else "The number of classes is the size of the logits' dim 1: the out_features of the last Linear."
+    )
+    if t < 0:
+        expl = (
+            f"A target is {t}: CrossEntropyLoss / NLLLoss read each target as a class id, 0..num_classes-1, and a "
+            f"negative id is none (only ignore_index, {_IGNORE_INDEX} by default, is skipped). {have}"
+        )
+        fix = (
+            f"Map the labels to 0..num_classes-1; mark positions to skip (padding) with {_IGNORE_INDEX}, or pass "
+            f"`ignore_index={t}` to the loss if {t} is your padding label."
+        )
+        return expl, fix, {"target": t, **({"num_classes": classes} if classes else {})}
+    expl = (
+        f"A target is the class id {t}, but CrossEntropyLoss / NLLLoss read class ids 0..num_classes-1: {t} needs "
+        f"at least {t + 1} classes. {have}"
+    )
+    if classes and t == classes:
+        expl += (
+            f" A label equal to the number of classes ({t}) usually means labels counted from 1 (1..{t}) or a "
+            "classifier built with one class too few."
+        )
+    fix = (
+        f"Give the last Linear out_features = max label + 1 (at least {t + 1} here), or map the labels to "
+        "0..num_classes-1 (`labels - 1` for labels counted from 1)."
+    )
+    return expl, fix, {"target": t, **({"num_classes": classes} if classes else {})}
+
+
+def target_range_cuda(m: re.Match[str], ctx: Ctx) -> Result:
+    """The CUDA form: ``Assertion `t >= 0 && t < n_classes` failed`` (the kernel does not say which target)."""
+    expl = (
+        "On the GPU, CrossEntropyLoss / NLLLoss found a target outside 0..num_classes-1 (the kernel's check "
+        "`t >= 0 && t < n_classes`): a label ≥ the number of classes, or negative other than ignore_index (-100)."
+    )
+    fix = (
+        "Print `labels.min(), labels.max()` and the logits' dim 1 (the last Linear's out_features): set out_features "
+        "= max label + 1, or map the labels to 0..num_classes-1. Run on CPU to get the exact target in the message."
+    )
+    return expl, fix, {}

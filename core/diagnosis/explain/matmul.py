@@ -7,11 +7,11 @@ import re
 from typing import Any
 
 from core.diagnosis.explain.context import Ctx, Result
-from core.diagnosis.explain.formatting import fmt_int, fmt_product, fmt_shape, ints, move_code
+from core.diagnosis.explain.formatting import fmt_int, fmt_product, fmt_shape, ints, move_code, num
 
 
 def linear_mat(m: re.Match[str], ctx: Ctx) -> Result:
-    a, b, c, d = int(m["a"]), int(m["b"]), int(m["c"]), int(m["d"])
+    a, b, c, d = num(m["a"]), num(m["b"]), num(m["c"]), num(m["d"])
     numbers: dict[str, Any] = {"mat1": [a, b], "mat2": [c, d], "got_features": b, "in_features": c}
     is_linear = ctx.layer in ("linear", "") and "@" not in ctx.step and "matmul" not in ctx.step
     expl = (
@@ -133,14 +133,14 @@ def matmul_rank(m: re.Match[str], ctx: Ctx) -> Result:
 
 
 def mv(m: re.Match[str], ctx: Ctx) -> Result:
-    r, c, v = int(m["r"]), int(m["c"]), int(m["v"])
+    r, c, v = num(m["r"]), num(m["c"]), num(m["v"])
     expl = f"A matrix-vector product ({r}x{c} @ vector of {v}) needs the vector length {v} to equal the columns {c}."
     fix = f"Make the vector length {c}, or transpose the matrix if it is stored as {c}x{r}: `mat.T @ vec`."
     return expl, fix, {"mat": [r, c], "vec": v}
 
 
 def dot(m: re.Match[str], ctx: Ctx) -> Result:
-    a, b = int(m["a"]), int(m["b"])
+    a, b = num(m["a"]), num(m["b"])
     expl = f"A dot product of two 1-D tensors needs equal lengths; got {a} and {b}."
     fix = "Check both vectors' shapes; for a matrix product keep them 2-D (e.g. `x.unsqueeze(0)`)."
     return expl, fix, {"sizes": [a, b]}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from core.diagnosis.explain.context import Ctx, Result
-from core.diagnosis.explain.formatting import fmt_shape, ints
+from core.diagnosis.explain.formatting import fmt_shape, ints, num
 
 
 def layernorm(m: re.Match[str], ctx: Ctx) -> Result:
@@ -22,7 +22,7 @@ def layernorm(m: re.Match[str], ctx: Ctx) -> Result:
 
 
 def norm_features(m: re.Match[str], ctx: Ctx) -> Result:
-    want, got = int(m["want"]), int(m["got"])
+    want, got = num(m["want"]), num(m["got"])
     expl = (
         f"BatchNorm1d(num_features={want}) normalizes dim 1 of (batch, features, length); your input has {got} there."
     )

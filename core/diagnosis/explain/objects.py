@@ -47,3 +47,21 @@ def device_mismatch(m: re.Match[str], ctx: Ctx) -> Result:
         "`.to(device)` too)."
     )
     return expl, fix, {}
+
+
+def device_assert(m: re.Match[str], ctx: Ctx) -> Result:
+    """``CUDA error: device-side assert triggered``: a GPU kernel's own check failed; CUDA reports it late, without
+    the reason (and every CUDA call after it fails too)."""
+    expl = (
+        "A check inside a GPU kernel failed. CUDA does not say which, and reports it late — often at a later line "
+        "than the one that caused it. Almost always it is an index out of range: a class id ≥ the number of "
+        "classes (or negative) in CrossEntropyLoss / NLLLoss, a token id ≥ the vocabulary size in nn.Embedding, "
+        "or an index out of bounds in indexing / gather."
+    )
+    fix = (
+        "Run the same batch on CPU (`model.to('cpu')` and the tensors too): torch then raises the real error at the "
+        "right line (e.g. `Target 3 is out of bounds.`). Or rerun with the environment variable "
+        "CUDA_LAUNCH_BLOCKING=1. Check `labels.max() < num_classes` and `input_ids.max() < vocab_size`; restart the "
+        "Python process afterwards, the CUDA context is unusable after this error."
+    )
+    return expl, fix, {}

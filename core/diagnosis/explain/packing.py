@@ -9,13 +9,14 @@ import re
 from typing import Any
 
 from core.diagnosis.explain.context import Ctx, Result
+from core.diagnosis.explain.formatting import num
 
 _LENGTHS = "`lengths = attention_mask.sum(1).cpu()`"
 
 
 def lengths_tensor(m: re.Match[str], ctx: Ctx) -> Result:
     """``'lengths' argument should be a 1D CPU int64 tensor, but got 2D cpu Long tensor``."""
-    nd, device, dtype = int(m["nd"]), m["device"], m["dtype"]
+    nd, device, dtype = num(m["nd"]), m["device"], m["dtype"]
     numbers: dict[str, Any] = {"ndim": nd, "device": device, "dtype": dtype}
     expl = (
         "pack_padded_sequence needs lengths as ONE number per text: a 1-D int64 tensor on the CPU, shape (batch,)"
@@ -41,7 +42,7 @@ def lengths_tensor(m: re.Match[str], ctx: Ctx) -> Result:
 
 def lengths_count(m: re.Match[str], ctx: Ctx) -> Result:
     """``Expected `len(lengths)` to be equal to batch_size, but got 4 (batch_size=10)``."""
-    n, batch = int(m["n"]), int(m["batch"])
+    n, batch = num(m["n"]), num(m["batch"])
     expl = (
         f"pack_padded_sequence got {n} lengths for a batch of {batch}: it needs one length per text. It reads the "
         "batch from dim 1 of the data unless batch_first=True (the default is (seq_len, batch, features))."

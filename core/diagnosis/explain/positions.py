@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from core.diagnosis.explain.context import Ctx, Result
+from core.diagnosis.explain.formatting import num
 
 
 def embedding_index(m: re.Match[str], ctx: Ctx) -> Result:
@@ -67,18 +68,18 @@ def _position_limit(tokens: int | None, positions: int | None, ctx: Ctx) -> Resu
 
 def position_add(m: re.Match[str], ctx: Ctx) -> Result:
     """``The size of tensor a (700) must match the size of tensor b (512)`` raised in ``embeddings + position_...``."""
-    a, b = int(m["a"]), int(m["b"])
+    a, b = num(m["a"]), num(m["b"])
     return _position_limit(max(a, b), min(a, b), ctx)
 
 
 def position_expand(m: re.Match[str], ctx: Ctx) -> Result:
     """``The expanded size of the tensor (700) must match the existing size (512)`` from the token_type_ids buffer."""
-    return _position_limit(int(m["new"]), int(m["old"]), ctx)
+    return _position_limit(num(m["new"]), num(m["old"]), ctx)
 
 
 def position_index(m: re.Match[str], ctx: Ctx) -> Result:
     """``index 514 is out of bounds for dimension 1 with size 514`` on the position ids (RoBERTa-style models)."""
-    return _position_limit(None, int(m["size"]), ctx)
+    return _position_limit(None, num(m["size"]), ctx)
 
 
 def position_lookup(m: re.Match[str], ctx: Ctx) -> Result:

@@ -6,11 +6,11 @@ import re
 from typing import Any
 
 from core.diagnosis.explain.context import Ctx, Result, layer_name
-from core.diagnosis.explain.formatting import fmt_shape, move_code
+from core.diagnosis.explain.formatting import fmt_shape, move_code, num
 
 
 def rnn_input_size(m: re.Match[str], ctx: Ctx) -> Result:
-    exp, got = int(m["exp"]), int(m["got"])
+    exp, got = num(m["exp"]), num(m["got"])
     name = layer_name(ctx, "LSTM/GRU")
     numbers: dict[str, Any] = {"expected_input_size": exp, "got_input_size": got}
     expl = (
@@ -47,7 +47,7 @@ def rnn_input_size(m: re.Match[str], ctx: Ctx) -> Result:
 
 
 def rnn_rank(m: re.Match[str], ctx: Ctx) -> Result:
-    got = int(m["got"])
+    got = num(m["got"])
     name = m["name"] or layer_name(ctx, "LSTM/GRU")
     expl = (
         f"{name} takes a 3-D input (batch, seq, features) with batch_first=True (or (seq, batch, features)), "

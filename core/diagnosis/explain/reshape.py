@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from core.diagnosis.explain.context import Ctx, Result
-from core.diagnosis.explain.formatting import factorize, fmt_int, fmt_product, fmt_shape, ints
+from core.diagnosis.explain.formatting import factorize, fmt_int, fmt_product, fmt_shape, ints, num
 
 
 def view_stride(m: re.Match[str], ctx: Ctx) -> Result:
@@ -28,7 +28,7 @@ def view_stride(m: re.Match[str], ctx: Ctx) -> Result:
 
 def reshape_size(m: re.Match[str], ctx: Ctx) -> Result:
     shape = ints(m["shape"])
-    numel = int(m["numel"])
+    numel = num(m["numel"])
     numbers: dict[str, Any] = {"target_shape": shape, "numel": numel}
     known = [s for s in shape if s != -1]
     prod_known = math.prod(known)
@@ -113,7 +113,7 @@ def multiple_infer(m: re.Match[str], ctx: Ctx) -> Result:
 
 def unflatten_size(m: re.Match[str], ctx: Ctx) -> Result:
     sizes = ints(m["sizes"])
-    d, size = int(m["dim"]), int(m["size"])
+    d, size = num(m["dim"]), num(m["size"])
     known = [s for s in sizes if s != -1]
     pk = math.prod(known)
     known_str = f"{fmt_product(known)} = {fmt_int(pk)}" if len(known) > 1 else fmt_int(pk)
@@ -130,7 +130,7 @@ def unflatten_size(m: re.Match[str], ctx: Ctx) -> Result:
 
 
 def split_size(m: re.Match[str], ctx: Ctx) -> Result:
-    total, d = int(m["total"]), int(m["dim"])
+    total, d = num(m["total"]), num(m["dim"])
     sizes = ints(m["sizes"])
     expl = (
         f"split with a list of sizes must cover dim {d} exactly: {' + '.join(map(str, sizes))} = "

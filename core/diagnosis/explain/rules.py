@@ -381,6 +381,14 @@ RULES: list[Rule] = [
         r"Expected floating point type for target with class probabilities, got (?P<dtype>\w{1,20})",
         losses.target_probabilities,
     ),
+    Rule("target_range", r"Target (?P<target>-?\d+) is out of bounds", losses.target_range),
+    Rule("target_range", r"Assertion `t >= 0 && t < n_classes` failed", losses.target_range_cuda),
+    Rule(
+        "device_assert",
+        r"(?:CUDA|device-side) (?:error: )?(?:device-side )?assert(?:ion)? triggered|"
+        r"CUDA error: device-side assert",
+        objects.device_assert,
+    ),
     Rule("loss_class_dim", rf"Expected target size \[(?P<want>{_L})\], got \[(?P<got>{_L})\]", losses.class_dim),
     Rule(
         "tuple_input",

@@ -14,7 +14,7 @@ from typing import Any
 
 from core.diagnosis.explain.causes import Cause, join_because, join_fixes
 from core.diagnosis.explain.context import Ctx, Result, layer_name
-from core.diagnosis.explain.formatting import fmt_shape, ints
+from core.diagnosis.explain.formatting import fmt_shape, ints, num
 
 _STATE = {"hidden[0]": "h0 (hidden[0])", "hidden[1]": "c0 (hidden[1])", "hidden": "h0", "cell": "c0 (the cell state)"}
 
@@ -203,7 +203,7 @@ def rnn_hidden(m: re.Match[str], ctx: Ctx) -> Result:
 
 def cell_batch(m: re.Match[str], ctx: Ctx) -> Result:
     """LSTMCell / GRUCell: ``Input batch size 32 doesn't match hidden0 batch size 8``."""
-    batch, g_batch, idx = int(m["batch"]), int(m["hbatch"]), m["idx"]
+    batch, g_batch, idx = num(m["batch"]), num(m["hbatch"]), m["idx"]
     state = "h" if idx == "0" else "c"
     expl = (
         f"An LSTMCell/GRUCell state is (batch, hidden_size); your input has {batch} rows, the state {state} {g_batch}."
@@ -221,7 +221,7 @@ def cell_batch(m: re.Match[str], ctx: Ctx) -> Result:
 
 def cell_hidden(m: re.Match[str], ctx: Ctx) -> Result:
     """LSTMCell / GRUCell: ``hidden0 has inconsistent hidden_size: got 200, expected 300``."""
-    got, want = int(m["got"]), int(m["want"])
+    got, want = num(m["got"]), num(m["want"])
     cause = _hidden_cause(want, got, "cell")
     expl = f"The cell was built with hidden_size={want}, its state has {got} features. " + cause.because
     return expl, cause.fix, {"expected_hidden_size": want, "got_hidden_size": got}
