@@ -83,6 +83,7 @@ def named_number(path: str) -> Size | None:
         return Size.of(value) if math.isfinite(value) else special_float(value)
     return None
 
+
 _TORCH = ast.Name("torch", ast.Load())
 
 
@@ -172,8 +173,6 @@ class Caller(NNModules, LossCalls):
         Raises NotUnderstood for a field torch's finfo / iinfo lacks, a dtype of the wrong kind (torch's own
         message), or a field of a tensor's dtype that the engine cannot read (``torch.iinfo(x.dtype)``).
         """
-        import torch
-
         dtype = info.dtype
         call = f"torch.{info.kind}({'….dtype' if dtype.of is not None else 'torch.' + dtype.name})"
         if info.kind == "finfo" and name in _ENGINE_FINFO:

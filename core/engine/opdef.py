@@ -225,7 +225,9 @@ def ctor_call(name: str) -> Callable[..., Any]:
         if name in RANDOM_CTORS and str(k.get("device")) != "meta":
             device = k.pop("device", None)
             generator = torch.Generator().manual_seed(random_ctor_seed(name, tuple(a[0])))
-            return fn(*a, generator=generator, **k).to(device) if device is not None else fn(*a, generator=generator, **k)
+            return (
+                fn(*a, generator=generator, **k).to(device) if device is not None else fn(*a, generator=generator, **k)
+            )
         return fn(*a, **k)
 
     return call
