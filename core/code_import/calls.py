@@ -7,7 +7,6 @@ own functions, classes and modules are handed to the interpreter, which inlines 
 from __future__ import annotations
 
 import ast
-import math
 from typing import Any
 
 import core.code_import.huggingface as hf
@@ -23,6 +22,7 @@ from core.code_import.losses import (
     target_method,
 )
 from core.code_import.nn_modules import NNModules
+from core.code_import.numbers import float_of_text, named_number, type_info_attr
 from core.code_import.scope import Env, concrete_int, describe
 from core.code_import.values import (
     ClassV,
@@ -58,52 +58,12 @@ from core.code_import.values import (
     ref_node,
 )
 
-# Named numbers: the engine's expression language reads ``math.inf`` / ``math.pi``… itself; NumPy's twins are
-# written as ``float('inf')`` or their value (core.engine.values.SCALAR_CONSTS).
-_ENGINE_CONSTS = {"math.inf": math.inf, "math.nan": math.nan, "math.pi": math.pi, "math.e": math.e}
-_OTHER_CONSTS = {"math.tau": math.tau, "numpy.inf": math.inf, "numpy.nan": math.nan, "numpy.pi": math.pi,
-                 "numpy.e": math.e, "numpy.Inf": math.inf, "numpy.NaN": math.nan}  # fmt: skip
-_FLOAT_WORDS = ("inf", "-inf", "+inf", "nan", "infinity", "-infinity", "+infinity")  # what float('…') accepts
-_ENGINE_FINFO = ("min", "max", "eps", "tiny")  # the torch.finfo fields the expression language reads
-
-
-def special_float(value: float) -> Size:
-    """``float('inf')`` / ``float('-inf')`` / ``float('nan')`` as a number the engine reads."""
-    text = "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    return Size(ast.Call(ast.Name("float", ast.Load()), [ast.Constant(text)], []), value)
-
-
-def named_number(path: str) -> Size | None:
-    """``math.inf``, ``math.pi``, ``np.inf``… as a number; None for any other path."""
-    if path in _ENGINE_CONSTS:
-        parts = path.split(".")
-        return Size(ast.Attribute(ast.Name(parts[0], ast.Load()), parts[1], ast.Load()), _ENGINE_CONSTS[path])
-    if path in _OTHER_CONSTS:
-        value = _OTHER_CONSTS[path]
-        return Size.of(value) if math.isfinite(value) else special_float(value)
-    return None
-
-
-_TORCH = ast.Name("torch", ast.Load())
-
 
 class Star:
     """``*value`` inside a call's arguments that cannot be expanded here (``*x.shape[:-1]``)."""
 
     def __init__(self, value: Any) -> None:
         self.value = value
-
-
-def _float_of_text(text: str) -> Size:
-    """``float("-inf")`` / ``float('nan')`` / ``float("1e-9")``: the number Python's float() gives."""
-    word = text.strip().lower()
-    if word in _FLOAT_WORDS:
-        return special_float(float(word))
-    try:
-        value = float(text)
-    except ValueError:
-        raise NotUnderstood(f"float({text[:40]!r}) is not a number (Python raises ValueError)") from None
-    return Size.of(value)
 
 
 def _func_node(spelling: str) -> ast.expr:
@@ -168,47 +128,7 @@ class Caller(NNModules, LossCalls):
         raise NotUnderstood(f"`.{name}` of {describe(base)} is not understood")
 
     def type_info_attr(self, info: TypeInfo, name: str) -> Size:
-        """``torch.finfo(x.dtype).min`` → a number: the term the engine reads when it can, else the value.
-
-        Raises NotUnderstood for a field torch's finfo / iinfo lacks, a dtype of the wrong kind (torch's own
-        message), or a field of a tensor's dtype that the engine cannot read (``torch.iinfo(x.dtype)``).
-        """
-        dtype = info.dtype
-        call = f"torch.{info.kind}({'….dtype' if dtype.of is not None else 'torch.' + dtype.name})"
-        if info.kind == "finfo" and name in _ENGINE_FINFO:
-            dtype_term = (
-                ast.Attribute(ref_node(dtype.of), "dtype", ast.Load())
-                if dtype.of is not None
-                else ast.Attribute(ast.Name("torch", ast.Load()), dtype.name, ast.Load())
-            )
-            finfo = ast.Call(ast.Attribute(ast.Name("torch", ast.Load()), "finfo", ast.Load()), [dtype_term], [])
-            value = None
-            if dtype.of is None:
-                value = self._info_value(info, name, call)
-            refs = frozenset({dtype.of}) if dtype.of is not None else frozenset()
-            return Size(ast.Attribute(finfo, name, ast.Load()), value, refs)
-        if dtype.of is not None:
-            raise NotUnderstood(
-                f"`{call}.{name}` of a tensor's dtype is not understood; name the dtype "
-                f"(`torch.{info.kind}(torch.{'float32' if info.kind == 'finfo' else 'int64'}).{name}`)"
-            )
-        value = self._info_value(info, name, call)
-        return Size.of(value) if math.isfinite(value) else special_float(value)
-
-    @staticmethod
-    def _info_value(info: TypeInfo, name: str, call: str) -> Any:
-        import torch
-
-        try:
-            fields = (torch.finfo if info.kind == "finfo" else torch.iinfo)(getattr(torch, info.dtype.name))
-        except TypeError as e:  # torch.finfo(torch.int64): torch's own words
-            raise NotUnderstood(f"`{call}`: {e}") from None
-        if name not in ("min", "max", "eps", "tiny", "bits", "resolution", "smallest_normal"):
-            raise NotUnderstood(f"`{call}.{name}`: torch.{info.kind} has no field `{name}`")
-        try:
-            return getattr(fields, name)
-        except AttributeError:
-            raise NotUnderstood(f"`{call}.{name}`: torch.{info.kind} has no field `{name}`") from None
+        return type_info_attr(info, name)
 
     def tensor_attr(self, base: Any, name: str) -> Any:
         if name == "shape":
@@ -401,7 +321,7 @@ class Caller(NNModules, LossCalls):
 
     def _number(self, name: str, args: list[Any]) -> Size:
         if name == "float" and len(args) == 1 and isinstance(args[0], Py) and isinstance(args[0].value, str):
-            return _float_of_text(args[0].value)
+            return float_of_text(args[0].value)
         if len(args) != 1 or not isinstance(args[0], Size):
             raise NotUnderstood(f"{name}() of {describe(args[0]) if args else 'nothing'} is not understood")
         v: Size = args[0]

@@ -167,7 +167,7 @@ def test_a_refused_line_is_quoted_as_the_user_wrote_it():
     assert "not allowed" not in note.reason
 
 
-HF_CLASSIFIER = Path(__file__).parent / "snippets" / "attention_pool_classifier.py"
+HF_CLASSIFIER = Path(__file__).parent / "snippets" / "attention_pool_classifier.txt"
 
 
 @pytest.mark.slow
