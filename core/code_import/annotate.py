@@ -136,7 +136,7 @@ def annotate(imported: CodeImport, trace: Any) -> list[LineShape]:
         index = stage_index(trace, note.ref)
         if index is None:
             if step is not None and step == failed_step and note.line == fail_line:
-                out.append(LineShape(note, None, step, error=_error(err), reached=True))
+                out.append(LineShape(note, None, step, error=_error(err, imported), reached=True))
             elif note.what == "layer" and step is not None and step == failed_step:
                 out.append(LineShape(note, None, step, extras=f"the layer that fails on line {fail_line}"))
             else:
@@ -158,10 +158,13 @@ def annotate(imported: CodeImport, trace: Any) -> list[LineShape]:
     return out
 
 
-def _error(err: Any) -> dict[str, Any]:
+def _error(err: Any, imported: CodeImport) -> dict[str, Any]:
+    """The failing step's error for its line; the fix in the code's own names (``core.code_import.code_fix``)."""
+    from core.code_import.code_fix import fix_text
+
     return {
         "kind": err.kind,
         "message": err.message,
         "explanation": err.explanation,
-        "fix": err.fix.description if err.fix is not None else None,
+        "fix": fix_text(imported, err.fix) if err.fix is not None else None,
     }

@@ -22,6 +22,7 @@ from core.code_import.losses import (
     target_method,
 )
 from core.code_import.nn_modules import NNModules
+from core.code_import.numbers import float_of_text, named_number, type_info_attr
 from core.code_import.scope import Env, concrete_int, describe
 from core.code_import.values import (
     ClassV,
@@ -53,10 +54,9 @@ from core.code_import.values import (
     Tensor,
     Term,
     Tokenizer,
+    TypeInfo,
     ref_node,
 )
-
-_TORCH = ast.Name("torch", ast.Load())
 
 
 class Star:
@@ -88,11 +88,16 @@ class Caller(NNModules, LossCalls):
             path = f"{base.path}.{name}"
             if base.path == "torch" and name in api.DTYPE_NAMES:
                 return Dtype(name)
+            number = named_number(path)
+            if number is not None:
+                return number
             if path in api.NAMESPACES:
                 return Namespace(path)
             return Func(path)
         if isinstance(base, Func):
             return Func(f"{base.path}.{name}")
+        if isinstance(base, TypeInfo):
+            return self.type_info_attr(base, name)
         if self.is_tensor(base):
             return self.tensor_attr(base, name)
         if isinstance(base, ShapeOf):
@@ -121,6 +126,9 @@ class Caller(NNModules, LossCalls):
         if isinstance(base, RandomTarget):
             return Method(base, name)
         raise NotUnderstood(f"`.{name}` of {describe(base)} is not understood")
+
+    def type_info_attr(self, info: TypeInfo, name: str) -> Size:
+        return type_info_attr(info, name)
 
     def tensor_attr(self, base: Any, name: str) -> Any:
         if name == "shape":
@@ -312,6 +320,8 @@ class Caller(NNModules, LossCalls):
         raise NotUnderstood(f"`{name}()` is not understood")
 
     def _number(self, name: str, args: list[Any]) -> Size:
+        if name == "float" and len(args) == 1 and isinstance(args[0], Py) and isinstance(args[0].value, str):
+            return float_of_text(args[0].value)
         if len(args) != 1 or not isinstance(args[0], Size):
             raise NotUnderstood(f"{name}() of {describe(args[0]) if args else 'nothing'} is not understood")
         v: Size = args[0]
@@ -374,6 +384,13 @@ class Caller(NNModules, LossCalls):
                 return target
         if rest == "Size":
             return Seq(tuple(self.iterate(args[0])) if args else (), "tuple")
+        if rest in ("finfo", "iinfo"):
+            if not args and not kwargs and rest == "finfo":
+                return TypeInfo(rest, Dtype("float32"))  # torch.finfo(): the default dtype
+            arg = args[0] if len(args) == 1 and not kwargs else kwargs.get("type") if not args else None
+            if isinstance(arg, Dtype):
+                return TypeInfo(rest, arg)
+            raise NotUnderstood(f"`torch.{rest}(…)` takes a dtype: `torch.{rest}(x.dtype)` or `torch.{rest}(torch.…)`")
         if rest.startswith("nn.functional."):
             return self.functional(rest.rsplit(".", 1)[-1], args, kwargs)
         if rest.startswith("nn.utils.rnn."):

@@ -49,9 +49,44 @@ def fix_code(imported: CodeImport, fix: Fix) -> str | None:
 
 
 def _normal(spec: dict[str, Any]) -> dict[str, Any]:
+    """A spec dict compared up to spelling: ``mask`` and ``attention_mask`` are one tensor."""
     out = {k: v for k, v in spec.items() if k != "title"}
-    out["steps"] = [ast.dump(ast.parse(s)) if isinstance(s, str) else s for s in spec.get("steps", [])]
+    out["steps"] = [_same_names(s) if isinstance(s, str) else s for s in spec.get("steps", [])]
     return out
+
+
+def _same_names(step: str) -> str:
+    tree = ast.parse(step)
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Name) and n.id == "mask":
+            n.id = "attention_mask"
+    return ast.dump(tree)
+
+
+def fix_text(imported: CodeImport, fix: Fix) -> str:
+    """The fix's description in the user's names, for the code panel: the pipeline's step text (``x``,
+    ``mask``) is replaced by the line as it would read in the code, and ``step N`` by the code's line.
+
+        "replace step 1 by x.permute(0, 2, 1)" -> "replace line 5 by reshaped_output = bert_output.permute(0, 2, 1)"
+
+    The description is returned unchanged when the step has no place in the code or a name has no user
+    spelling (the words then stay the pipeline's, which the stage table shows).
+    """
+    i = fix.index
+    site = imported.sites.get(i) if i is not None else None
+    if site is None:
+        return fix.description
+    text = fix.description
+    if isinstance(fix.step, str) and fix.step in text:
+        try:
+            user = _in_user_names(fix.step, dict(site.names))
+        except SyntaxError:
+            user = None
+        if user is None:
+            return fix.description
+        target = dict(site.names).get("x") if fix.op == "insert" else site.target
+        text = text.replace(fix.step, f"{target} = {user}" if target else user)
+    return text.replace(f"step {i + 1} ", f"line {site.line} ", 1)
 
 
 def _rewrite(imported: CodeImport, fix: Fix) -> str | None:
@@ -116,7 +151,7 @@ def _in_user_names(step: str, names: dict[str, str]) -> str | None:
     value = node.value if isinstance(node, ast.Expr | ast.Assign) else None
     if value is None:
         return None
-    known = {"torch", "F", "rearrange", "reduce", "repeat", "tf"}
+    known = {"torch", "F", "rearrange", "reduce", "repeat", "tf", "math", "float", "int"}
     for n in ast.walk(value):
         if isinstance(n, ast.Name) and n.id not in known:
             if n.id not in names:

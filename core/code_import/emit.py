@@ -38,8 +38,12 @@ class _NeedName(Exception):
         self.vid = vid
 
 
-def engine_check(text: str) -> str | None:
-    """None when the engine's whitelist parser accepts the step (``core.engine.parse``), else its reason."""
+def engine_check(text: str, shown: str | None = None) -> str | None:
+    """None when the engine's whitelist parser accepts the step (``core.engine.parse``), else its reason.
+
+    ``shown``: the user's own line, quoted instead of the step (whose names are the pipeline's: ``x``). A
+    function or method the language lacks is said to be one the app does not run, not "not allowed".
+    """
     from core.engine.parse import parse_statement
     from core.errors import ExpressionRefused
 
@@ -47,8 +51,16 @@ def engine_check(text: str) -> str | None:
         parse_statement(text)
     except ExpressionRefused as e:
         why = str(e).split("; allowed")[0]
-        return f"the expression language refuses `{text[:80]}`: {why}"
+        why = re.sub(r"^(`[^`]+`) is not allowed: not a supported function", r"\1 is not a function the app runs", why)
+        why = re.sub(r"^(`[^`]+`) is not allowed(?=[;:]| \(did)", r"\1 is not a method the app runs", why)
+        return f"the expression language refuses `{(shown or text)[:80]}`: {why}"
     return None
+
+
+def user_line(lines: list[str], first: int, last: int) -> str:
+    """The statement on lines ``first``..``last`` (1-based) as the user wrote it, on one line."""
+    text = " ".join(part.strip() for part in lines[first - 1 : last])
+    return re.sub(r"\s+", " ", text).strip()
 
 
 @dataclass
@@ -232,7 +244,7 @@ class Emitter:
                 self.failed[op.oid] = f"the pipeline holds at most {MAX_STEPS} steps"
                 raise _Restart()
             step, binds, inputs = self._step(op, idx, main, state)
-            problem = self._check(step, len(steps))
+            problem = self._check(step, len(steps), op)
             if problem:
                 if op.fallback is not None and op.kind == "expr" and len(op.outs) == 1:
                     op.term, op.fallback = op.fallback, None
@@ -396,9 +408,14 @@ class Emitter:
             state.held.setdefault(v, d)
         return data, names, inputs
 
-    def _check(self, step: Any, index: int) -> str | None:
+    def _check(self, step: Any, index: int, op: Op | None = None) -> str | None:
         if isinstance(step, str):
-            return engine_check(step)
+            shown = None
+            lines = getattr(self.it, "source_lines", None)
+            if op is not None and op.record is not None and lines:
+                stmt = op.record.stmt
+                shown = user_line(lines, stmt.lineno, stmt.end_lineno or stmt.lineno)
+            return engine_check(step, shown)
         try:
             parse_step(step, index)
         except SpecError as e:

@@ -113,6 +113,8 @@ def _sites(interp: Interpreter, emitted: Emitted) -> dict[int, StepSite]:
             user = interp.graph.values[vid].name_before(op.oid)
             if user is not None:
                 names.append((spec_name, user))
+        taken = {n for n, _ in names}
+        names += [(n, user) for n, user in _builtin_names(interp, op.oid).items() if n not in taken]
         layer_args: list[tuple[str, Span, bool]] = []
         call = None
         if op.layer is not None and op.layer.node is not None:
@@ -131,6 +133,28 @@ def _sites(interp: Interpreter, emitted: Emitted) -> dict[int, StepSite]:
             layer_args=tuple(layer_args),
             call=call,
         )
+    return out
+
+
+def _builtin_names(interp: Interpreter, oid: int) -> dict[str, str]:
+    """The user's spelling of the pipeline's builtins (``mask``, ``attention_mask``, ``input_ids``, ``lengths``)
+    as op ``oid`` reads them: the name the code bound (``m = batch["attention_mask"]``), else the tokenizer
+    output's key (``batch['attention_mask']``)."""
+    encoding = None
+    for rec in interp.records.values():
+        stmt = rec.stmt
+        if rec.tokens and isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
+            encoding = stmt.targets[0].id
+    out: dict[str, str] = {}
+    for name in ("attention_mask", "input_ids", "lengths"):
+        vid = interp.graph.builtins.get(name)
+        user = interp.graph.values[vid].name_before(oid) if vid is not None else None
+        if user is None and encoding is not None and name != "lengths":
+            user = f"{encoding}[{name!r}]"
+        if user is not None:
+            out[name] = user
+    if "attention_mask" in out:
+        out["mask"] = out["attention_mask"]
     return out
 
 

@@ -290,7 +290,11 @@ class Interpreter(Caller):
         elif isinstance(value, Labels):
             self.effect(f"{name}: {len(value.data)} literal labels (a loss reads them as the pipeline's labels)")
         elif isinstance(value, RandomTarget):
-            self.effect(f"{name}: random class ids < {value.high}, shape {value.shape} (a loss's synthetic target)")
+            drawn = f"random class ids < {value.high}" if value.high is not None else "uniform values in [0, 1)"
+            self.effect(
+                f"{name}: {drawn}, shape {value.shape} (a loss's synthetic target; a step that uses it as a "
+                "tensor writes it in)"
+            )
         elif isinstance(value, Passer):
             what = "does nothing at inference" if value.identity else "applied where it is called"
             self.effect(f"builds {value.label} ({what})")

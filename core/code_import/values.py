@@ -286,6 +286,14 @@ class Dtype:
 
 
 @dataclass(frozen=True)
+class TypeInfo:
+    """``torch.finfo(dtype)`` / ``torch.iinfo(dtype)``: its ``.min`` / ``.max`` / ``.eps``… are numbers."""
+
+    kind: str  # finfo | iinfo
+    dtype: Dtype
+
+
+@dataclass(frozen=True)
 class Opaque:
     """Something understood that carries no tensor: a device, an optimizer, a context manager."""
 

@@ -208,6 +208,17 @@ _CTOR = "*dtype:dtype=None, *device:device=None, *requires_grad:bool=False"
 
 op("zeros", f"size:sizes, {_CTOR}", f="torch.zeros", call=ctor_call("zeros"), ctor=True, words="zeros of shape {0}")
 op("ones", f"size:sizes, {_CTOR}", f="torch.ones", call=ctor_call("ones"), ctor=True, words="ones of shape {0}")
+# random constructors draw from a generator of their own, seeded from the call (core.engine.opdef.ctor_call):
+# the same pipeline shows the same values every run, and torch's global generator is never touched
+op(
+    "randn",
+    f"size:sizes, {_CTOR}",
+    f="torch.randn",
+    call=ctor_call("randn"),
+    ctor=True,
+    words="N(0, 1) values, shape {0}",
+)
+op("rand", f"size:sizes, {_CTOR}", f="torch.rand", call=ctor_call("rand"), ctor=True, words="U[0, 1) values, shape {0}")
 op(
     "full",
     f"size:ints, fill_value:num, {_CTOR}",

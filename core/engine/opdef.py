@@ -194,6 +194,23 @@ def binary_call(sym: str) -> Callable[..., Any]:
     return call
 
 
+RANDOM_CTORS = ("randn", "rand")
+
+
+def random_ctor_seed(name: str, shape: tuple[int, ...]) -> int:
+    """The seed of a random constructor's own CPU generator: CRC-32 of ``"randn(2, 3)"`` (name and shape).
+
+    The same constructor of the same shape draws the same values on every run (share links, exports, tests
+    agree); torch's global generator is never touched.
+
+    >>> random_ctor_seed("randn", (2, 3)) == __import__("zlib").crc32(b"randn(2, 3)")
+    True
+    """
+    import zlib
+
+    return zlib.crc32(f"{name}{tuple(shape)}".encode())
+
+
 def ctor_call(name: str) -> Callable[..., Any]:
     def call(t: Any, a: tuple, k: dict) -> Any:
         import torch
@@ -205,6 +222,12 @@ def ctor_call(name: str) -> Callable[..., Any]:
             return fn(start, **k) if end is None else fn(start, end, step, **k)
         if name == "eye":
             return fn(a[0], **k) if a[1] is None else fn(a[0], a[1], **k)
+        if name in RANDOM_CTORS and str(k.get("device")) != "meta":
+            device = k.pop("device", None)
+            generator = torch.Generator().manual_seed(random_ctor_seed(name, tuple(a[0])))
+            return (
+                fn(*a, generator=generator, **k).to(device) if device is not None else fn(*a, generator=generator, **k)
+            )
         return fn(*a, **k)
 
     return call

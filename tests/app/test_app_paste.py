@@ -59,7 +59,7 @@ def test_apply_fix_edits_pipeline_and_code(pasted):
     code = at.text_area(key="pc_code").value
     assert "reshaped_output = bert_output.permute(0, 2, 1)" in code and ".view(32, 768, 128)" not in code
     assert spec_from_query(at.query_params).to_dict()["steps"][0] == "x.permute(0, 2, 1)"
-    assert any("written into your code (line 7)" in str(i.value) for i in at.info)
+    assert any("written into your code (line 7)" in shown(i.value) for i in at.info)
     assert "⚠" not in _html(at)
 
 
@@ -107,8 +107,62 @@ def test_changing_the_sidebar_checkpoint_offers_a_re_read():
     at = _paste(_app(), (SEEDS / "001_2.txt").read_text())
     at.selectbox(key="model_choice").set_value("bundled:all-MiniLM-L6-v2").run()
     _ok(at)
-    assert any("the code was read for **random:bert-base**" in str(i.value) for i in at.info)
+    assert any("the code was read for random:bert-base" in shown(i.value) for i in at.info)
     at = at.button(key="pc_reread").click().run()
     _ok(at)
     assert spec_from_query(at.query_params).to_dict()["steps"][0]["lstm"]["input_size"] == 384
     assert not any("the code was read for" in str(i.value) for i in at.info)
+
+
+def test_fix_rows_and_refusals_show_user_text_once_escaped():
+    from tests.code_import.test_code_fix import SENTENCE_MEANS
+
+    at = _paste(_app(), SENTENCE_MEANS)
+    _ok(at)
+    rows = [shown(m.value) for m in at.markdown if "fix:" in shown(m.value)]
+    assert any(
+        "Line 11: warning — fix: replace line 11 by mx = out.masked_fill(batch['attention_mask'].unsqueeze(-1) == 0, "
+        "float('-inf')).max(dim=1).values" in r
+        for r in rows
+    ), rows
+    assert not any("&quot;" in r or "**" in r or "`" in r for r in rows)
+    page = _html(at)
+    assert "<code>" in page and "&amp;quot;" not in page
+    at = _paste(at, "def broken(:\n")
+    _ok(at)
+    errors = [shown(e.value) for e in at.error]
+    assert any(e.startswith("The code was refused: ") for e in errors) and not any("**" in e for e in errors)
+
+
+def test_after_an_edit_the_code_keeps_its_last_annotation():
+    at = _paste(_app(), (SEEDS / "004_3.txt").read_text())
+    box = next(t for t in at.text_input if t.value == "x.view(32, 768, 128)")
+    at = box.set_value("x.permute(0, 2, 1)").run()
+    _ok(at)
+    assert any("The shapes below are your code's as imported" in shown(i.value) for i in at.info)
+    page = _html(at)
+    assert "(32, 768, 128)" in page and "not reached" not in page
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "expected"),
+    [
+        ("big.py", b"x = 1\n" * 1_600_006, "big.py is 9,600,036 bytes: over the limit of 200,000 characters"),
+        ("long.py", b"#" * 200_001, "long.py is 200,001 characters long: over the limit of 200,000 characters"),
+        ("h10_binary.py", b"\xff\xfe\x00binary", "h10_binary.py is not UTF-8 text: nothing was imported."),
+    ],
+)
+def test_an_upload_is_refused_by_its_real_size_before_it_is_read(name, data, expected):
+    from ui.pipeline.paste import MAX_UPLOAD_BYTES, UPLOAD_LIMIT_MB, read_upload
+
+    reads = []
+
+    def read() -> bytes:
+        reads.append(1)
+        return data
+
+    kind, message = read_upload(name, len(data), read)
+    assert kind == "error" and message.startswith(expected), message
+    assert reads == ([] if len(data) > MAX_UPLOAD_BYTES else [1])  # a file too large is never read
+    assert UPLOAD_LIMIT_MB * 1_000_000 >= MAX_UPLOAD_BYTES > (UPLOAD_LIMIT_MB - 1) * 1_000_000
+    assert read_upload("ok.py", 12, lambda: "x = 1  # é\n".encode()) == "x = 1  # é\n"

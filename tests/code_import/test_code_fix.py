@@ -9,7 +9,7 @@ import pytest
 
 from core.code_import import import_code
 from core.code_import.annotate import trace_code
-from core.code_import.code_fix import fix_code
+from core.code_import.code_fix import fix_code, fix_text
 from core.fixes import Fix, apply_fix
 from core.spec import Spec
 
@@ -72,3 +72,56 @@ def test_a_fix_is_kept_only_when_the_code_reimports_to_the_fixed_spec():
     new = fix_code(imported, Fix("", "replace", index=0, step="x.transpose(1, 2)"))
     assert new is not None and new.splitlines()[-1] == "x = x.transpose(1, 2)"
     assert fix_code(imported, Fix("", "replace", index=5, step="x.T")) is None  # no such step
+
+
+SENTENCE_MEANS = """from transformers import AutoTokenizer, AutoModel
+import torch
+tok = AutoTokenizer.from_pretrained('sentence-transformers/all-MiniLM-L6-v2')
+model = AutoModel.from_pretrained('sentence-transformers/all-MiniLM-L6-v2')
+batch = tok(['short one', 'a much longer sentence with many more tokens in it'], padding=True, return_tensors='pt')
+out = model(**batch).last_hidden_state
+m = batch['attention_mask'].unsqueeze(-1)
+emb = (out * m).sum(1) / m.sum(1)
+emb2 = out.sum(1) / batch['attention_mask'].sum(1, keepdim=True)
+plain = out.mean(dim=1)
+mx = out.max(dim=1).values
+print(emb.shape, emb2.shape, plain.shape, mx.shape)
+"""
+MASKED = "(out * batch['attention_mask'].unsqueeze(-1))"
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (9, f"emb2 = {MASKED}.sum(1) / batch['attention_mask'].sum(1, keepdim=True)"),
+        (10, f"plain = {MASKED}.sum(dim=1) / batch['attention_mask'].sum(dim=1, keepdim=True)"),
+        (11, "mx = out.masked_fill(batch['attention_mask'].unsqueeze(-1) == 0, float('-inf')).max(dim=1).values"),
+    ],
+)
+def test_an_unmasked_reduction_fix_is_written_with_the_codes_own_mask(line, expected):
+    """The fix reads the pipeline's `mask`; the code has no such name: it is written as the code spells it."""
+    imported = import_code(SENTENCE_MEANS)
+    fix = next(f for f in offered_fixes(SENTENCE_MEANS) if imported.step_lines.get(f.index) == line)
+    assert fix_text(imported, fix).startswith(f"replace line {line} by `{expected}`")
+    new = fix_code(imported, fix)
+    assert new is not None and changed_lines(SENTENCE_MEANS, new) == [expected]
+    after = trace_code(new).trace
+    assert not any(w.code == "unmasked_reduction" and s.step_index == fix.index for s in after.stages
+                   for w in s.warnings)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ((SEEDS / "004_3.txt").read_text(), "replace line 7 by `reshaped_output = bert_output.permute(0, 2, 1)`"),
+        (HEAD + "out = torch.randn(32, 128, 768)\nconv = nn.Conv1d(in_channels=768, out_channels=512, kernel_size=3)\n"
+         "y = conv(out)\n", "out = out.permute(0, 2, 1)"),
+    ],
+    ids=["replace", "insert"],
+)  # fmt: skip
+def test_fix_text_is_in_the_users_names(code, expected):
+    imported = import_code(code)
+    fix = offered_fixes(code)[0]
+    text = fix_text(imported, fix)
+    assert expected in text, text
+    assert "x." not in text.replace("max.", "")

@@ -336,3 +336,25 @@ def test_a_buggy_masked_mean_stays_steps_and_fails_like_torch(checkpoints):
     line = next(a for a in result.lines if a.line == 10)
     assert line.error is not None
     assert "must match the size of tensor b" in line.error["message"]
+
+
+def test_a_hand_written_masked_mean_is_the_apps_mean_kept_as_steps_or_marked_as_pooling(checkpoints):
+    """README "Paste your code": the sentence-transformers mean_pooling stays steps (each line its shape) with a
+    note that it is the app's pooling 'mean' — and the note is true: its last tensor equals the app's pooling
+    'mean' of the same texts. Marked ``# pooling: mean`` (as the export writes it), it is that pooling stage."""
+    import torch
+
+    from core.trace import run_spec
+
+    code = CASES["sentence-transformers-mean-pooling"].code.replace(
+        "sentence_embeddings = F.normalize(sentence_embeddings, p=2, dim=1)\n", ""
+    )
+    imported = import_code(code)
+    assert imported.spec.pooling.value == "none" and imported.spec.steps
+    assert any("the same as the app's pooling 'mean'" in n and "kept as steps" in n for n in imported.notes)
+    ckpt = checkpoints(imported.spec)
+    steps = trace_code(code, ckpt=ckpt, imported=imported).trace
+    app_mean = run_spec(imported.spec.replace(pooling="mean", steps=[]), checkpoint=ckpt)
+    torch.testing.assert_close(steps.tensors[-1], app_mean.tensors[-1], rtol=1e-5, atol=1e-6)
+    marked = import_code(code.replace("def mean_pooling(", "# pooling: mean\ndef mean_pooling("))
+    assert marked.spec.pooling.value == "mean" and marked.spec.steps == ()

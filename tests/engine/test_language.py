@@ -8,6 +8,7 @@ the bound ops must parse back to the same ops; every op of ``OP_NAMES`` appears 
 from __future__ import annotations
 
 import math
+import zlib
 
 import einops
 import pytest
@@ -26,6 +27,10 @@ from core.engine.expr import (
     to_source,
 )
 from core.engine.parse import parse_expr
+
+
+def _gen(call: bytes) -> torch.Generator:
+    return torch.Generator().manual_seed(zlib.crc32(call))
 
 
 def make_env() -> dict[str, torch.Tensor]:
@@ -289,6 +294,14 @@ TABLE = [
     ("ctor", "torch.arange(2, 10, 3)", lambda e: torch.arange(2, 10, 3)),
     ("ctor", "torch.arange(5, dtype=torch.float32) / 5", lambda e: torch.arange(5, dtype=torch.float32) / 5),
     ("ctor", "torch.eye(4)", lambda e: torch.eye(4)),
+    # random constructors draw from their own generator seeded with CRC-32 of "randn(2, 3)" (core.engine.opdef)
+    ("ctor", "torch.randn(2, 3)", lambda e: torch.randn(2, 3, generator=_gen(b"randn(2, 3)"))),
+    ("ctor", "torch.randn((2, x.size(1)))", lambda e: torch.randn((2, 5), generator=_gen(b"randn(2, 5)"))),
+    (
+        "ctor",
+        "torch.rand(x.shape[:2], dtype=torch.float64)",
+        lambda e: torch.rand((2, 5), generator=_gen(b"rand(2, 5)"), dtype=torch.float64),
+    ),
     ("ctor", "torch.eye(2, 3)", lambda e: torch.eye(2, 3)),
     ("ctor", "torch.tensor([0, 2, 4])", lambda e: torch.tensor([0, 2, 4])),
     ("ctor", "torch.tensor([[1.0, 0.0], [0.5, 0.5]])", lambda e: torch.tensor([[1.0, 0.0], [0.5, 0.5]])),

@@ -7,28 +7,39 @@ shape, axes, warnings); the failing line is highlighted with torch's message, th
 Apply fix edits the pipeline and writes the fix into the code (``core.code_import.code_fix``).
 
 State: ``pc_code`` the text area, ``pc_import`` the last ``CodeImport``, ``pc_note`` a message for the code
-panel (a fix that could not be written into the code).
+panel (a fix that could not be written into the code), ``pc_lines`` the last annotation of the code against
+its own pipeline (kept, and labelled, when the pipeline moves away from the code), ``pc_file_gen`` the
+uploader's generation (a new key after each upload lets the uploaded bytes go).
 """
 
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 
 import streamlit as st
 
 from core.code_import import CodeImport, CodeRefused, LineStatus, import_code
 from core.code_import.annotate import LineShape, annotate
-from core.code_import.code_fix import fix_code
+from core.code_import.code_fix import fix_code, fix_text
+from core.code_import.guard import MAX_CODE_CHARS
 from core.errors import SpecError
 from core.fixes import Fix, apply_fix
 from core.model.checkpoints import CHECKPOINT_CHOICES
 from core.spec import MAX_LENGTH_LIMIT, LayerStep, Spec
 from ui.common import OTHER
 from ui.pipeline.state import TORCH_DEFAULTS, current_spec_dict, load_spec, remember
+from ui.safe_text import code as code_span
+from ui.safe_text import markdown
 
 PC_CODE, PC_IMPORT, PC_FILE, PC_NOTE, PC_CHOICE = "pc_code", "pc_import", "pc_file", "pc_note", "pc_checkpoint"
-MAX_UPLOAD_BYTES = 1_000_000  # read this much of a file; the importer refuses pastes over its own limit
+PC_LINES, PC_FILE_GEN = "pc_lines", "pc_file_gen"
+# A file is refused by its size in bytes before it is read: UTF-8 spends at most 4 bytes a character, so a
+# file over 4 × the importer's character limit cannot fit it. The uploader's own limit (whole megabytes) is the
+# smallest one that lets every acceptable file through.
+MAX_UPLOAD_BYTES = 4 * MAX_CODE_CHARS
+UPLOAD_LIMIT_MB = -(-MAX_UPLOAD_BYTES // 1_000_000)
 PLACEHOLDER = """import torch
 import torch.nn as nn
 
@@ -50,15 +61,16 @@ def _import(override: str | None = None) -> None:
     """Import the text area's code; on success the pipeline becomes the imported one."""
     ss = st.session_state
     ss.pop(PC_NOTE, None)
+    ss.pop(PC_LINES, None)
     try:
         result = import_code(str(ss.get(PC_CODE, "")), override)
     except CodeRefused as e:
         ss[PC_IMPORT] = None
-        ss["pl_flash"] = ("error", f"**The code was refused:** {e}")
+        ss["pl_flash"] = ("error", f"The code was refused: {e}")  # the page shows flashes through markdown()
         return
     ss[PC_IMPORT] = result
     if result.spec is None:
-        ss["pl_flash"] = ("error", f"**Nothing to trace in this code:** {result.problem}")
+        ss["pl_flash"] = ("error", f"Nothing to trace in this code: {result.problem}")
         return
     remember(current_spec_dict(), "Import code")
     load_spec(result.spec.to_dict())
@@ -83,18 +95,45 @@ def _pick_checkpoint(spec: Spec) -> None:
         ss["model_custom"] = name
 
 
+def _file_key() -> str:
+    return f"{PC_FILE}_{st.session_state.get(PC_FILE_GEN, 0)}"
+
+
 def _load_file() -> None:
-    upload = st.session_state.get(PC_FILE)
+    """Read an uploaded .py into the text area and import it; refused by size before it is read."""
+    ss = st.session_state
+    key = _file_key()
+    upload = ss.get(key)
     if upload is None:
         return
-    data = upload.getvalue()[: MAX_UPLOAD_BYTES + 1]
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        st.session_state["pl_flash"] = ("error", f"**{upload.name} is not UTF-8 text:** nothing was imported.")
+    ss[PC_FILE_GEN] = ss.get(PC_FILE_GEN, 0) + 1  # a fresh uploader next run: this upload's bytes are let go
+    ss.pop(key, None)
+    text = read_upload(upload.name, upload.size, upload.getvalue)
+    if isinstance(text, tuple):
+        ss["pl_flash"] = text
         return
-    st.session_state[PC_CODE] = text
+    ss[PC_CODE] = text
     _import()
+
+
+def read_upload(name: str, size: int, read: Any) -> str | tuple[str, str]:
+    """An uploaded file's text, or the ``("error", message)`` flash that refuses it.
+
+    ``size`` (bytes) is checked before ``read()`` is called, so a file too large is never read or decoded;
+    the text is checked against the importer's character limit (``core.code_import.guard.MAX_CODE_CHARS``)
+    and named with its real length.
+    """
+    if size > MAX_UPLOAD_BYTES:
+        return ("error", f"{name} is {size:,} bytes: over the limit of {MAX_CODE_CHARS:,} characters of code. "
+                         "Nothing was imported; paste the part with the tensors.")  # fmt: skip
+    try:
+        text = read().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return ("error", f"{name} is not UTF-8 text: nothing was imported.")
+    if len(text) > MAX_CODE_CHARS:
+        return ("error", f"{name} is {len(text):,} characters long: over the limit of {MAX_CODE_CHARS:,} "
+                         "characters of code. Nothing was imported; paste the part with the tensors.")  # fmt: skip
+    return text
 
 
 def _clear() -> None:
@@ -102,6 +141,7 @@ def _clear() -> None:
     ss[PC_CODE] = ""
     ss[PC_IMPORT] = None
     ss.pop(PC_NOTE, None)
+    ss.pop(PC_LINES, None)
 
 
 def _choose_checkpoint() -> None:
@@ -131,10 +171,12 @@ def fix_pasted_code(spec_dict: dict[str, Any], fix: Fix) -> None:
     new = fix_code(imported, fix)
     if new is None:
         ss[PC_NOTE] = (
-            f"The fix ({fix.description}) is applied to the pipeline, but it could not be written into your "
-            "code faithfully: the pipeline's own code is under Share & export."
+            f"The fix ({fix_text(imported, fix)}) is applied to the pipeline, but it could not be written into "
+            "your code faithfully, so your code is unchanged. The shapes below are your code's as imported, "
+            "before the fix; the fixed pipeline runs in the stage table, and its own code is under Share & export."
         )
         return
+    ss.pop(PC_LINES, None)
     ss[PC_CODE] = new
     try:
         ss[PC_IMPORT] = import_code(new, imported.checkpoint_override)
@@ -165,7 +207,14 @@ def paste_panel() -> None:
         with st.container(horizontal=True, vertical_alignment="center", gap="small"):
             st.button("Import and trace", key="pc_go", type="primary", icon=":material/play_arrow:", on_click=_import)
             st.button("Clear", key="pc_clear", icon=":material/delete:", on_click=_clear)
-        st.file_uploader("…or load a .py file", type=["py", "txt"], key=PC_FILE, on_change=_load_file)
+        st.file_uploader(
+            "…or load a .py file",
+            type=["py", "txt"],
+            key=_file_key(),
+            on_change=_load_file,
+            max_upload_size=UPLOAD_LIMIT_MB,
+            help=f"Up to {MAX_CODE_CHARS:,} characters of code",
+        )
 
 
 def code_panel(spec: Spec | None, trace: Any) -> None:
@@ -176,16 +225,16 @@ def code_panel(spec: Spec | None, trace: Any) -> None:
         return
     st.markdown("#### Your code, line by line")
     if ss.get(PC_NOTE):
-        st.info(ss[PC_NOTE], icon=":material/auto_fix_high:")
+        st.info(markdown(ss[PC_NOTE]), icon=":material/auto_fix_high:")
     for note in imported.notes:
-        st.caption(f":material/info: {html.escape(note)}")
+        st.caption(f":material/info: {markdown(note)}")
     if len(imported.checkpoint_choices) > 1 and imported.spec is not None:
         options = [c for c, _ in imported.checkpoint_choices]
         labels = dict(imported.checkpoint_choices)
         current = imported.spec.checkpoint if imported.spec.checkpoint in options else options[0]
         ss[PC_CHOICE] = current
         st.selectbox(
-            f"The code loads `{imported.checkpoint_named}` — run it on",
+            f"The code loads {code_span(imported.checkpoint_named)} — run it on",
             options,
             key=PC_CHOICE,
             format_func=lambda c: labels.get(c, c),
@@ -195,8 +244,9 @@ def code_panel(spec: Spec | None, trace: Any) -> None:
     if spec is not None and read_for is not None and spec.uses_model and spec.checkpoint != read_for:
         with st.container(horizontal=True, vertical_alignment="center"):
             st.info(
-                f"The sidebar now runs **{spec.checkpoint}**; the code was read for **{imported.spec.checkpoint}** "
-                "(sizes such as `config.hidden_size` come from the checkpoint).",
+                f"The sidebar now runs **{markdown(spec.checkpoint)}**; the code was read for "
+                f"**{markdown(imported.spec.checkpoint)}** (sizes such as `config.hidden_size` come from the "
+                "checkpoint).",
                 icon=":material/swap_horiz:",
             )
             st.button(
@@ -207,15 +257,21 @@ def code_panel(spec: Spec | None, trace: Any) -> None:
             )
     current = spec is not None and imported.spec is not None and same_pipeline(spec.to_dict(), imported.spec.to_dict())
     if imported.spec is None or trace is None or not current:
-        if imported.spec is not None:
+        kept = ss.get(PC_LINES)
+        if imported.spec is not None and not ss.get(PC_NOTE):
             st.info(
-                "The pipeline was edited after the import, so the shapes below are not your code's any more. "
-                "Press **Import and trace** to read the code again; the pipeline's own code is under Share & export.",
+                "The pipeline was edited after the import, so it no longer runs your code as written. The shapes "
+                "below are your code's as imported"
+                + ("" if kept else " (not run yet)")
+                + ". Press **Import and trace** to read the code again; the pipeline's own code is under Share "
+                "& export.",
                 icon=":material/edit_note:",
             )
-        st.html(annotated_html(imported.source, [LineShape(n) for n in imported.lines]))
+        shown = kept if kept is not None else [LineShape(n) for n in imported.lines]
+        st.html(annotated_html(imported.source, shown, stale=kept is None))
         return
     lines = annotate(imported, trace)
+    ss[PC_LINES] = lines  # the last good annotation: kept while the pipeline runs something else
     st.html(annotated_html(imported.source, lines))
     _fix_rows(imported, trace, spec.to_dict())  # type: ignore[union-attr]
 
@@ -234,7 +290,7 @@ def _fix_rows(imported: CodeImport, trace: Any, spec_dict: dict[str, Any]) -> No
                 items.append((f"Line {line}: warning" if line else "Warning", w.fix))
     for n, (where, fix) in enumerate(items):
         cols = st.columns([3, 1], vertical_alignment="center")
-        cols[0].markdown(f"**{where}** — fix: {html.escape(fix.description)}")
+        cols[0].markdown(f"**{where}** — fix: {markdown(fix_text(imported, fix))}")
         with cols[1]:
             st.button(
                 "Apply fix",
@@ -291,12 +347,25 @@ _CSS = """
 .se-code .nu-r{color:#d9480f}
 .se-code .w{color:#8f5e00}
 .se-code .note{color:#868e96}
+.se-code code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:#f1f3f5;padding:0 3px;
+  border-radius:3px;font-size:12px}
 </style>
 """
 
 
-def _annotation(a: LineShape) -> str:
-    e = html.escape
+def _code_html(text: str) -> str:
+    """Escaped text whose backtick spans (core's messages quote code that way) become ``<code>``."""
+    parts = re.split(r"(`+)(.+?)\1", str(text))
+    out = []
+    for i in range(0, len(parts), 3):
+        out.append(html.escape(parts[i]))
+        if i + 2 < len(parts):
+            out.append(f"<code>{html.escape(parts[i + 2])}</code>")
+    return "".join(out)
+
+
+def _annotation(a: LineShape, stale: bool = False) -> str:
+    e = _code_html
     if a.status is LineStatus.NOT_UNDERSTOOD:
         return f"<span class='nu-r'>not understood: {e(a.reason)}</span>"
     if a.status is LineStatus.NO_EFFECT:
@@ -307,6 +376,8 @@ def _annotation(a: LineShape) -> str:
         return f"<span class='muted'>{e(a.reason[:90])}</span>"
     if a.error is not None:
         return "<span class='bad'>✗ fails here</span>"
+    if a.shape is None and stale:  # not run against this code: say what the line is, not that it was missed
+        return f"<span class='muted'>{e(a.reason[:90])}</span>"
     if a.shape is None:
         return f"<span class='muted'>{e(a.extras or 'not reached')}</span>"
     lead = {"tokens": "input_ids, attention_mask ", "layer": "builds the layer → ", "part": "part of the pooling → ",
@@ -319,7 +390,7 @@ def _annotation(a: LineShape) -> str:
 
 
 def _details(a: LineShape) -> list[str]:
-    e = html.escape
+    e = _code_html
     out = []
     if a.error is not None:
         out.append(f"<span class='bad'>torch: {e(a.error['message'])}</span>")
@@ -332,8 +403,12 @@ def _details(a: LineShape) -> list[str]:
     return out
 
 
-def annotated_html(source: str, lines: list[LineShape]) -> str:
-    """The code as an HTML table: line number, code, and the shape after each statement (on its last line)."""
+def annotated_html(source: str, lines: list[LineShape], stale: bool = False) -> str:
+    """The code as an HTML table: line number, code, and the shape after each statement (on its last line).
+
+    ``stale``: the lines were not run against this code (the pipeline was edited before any run): a line
+    without a shape says what it is instead of "not reached".
+    """
     text = source.replace("\r\n", "\n").split("\n")
     while text and not text[-1].strip():
         text.pop()
@@ -350,7 +425,7 @@ def annotated_html(source: str, lines: list[LineShape]) -> str:
             cls += " err"
         elif a is not None and a.warnings:
             cls += " warn"
-        note = _annotation(a) if last and a is not None else ""
+        note = _annotation(a, stale) if last and a is not None else ""
         rows.append(
             f"<tr class='{cls}' data-line='{n}'><td class='n'>{n}</td><td class='c'>{html.escape(code) or ' '}</td>"
             f"<td class='a'>{note}</td></tr>"
