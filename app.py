@@ -1,8 +1,9 @@
 """Shape Explorer: entry point. Page config, the room's CSS and presenter mode, navigation over pages/.
 
 Every page has its own path: the overview is the default page at ``/`` (Streamlit serves the default page at
-the root and ignores its url_path), so ``/pipeline``, ``/pooling``, ``/reshape-lab``, ``/lessons`` and
-``/teacher`` are each a real address — a link to any of them never lands on "Page not found".
+the root only and answers its url_path with "Page not found", so it has none; ``/home`` is a hidden page that
+forwards to ``/``), so ``/pipeline``, ``/pooling``, ``/reshape-lab``, ``/lessons`` and ``/teacher`` are each a
+real address — a link to any of them never lands on "Page not found".
 """
 
 import os
@@ -26,8 +27,18 @@ room.sync_presenting()
 presenting = room.presenting()
 style.apply(presenting)
 
+# the default page is served at "/" only: Streamlit answers its url_path with "Page not found", so it has none
+OVERVIEW = st.Page("pages/home.py", title="Overview", icon=":material/home:", url_path="", default=True)
+
+
+def _home_alias() -> None:
+    """``/home`` (what people type, and the Overview's address in older links) opens the Overview at ``/``."""
+    st.switch_page(OVERVIEW, query_params=st.query_params.to_dict())
+
+
 PAGES = [
-    st.Page("pages/home.py", title="Overview", icon=":material/home:", url_path="home", default=True),
+    OVERVIEW,
+    st.Page(_home_alias, title="Overview", url_path="home", visibility="hidden"),
     st.Page("pages/pipeline.py", title="Pipeline Explorer", icon=":material/account_tree:", url_path="pipeline"),
     st.Page("pages/pooling.py", title="Pooling comparison", icon=":material/scatter_plot:", url_path="pooling"),
     st.Page("pages/reshape-lab.py", title="Reshape Lab", icon=":material/grid_on:", url_path="reshape-lab"),

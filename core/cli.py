@@ -206,6 +206,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
+    from core.analysis.samples import is_blank
     from core.model.checkpoints import load_checkpoint
     from core.model.embed import DEFAULT_TOKEN_BUDGET, embed_texts
     from core.spec import DEFAULT_CHECKPOINT, MAX_LENGTH_LIMIT, MIN_MAX_LENGTH, Pooling
@@ -214,8 +215,16 @@ def cmd_embed(args: argparse.Namespace) -> int:
     texts = [line.rstrip("\r") for line in raw.split("\n")]
     if texts and texts[-1] == "":
         texts.pop()  # trailing newline
-    if not texts:
+    blank = [n for n, t in enumerate(texts, start=1) if is_blank(t)]
+    if len(blank) == len(texts):  # nothing, or only blank lines (spaces, tabs, zero-width characters)
         raise UsageError(f"{args.texts_file} holds no text (one text per line)")
+    if blank:  # kept, so row i of the output stays line i of the file
+        shown = ", ".join(map(str, blank[:5])) + (f" and {len(blank) - 5} more" if len(blank) > 5 else "")
+        print(
+            f"note: line(s) {shown} of {args.texts_file} are blank; each is embedded as an empty text so that "
+            "row i of the output stays line i",
+            file=sys.stderr,
+        )
     if not MIN_MAX_LENGTH <= args.max_length <= MAX_LENGTH_LIMIT:
         raise UsageError(
             f"--max-length must be within {MIN_MAX_LENGTH}..{MAX_LENGTH_LIMIT} "

@@ -153,3 +153,41 @@ def test_out_of_memory_is_one_clear_line(error, monkeypatch, capsys, tmp_path):
     assert cli_module.main(["trace", "--spec", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ran out of memory") and "internal error" not in err and "\n" not in err
+
+
+# --- texts files that hold nothing to embed ------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "content",
+    [
+        "",  # the empty file: the reference wording
+        "\n",
+        "\n\n\n",  # the issue: three blank lines were embedded as three empty texts
+        "  \n\t\n   ",
+        "\r\n\r\n",  # Windows line ends
+        "\ufeff\n\n",  # a byte-order mark and nothing else
+        "\u200b\n\u2060 \n\u3000\n",  # zero-width space, word joiner, ideographic space: nothing visible
+    ],
+)
+def test_embed_refuses_a_file_of_blank_lines_like_an_empty_file(content, monkeypatch, capsys, tmp_path):
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model must not be loaded for a file without text")
+
+    monkeypatch.setattr("core.model.checkpoints.load_checkpoint", no_model)
+    path = tmp_path / "texts.txt"
+    path.write_bytes(content.encode("utf-8"))
+    assert cli_module.main(["embed", "--texts-file", str(path), "--out", str(tmp_path / "o.npy")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {path} holds no text (one text per line)\n"
+    assert not (tmp_path / "o.npy").exists()
+
+
+def test_embed_keeps_blank_lines_between_texts_as_rows_and_says_so(tmp_path):
+    path = tmp_path / "texts.txt"
+    path.write_text("first text\n\nthird text\n   \n")
+    out = tmp_path / "o.npy"
+    r = cli(
+        "embed", "--texts-file", str(path), "--out", str(out), "--checkpoint", "random:bert-tiny", "--pooling", "cls"
+    )
+    assert r.returncode == 0, r.stderr
+    assert np.load(out).shape == (4, 128)  # row i = line i
+    assert f"note: line(s) 2, 4 of {path} are blank; each is embedded as an empty text" in r.stderr

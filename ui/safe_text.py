@@ -19,7 +19,10 @@ before it meets ``st.markdown`` / ``st.caption`` / ``st.info`` / ``st.error`` / 
 
 from __future__ import annotations
 
+import html
 import re
+
+from core.figures.html_text import code_breaks
 
 # CommonMark: any ASCII punctuation may be backslash-escaped; escaping all of them leaves nothing to interpret
 _PUNCT = re.compile(r"([!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~])")
@@ -42,6 +45,34 @@ def code(value: object, limit: int = MAX_CHARS) -> str:
     return f"{fence} {s} {fence}"  # the padding spaces are stripped by Markdown; they keep ` off the fence
 
 
+def code_spans(value: str) -> list[tuple[bool, str]]:
+    """``value`` cut into ``(is_code, piece)`` parts by CommonMark's pairing of backtick runs: a run opens a
+    code span that the next run of the same length closes (``piece`` keeps its backticks); an unmatched run is
+    literal text. The one rule behind ``markdown`` and ``html_message``.
+
+    >>> code_spans("use `x.t()` or ``a`b``, not ` alone")
+    [(False, 'use '), (True, '`x.t()`'), (False, ' or '), (True, '``a`b``'), (False, ', not ` alone')]
+    """
+    out: list[tuple[bool, str]] = []
+    pos = 0
+    runs = list(_BACKTICKS.finditer(value))
+    i = 0
+    while i < len(runs):
+        opener = runs[i]
+        closer = next((r for r in runs[i + 1 :] if len(r.group()) == len(opener.group())), None)
+        if closer is None:  # an unmatched run is literal text (CommonMark)
+            i += 1
+            continue
+        if opener.start() > pos:
+            out.append((False, value[pos : opener.start()]))
+        out.append((True, value[opener.start() : closer.end()]))
+        pos = closer.end()
+        i = runs.index(closer) + 1
+    if pos < len(value) or not out:
+        out.append((False, value[pos:]))
+    return out
+
+
 def markdown(value: object, limit: int = 4 * MAX_CHARS) -> str:
     r"""A core message with its backtick code spans kept (CommonMark pairing) and all other punctuation escaped.
 
@@ -50,21 +81,29 @@ def markdown(value: object, limit: int = 4 * MAX_CHARS) -> str:
     """
     s = str(value)
     s = s if len(s) <= limit else s[: limit - 1] + "…"
-    out: list[str] = []
-    pos = 0
-    runs = list(_BACKTICKS.finditer(s))
-    i = 0
-    while i < len(runs):
-        opener = runs[i]
-        closer = next((r for r in runs[i + 1 :] if len(r.group()) == len(opener.group())), None)
-        if closer is None:  # an unmatched run is literal text (CommonMark): escape it
-            i += 1
+    # a code span verbatim: nothing inside is interpreted; everything else escaped
+    return "".join(piece if is_code else _escape(piece) for is_code, piece in code_spans(s))
+
+
+def html_message(value: object, limit: int = 4 * MAX_CHARS, breaks: bool = True) -> str:
+    """A core message as HTML for our own HTML blocks (the stage table): everything HTML-escaped first, then
+    each backtick code span (the pairing of ``markdown``) becomes ``<code>``; with ``breaks`` a code span may
+    wrap only between tokens (``code_breaks``).
+
+    >>> html_message("use `x[:, -1]` <b>not</b> `a`")
+    'use <code>x[:, -1]</code> &lt;b&gt;not&lt;/b&gt; <code>a</code>'
+    """
+    s = str(value)
+    s = s if len(s) <= limit else s[: limit - 1] + "…"
+    out = []
+    for is_code, piece in code_spans(s):
+        if not is_code:
+            out.append(html.escape(piece))
             continue
-        out.append(_escape(s[pos : opener.start()]))
-        out.append(s[opener.start() : closer.end()])  # the code span, verbatim: nothing inside is interpreted
-        pos = closer.end()
-        i = runs.index(closer) + 1
-    out.append(_escape(s[pos:]))
+        inner = piece.strip("`")
+        if inner.startswith(" ") and inner.endswith(" ") and inner.strip():
+            inner = inner[1:-1]  # CommonMark: one padding space each side is stripped
+        out.append(f"<code>{code_breaks(inner) if breaks else html.escape(inner)}</code>")
     return "".join(out)
 
 

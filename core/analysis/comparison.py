@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from core.analysis.cells import safe_cell
 from core.analysis.neighbours import Neighbour, nearest
 from core.analysis.projection import Projection, pca
 from core.analysis.samples import InputError, LabelledTexts, decode_upload, parse_csv, parse_labelled_text
@@ -290,22 +291,6 @@ def read_upload(filename: str, data: bytes) -> LabelledTexts:
 
 
 # --- export ----------------------------------------------------------------------------------------
-# OWASP "CSV Injection": a cell starting with one of these is read as a formula by spreadsheet programs
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value: str) -> str:
-    """A text cell a spreadsheet shows as text: one starting with = + - @ tab or CR gets a leading ``'``.
-
-    OWASP's rule for CSV injection (owasp.org/www-community/attacks/CSV_Injection); the csv module quotes the
-    rest. Applied to every cell that holds user text (texts, labels), never to our numbers.
-
-    >>> [safe_cell(v) for v in ("=1+2", "-1", "@SUM(A1)", "fine")]
-    ["'=1+2", "'-1", "'@SUM(A1)", 'fine']
-    """
-    return "'" + value if value.startswith(FORMULA_START) else value
-
-
 def export_zip(c: Comparison) -> bytes:
     """A zip with one ``<strategy>.npy`` ``(N, D)`` float32 per strategy, ``texts.tsv`` (row, label, text;
     cells neutralised by ``safe_cell``) and ``info.json`` (checkpoint, layer, max_length, scores)."""

@@ -5,7 +5,9 @@ The projector (projector.tensorflow.org, "Load" -> step 1 vectors, step 2 metada
 - ``vectors.tsv``: one vector per line, the D values separated by tabs, no header;
 - ``metadata.tsv``: one line per vector in the same order; with more than one column the first line is
   the header (here ``text<TAB>label``). A tab or line break inside a text would shift every later row, so
-  they become spaces.
+  they become spaces. People also open this .tsv in a spreadsheet: a cell starting with ``=``, ``+``, ``-``
+  or ``@`` gets a leading ``'`` (``core.analysis.cells.safe_cell``, the rule of the .csv export), which the
+  projector shows as one more character of the text.
 
 Example::
 
@@ -25,6 +27,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from core.analysis.cells import safe_cell
+
 METADATA_HEADER = ("text", "label")
 NO_LABEL = "(none)"
 _BREAKS = re.compile(r"[\t\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]+")  # everything str.splitlines() splits on, and tab
@@ -43,8 +47,9 @@ def vectors_tsv(X: np.ndarray) -> bytes:
 
 
 def one_line(text: str) -> str:
-    """A text as one metadata cell: tabs and line breaks become single spaces."""
-    return _BREAKS.sub(" ", text).strip() or " "
+    """A text as one metadata cell: tabs and line breaks become single spaces; a formula-looking start
+    (``=``, ``+``, ``-``, ``@`` after the spaces are stripped) gets a leading ``'`` (``safe_cell``)."""
+    return safe_cell(_BREAKS.sub(" ", text).strip()) or " "
 
 
 def metadata_tsv(texts: Sequence[str], labels: Sequence[str] | None) -> bytes:

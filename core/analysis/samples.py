@@ -17,6 +17,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,6 +143,24 @@ def decode_upload(data: bytes) -> str:
     return text
 
 
+# what a blank line is made of: whitespace, control characters and invisible format characters (zero-width space
+# U+200B, word joiner U+2060, the byte-order mark U+FEFF...): Unicode general categories Zs, Zl, Zp, Cc and Cf
+_INVISIBLE = frozenset(("Zs", "Zl", "Zp", "Cc", "Cf"))
+
+
+def is_blank(text: str) -> bool:
+    """True when ``text`` shows nothing: only whitespace, control or invisible format characters (or nothing).
+
+    ``str.strip()`` alone keeps a line of zero-width spaces or a stray byte-order mark, which would become an
+    "empty" text that looks like nothing to the person who typed it.
+
+    >>> [is_blank(t) for t in ("", "  \t", "\u200b\ufeff", " a ", "\u3000")]
+    [True, True, True, False, True]
+    """
+    stripped = text.strip()
+    return not stripped or all(unicodedata.category(ch) in _INVISIBLE for ch in stripped)
+
+
 def parse_labelled_text(raw: str) -> LabelledTexts:
     """Parse pasted text: one ``label<TAB>text`` per line, or one plain text per line (no labels).
 
@@ -153,7 +172,7 @@ def parse_labelled_text(raw: str) -> LabelledTexts:
     if len(raw.encode("utf-8", errors="replace")) > MAX_UPLOAD_BYTES:
         raise InputError(f"the input is too big; the limit is {MAX_UPLOAD_BYTES:,} bytes")
     lines = raw.splitlines()
-    rows = [(number, line) for number, line in enumerate(lines, start=1) if line.strip()]
+    rows = [(number, line) for number, line in enumerate(lines, start=1) if not is_blank(line)]
     if not rows:
         raise InputError("no texts: the input is empty or has only blank lines; enter one text per line")
     _check_count(len(rows), "lines")
@@ -173,9 +192,9 @@ def parse_labelled_text(raw: str) -> LabelledTexts:
         if labelled:
             label, text = line.split("\t", 1)
             label, text = label.strip(), text.strip()
-            if not label:
+            if is_blank(label):
                 raise InputError(f"line {number} has an empty label before the tab")
-            if not text:
+            if is_blank(text):
                 raise InputError(f"line {number} has a label ({label!r}) but no text after the tab")
             labels.append(label)
         else:
@@ -195,14 +214,14 @@ def parse_csv(data: bytes) -> LabelledTexts:
     Rows with an empty text are skipped (with a note).
     """
     raw = decode_upload(data)
-    header_line = next((line for line in raw.splitlines() if line.strip()), "")
+    header_line = next((line for line in raw.splitlines() if not is_blank(line)), "")
     delimiter = max(",;\t", key=header_line.count) if any(c in header_line for c in ",;\t") else ","
     try:
         table = [row for row in csv.reader(io.StringIO(raw, newline=""), delimiter=delimiter)]
     except csv.Error as exc:
         raise InputError(f"malformed CSV: {exc}") from None
 
-    numbered = [(number, row) for number, row in enumerate(table, start=1) if any(c.strip() for c in row)]
+    numbered = [(number, row) for number, row in enumerate(table, start=1) if not all(is_blank(c) for c in row)]
     if not numbered:
         raise InputError("the file is empty: expected a header row with a 'text' column and at least one row")
     _, header = numbered[0]
@@ -227,12 +246,12 @@ def parse_csv(data: bytes) -> LabelledTexts:
     skipped = 0
     for number, row in body:
         text = row[text_col].strip() if text_col < len(row) else ""
-        if not text:
+        if is_blank(text):
             skipped += 1
             continue
         if label_col is not None:
             label = row[label_col].strip() if label_col < len(row) else ""
-            if not label:
+            if is_blank(label):
                 raise InputError(
                     f"line {number} has a text but an empty 'label'; fill it in or remove the label column"
                 )

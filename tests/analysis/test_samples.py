@@ -56,6 +56,20 @@ def test_blank_lines_skipped_with_note():
     assert data.notes == ("2 blank line(s) skipped",)
 
 
+def test_invisible_lines_are_blank_too():
+    data = parse_labelled_text("one\n\u200b\n\ufeff \ntwo\u200b\n")
+    assert data.texts == ("one", "two\u200b")  # a text with letters keeps its characters
+    assert data.notes == ("2 blank line(s) skipped",)
+
+
+def test_csv_rows_with_an_invisible_text_are_skipped():
+    data = parse_csv("text,label\n\u200b,pos\nfine,neg\n".encode())
+    assert data.texts == ("fine",) and data.labels == ("neg",)
+    assert data.notes == ("1 row(s) with an empty 'text' skipped",)
+    with pytest.raises(InputError, match="no texts: the CSV has a header row but no data rows"):
+        parse_csv("text\n\u200b\n\u3000\n".encode())
+
+
 def test_long_text_truncated_with_note():
     data = parse_labelled_text("short\n" + "x" * (MAX_CHARS_PER_TEXT + 5))
     assert len(data.texts[1]) == MAX_CHARS_PER_TEXT
@@ -67,6 +81,9 @@ def test_long_text_truncated_with_note():
     [
         ("", "only blank lines"),
         ("\n  \n\t\n", "only blank lines"),
+        ("\u200b\n\ufeff\n\u2060\u3000\n", "only blank lines"),  # nothing visible: zero-width characters, BOM
+        ("pos\t\u200b\n", "line 1 has a label ('pos') but no text"),
+        ("\u200b\ttext\n", "line 1 has an empty label"),
         ("pos\tgood\njust text\n", "line(s) 2 have no tab"),
         ("\tno label\n", "line 1 has an empty label"),
         ("pos\t   \n", "line 1 has a label ('pos') but no text"),

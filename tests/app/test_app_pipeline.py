@@ -579,7 +579,7 @@ def test_named_steps_show_their_names_and_layer_siblings_survive_a_rerun():
     _ok(at)
     assert "Runs: final shape `(2, 6)`" in _texts(at.success)
     html = _html(at)
-    for title in ("step 1 → out, h, c", "step 2 → w", "<td>step 3</td>"):
+    for title in ("step 1 → out, h, c", "step 2 → w", "<td class='name'>step 3</td>"):
         assert title in html, title
     assert any("binds `out, (h, c)`" in c for c in _texts(at.caption))
     at.number_input(key="pl_p0_hidden_size").set_value(4).run()  # the widgets rebuild the step

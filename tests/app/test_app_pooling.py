@@ -148,6 +148,20 @@ def test_malformed_paste_is_refused_with_the_line(at):
     )
 
 
+@pytest.mark.parametrize("paste", ["\n\n\n", "  \n\t\n", "\u200b\n\ufeff\n\u3000\n"])
+def test_a_paste_of_blank_lines_is_refused_like_an_empty_one(at, paste):
+    """Blank lines, also ones made of zero-width characters, are no texts: the page says so and encodes nothing."""
+    ckpt = bundled()
+    calls = ckpt.forward_calls
+    at.text_area(key="po_text").set_value(paste)
+    at.button(key="FormSubmitter:po_paste_form-Compare these texts").click().run()
+    assert not at.exception and charts(at) == 0
+    message = shown(at.error[0].value)
+    assert "The pasted text was refused" in message
+    assert "no texts: the input is empty or has only blank lines; enter one text per line" in message
+    assert ckpt.forward_calls == calls
+
+
 @pytest.mark.parametrize(
     ("name", "data", "fragment"),
     [

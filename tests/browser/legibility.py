@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 
 CHECK_JS = r"""
-() => {
+(extraRoots) => {
   const out = {truncated: [], broken: [], small_text: [], overlap: []};
   const visible = (el) => {
     const r = el.getBoundingClientRect();
@@ -49,7 +49,8 @@ CHECK_JS = r"""
   const textRoots = document.querySelectorAll(
     "[data-testid='stWidgetLabel'], button, a, h1, h2, h3, h4, h5, h6, " +
     "[data-testid='stMarkdownContainer'] p, [data-testid='stMarkdownContainer'] li, " +
-    "[data-testid='stCaptionContainer'], [data-testid='stTable'] td, [data-testid='stTable'] th");
+    "[data-testid='stCaptionContainer'], [data-testid='stTable'] td, [data-testid='stTable'] th" +
+    (extraRoots ? ", " + extraRoots : ""));
   const seen = new Set();
   for (const root of textRoots) {
     if (!visible(root) || root.closest('.js-plotly-plot')) continue;
@@ -101,9 +102,12 @@ CHECK_JS = r"""
 """
 
 
-def legibility_problems(page) -> dict[str, list[str]]:
-    """Run CHECK_JS in ``page``; the four lists (empty when the page reads well)."""
-    return page.evaluate(CHECK_JS)
+def legibility_problems(page, extra_roots: str = "") -> dict[str, list[str]]:
+    """Run CHECK_JS in ``page``; the four lists (empty when the page reads well).
+
+    ``extra_roots``: a CSS selector of more text to check for words broken inside (e.g. our own HTML tables,
+    ``.pl-table td``); a ``<wbr>`` splits a text node, so a break there is never counted as inside a word."""
+    return page.evaluate(CHECK_JS, extra_roots)
 
 
 def summary(problems: dict[str, list[str]]) -> str:

@@ -1,7 +1,8 @@
 """Pipeline Explorer tables as light HTML: the stage table and the torchinfo-style layer summary.
 
 Plain HTML tables (no data-grid library to load on the first view) that wrap long cells instead of being
-cut off at the right; every cell is HTML-escaped.
+cut off at the right: code wraps only between tokens, a stage's warnings take a full-width row under it, and
+the table scrolls sideways inside its box as the last resort. Every cell is HTML-escaped.
 """
 
 from __future__ import annotations
@@ -11,22 +12,36 @@ from typing import Any
 
 import streamlit as st
 
+from core.diagnosis.titles import finding_title
+from core.figures.html_text import code_breaks
 from core.summary import human_bytes, megabytes, summarize
+from ui.safe_text import html_message
 
+MAX_STEP_CHARS = 160  # a longer step is shortened in the table (whole on hover; the shape flow shows it all)
 TABLE_STYLE = """
 <style>
+.pl-wrap {overflow-x: auto; max-width: 100%;}
 .pl-table {width: 100%; border-collapse: collapse; font-size: 14px; table-layout: auto;}
-.pl-table th {text-align: left; font-weight: 600; color: #3d4450; background: #f4f6fb; padding: 5px 8px;
+.pl-table th {text-align: left; font-weight: 600; color: #3d4450; background: #f4f6fb; padding: 5px 6px;
   border-bottom: 1px solid #d8dce6; white-space: nowrap;}
-.pl-table td {padding: 4px 8px; border-bottom: 1px solid #eef0f4; vertical-align: top; white-space: nowrap;}
+.pl-table td {padding: 4px 6px; border-bottom: 1px solid #eef0f4; vertical-align: top; white-space: nowrap;}
 .pl-table td.num, .pl-table th.num {text-align: right;}
+.pl-table td.name {white-space: normal; min-width: 6.5ch;}
 .pl-table td.mono {font-family: "Source Code Pro", monospace; font-size: 13px; white-space: normal;
-  overflow-wrap: anywhere; min-width: 12ch; max-width: 28ch;}
+  overflow-wrap: normal; word-break: normal; min-width: 14ch; max-width: 36ch;}
 .pl-table td.shape {font-family: "Source Code Pro", monospace; font-size: 13px;}
-.pl-table td.prose {white-space: normal; min-width: 14ch;}
-.pl-table td.warn {color: #a0520a; white-space: normal; min-width: 24ch;}
+.pl-table td.shape span {font-family: "Source Sans", sans-serif; font-size: 13px;}
+.pl-table td.shape span.ok {color: #5c6370;}
+.pl-table td.shape span.no {color: #a0520a; font-weight: 600;}
+.pl-table td.prose {white-space: normal; overflow-wrap: normal; min-width: 12ch;}
+.pl-table tr.has-warn td {border-bottom: none;}
+.pl-table tr.pl-warn td {white-space: normal; overflow-wrap: normal; color: #8a4508; padding: 0 6px 6px 6px;}
+.pl-table tr.pl-warn div {background: #fff8e6; border-left: 3px solid #e8a33d; border-radius: 3px;
+  padding: 3px 8px; margin: 2px 0;}
+.pl-table tr.pl-warn code {font-family: "Source Code Pro", monospace; font-size: 13px; color: #5c3a0b;
+  background: #fdebc8; padding: 0 3px; border-radius: 3px; overflow-wrap: normal;}
+.pl-table caption {caption-side: bottom; text-align: left; color: #5c6370; font-size: 13px; padding-top: 4px;}
 .pl-table tfoot td {font-weight: 600; border-top: 2px solid #d8dce6; border-bottom: none;}
-.pl-wrap {overflow-x: auto;}
 </style>
 """
 
@@ -36,27 +51,58 @@ def _cell(value: Any, cls: str = "") -> str:
     return f"<td{attr}>{html.escape(str(value))}</td>"
 
 
-def _table(head: list[tuple[str, str, str]], body: list[str], foot: str = "") -> str:
-    """``head``: (title, css class, hover help) per column; ``body``: ready <tr> rows."""
+def _code_cell(value: Any, cls: str = "mono", full: str = "") -> str:
+    """Code that wraps only between tokens (``code_breaks``), never inside a name: ``batch_fir / st`` is gone.
+    ``full``: the whole text on hover, when ``value`` was shortened."""
+    title = f" title='{html.escape(full, quote=True)}'" if full and full != value else ""
+    return f"<td class='{cls}'{title}>{code_breaks(value)}</td>"
+
+
+def shorten_code(source: str, limit: int = MAX_STEP_CHARS) -> str:
+    """``source`` when it has at most ``limit`` characters, else cut after its last space or comma before the
+    limit (never inside a name or a number) and ended with `` …``; the table shows the whole text on hover.
+
+    >>> shorten_code("x.view(4, 32, 16)", 12)
+    'x.view(4, …'
+    """
+    if len(source) <= limit:
+        return source
+    head = source[: limit - 1]
+    cut = max(head.rfind(" "), head.rfind(","))
+    return (head[: cut + 1] if cut > limit // 2 else head).rstrip() + " …"
+
+
+def _strides_cell(strides: str, contiguous: bool) -> str:
+    """The strides, and under them whether the memory order matches the shape (one column, not two)."""
+    note = "<span class='ok'>✓ contiguous</span>" if contiguous else "<span class='no'>✗ not contiguous</span>"
+    return f"<td class='shape'>{html.escape(strides)}<br>{note}</td>"
+
+
+def _table(head: list[tuple[str, str, str]], body: list[str], foot: str = "", caption: str = "") -> str:
+    """``head``: (title, css class, hover help) per column; ``body``: ready <tr> rows; ``caption``: ready HTML.
+
+    The wrapper scrolls sideways when the table cannot fit (a very long name): the last resort, never a cut."""
     ths = "".join(
         f"<th class='{cls}' title='{html.escape(help_text, quote=True)}'>{html.escape(title)}</th>"
         for title, cls, help_text in head
     )
+    cap = f"<caption>{caption}</caption>" if caption else ""
     return (
-        f"{TABLE_STYLE}<div class='pl-wrap'><table class='pl-table'><thead><tr>{ths}</tr></thead>"
+        f"{TABLE_STYLE}<div class='pl-wrap'><table class='pl-table'>{cap}<thead><tr>{ths}</tr></thead>"
         f"<tbody>{''.join(body)}</tbody>{foot}</table></div>"
     )
 
 
 def stage_rows(trace: Any) -> list[dict[str, Any]]:
-    """One plain row per stage (what the table shows; also used by tests)."""
+    """One plain row per stage (what the table shows; also used by tests). ``findings``: (title, message) pairs."""
     rows = []
     for s in trace.stages:
         source = s.source.split("  #")[0]
         rows.append(
             {
                 "stage": s.title,
-                "step": source if len(source) <= 70 else source[:69] + "…",
+                "step": shorten_code(source),
+                "source": source,
                 "shape": str(tuple(s.shape)),
                 "axes": " · ".join(s.axis_labels),
                 "dtype": s.dtype,
@@ -65,45 +111,64 @@ def stage_rows(trace: Any) -> list[dict[str, Any]]:
                 "contiguous": s.contiguous,
                 "size": human_bytes(s.bytes),
                 "warnings": " | ".join(w.message for w in s.warnings),
+                "findings": [(finding_title(w.code), w.message) for w in s.warnings],
             }
         )
     return rows
 
 
-def stage_table(trace: Any) -> None:
-    """Shape, axes, dtype, device, strides, contiguity and bytes of every stage."""
+def stage_table_html(trace: Any) -> str:
+    """The stage table's HTML: shape, axes, strides and contiguity (one column), and bytes of every stage.
+
+    dtype and device get a column only where they change along the pipeline; otherwise one line under the
+    table says them (a column repeating ``float32`` / ``cpu`` on every row only squeezes the others). A
+    stage's warnings are a full-width row right under it (not a narrow column): the finding's title, then
+    its message with its code spans as ``<code>`` (HTML-escaped first: messages quote user text).
+    """
     rows = stage_rows(trace)
-    warned = any(r["warnings"] for r in rows)
+    dtypes = list(dict.fromkeys(r["dtype"] for r in rows))
+    devices = list(dict.fromkeys(r["device"] for r in rows))
+    per_row = [c for c, values in (("dtype", dtypes), ("device", devices)) if len(values) > 1]
     head = [
         ("stage", "", ""),
         ("step", "", "the step's source text"),
         ("shape", "", ""),
         ("axes", "", "what each dimension means"),
-        ("dtype", "", ""),
-        ("device", "", ""),
-        ("strides", "", "elements to skip per dimension"),
-        ("contiguous", "", "memory order matches the shape"),
+        *[(c, "", "") for c in per_row],
+        ("strides", "", "elements to skip per dimension; contiguous = the memory order matches the shape"),
         ("bytes", "num", "numel × element size"),
     ]
-    if warned:
-        head.append(("warnings", "", ""))
     body = []
     for r in rows:
         cells = [
-            _cell(r["stage"]),
-            _cell(r["step"], "mono"),
+            _cell(r["stage"], "name"),
+            _code_cell(r["step"], full=r["source"]),
             _cell(r["shape"], "shape"),
             _cell(r["axes"], "prose"),
-            _cell(r["dtype"]),
-            _cell(r["device"]),
-            _cell(r["strides"], "shape"),
-            _cell("✓" if r["contiguous"] else "✗ no"),
+            *[_cell(r[c]) for c in per_row],
+            _strides_cell(r["strides"], r["contiguous"]),
             _cell(r["size"], "num"),
         ]
+        warned = bool(r["findings"])
+        row_class = " class='has-warn'" if warned else ""
+        body.append(f"<tr{row_class}>{''.join(cells)}</tr>")
         if warned:
-            cells.append(_cell(r["warnings"], "warn"))
-        body.append(f"<tr>{''.join(cells)}</tr>")
-    st.html(_table(head, body))
+            notes = "".join(
+                f"<div>⚠ <b>{html.escape(title)}</b> — {html_message(message)}</div>"
+                for title, message in r["findings"]
+            )
+            body.append(f"<tr class='pl-warn'><td></td><td colspan='{len(head) - 1}'>{notes}</td></tr>")
+    same = {c: html.escape(v[0]) for c, v in (("dtype", dtypes), ("device", devices)) if len(v) == 1}
+    caption = {
+        2: f"Every stage is {same.get('dtype')} on {same.get('device')}.",
+        1: f"Every stage's {next(iter(same), '')}: {next(iter(same.values()), '')}.",
+    }.get(len(same), "")
+    return _table(head, body, caption=caption)
+
+
+def stage_table(trace: Any) -> None:
+    """Shape, axes, strides, contiguity and bytes of every stage, its warnings under it (``stage_table_html``)."""
+    st.html(stage_table_html(trace))
 
 
 def summary_table(trace: Any) -> None:
@@ -126,7 +191,7 @@ def summary_table(trace: Any) -> None:
         body.append(
             "<tr>"
             + _cell(r.step if r.step is not None else "–", "num")
-            + _cell(layer, "mono" if r.layer == "expression" else "prose")
+            + (_code_cell(layer) if r.layer == "expression" else _cell(layer, "prose"))
             + _cell(str(list(r.input_shape)), "shape")
             + _cell(str(list(r.output_shape)), "shape")
             + _cell(f"{r.params:,}" if r.has_params else "--", "num")

@@ -92,6 +92,7 @@ def export_section(c: Comparison) -> None:
     st.caption(
         "The .zip holds every strategy's (texts × dim) float32 array, `texts.tsv` (row, label, text) and "
         "`info.json` (settings and scores). The Projector .zip holds one `vectors.tsv` + `metadata.tsv` pair "
-        "per strategy: load them at projector.tensorflow.org (Load → step 1, step 2). Figures: the camera "
+        "per strategy: load them at projector.tensorflow.org (Load → step 1, step 2). In every table file a "
+        "text or label starting with = + - @ gets a leading ' so a spreadsheet shows it as text. Figures: the camera "
         "icon in each chart's toolbar saves a PNG."
     )
