@@ -5,7 +5,7 @@ PORT ?= 8501
 # 0.0.0.0: the room's laptops can reach the server; ADDRESS=127.0.0.1 keeps it on this machine only.
 ADDRESS ?= 0.0.0.0
 
-.PHONY: run test lint format bench chromium clean
+.PHONY: run test lint format bench bench-room chromium clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -55,6 +55,12 @@ bench: $(VENV)/.dev chromium
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/bench_embed.py || status=1; \
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/bench_app.py || status=1; \
 	exit $$status
+
+# a workshop room: STUDENTS (default 20) open a lesson through the room link and answer at once; the teacher's
+# page must count them all (benchmarks/bench_room.py; one headless Chromium holds every student's page)
+STUDENTS ?= 20
+bench-room: $(VENV)/.dev chromium
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/bench_room.py --students $(STUDENTS)
 
 clean:
 	rm -rf $(VENV) tests/artifacts .pytest_cache .ruff_cache .hypothesis

@@ -3,10 +3,10 @@
 Measured (each a median of ``--rounds`` runs, five by default):
 
 - cold first result: a fresh server (started as ``make run`` starts it, healthy), then the first visitor
-  opens ``/`` and waits until the default pipeline's result is on screen ("Runs: final shape" and the
-  shape flow drawn). One fresh server per round.
+  opens ``/pipeline`` (the Explorer) and waits until the default pipeline's result is on screen ("Runs: final
+  shape" and the shape flow drawn). One fresh server per round.
 - warm page: the same server, a new browser context each time (a second visitor: empty browser cache,
-  new session), ``/`` until the result is on screen and the script has finished.
+  new session), ``/pipeline`` until the result is on screen and the script has finished.
 - edit -> new shape: on a loaded page, type a new ``out_features`` into the Linear step and press Enter;
   time until the new final shape is on screen.
 - pooling, 2-D <-> 3-D: the pooling page with the sentiment sample loaded; flip the 3-D toggle and time until
@@ -23,76 +23,30 @@ with the figures: on a shared machine read them as a range, and compare runs mad
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
-READY = "[data-testid='stApp'][data-test-script-state='notRunning']"
+from _browser import BROWSER_ARGS, READY, app_server_command, chromium_path, free_port, started, write_results
+
 CHART_DRAWN = "[data-testid='stPlotlyChart'] .main-svg"
 FLOW_DRAWN = ".sf .sf-row"  # the Explorer's shape flow (plain HTML)
 RESULT_TEXT = "Runs: final shape"
 TARGETS = {"cold first result": 5.0, "warm page": 1.5}
-BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def server_command(port: int) -> list[str]:
-    """How ``make run`` starts the app (the launcher preloads the default model before serving)."""
-    launcher = ROOT / "ui" / "server.py"
-    if launcher.exists():
-        return [sys.executable, "-m", "ui.server", "--server.port", str(port), "--server.address", "127.0.0.1"]
-    return [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
 
 
 @contextmanager
 def server(log: Path):
     """A started, healthy app server on a free loopback port; yields (url, seconds until healthy)."""
     port = free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    with open(log, "w") as out:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(
-            [*server_command(port), "--server.headless", "true"], cwd=ROOT, env=env, stdout=out, stderr=out
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.time() + 180
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"the server exited early; see {log}")
-                try:
-                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                        if r.status == 200:
-                            break
-                except OSError:
-                    pass
-                if time.time() > deadline:
-                    raise RuntimeError("the server did not become healthy within 180 s")
-                time.sleep(0.1)
-            yield url, time.perf_counter() - t0
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    url = f"http://127.0.0.1:{port}"
+    cmd = [*app_server_command(port), "--server.headless", "true"]
+    with started(cmd, log, f"{url}/_stcore/health") as (_, startup):
+        yield url, startup
 
 
 def settled(pg, timeout_s: float = 120) -> None:
@@ -107,12 +61,12 @@ def settled(pg, timeout_s: float = 120) -> None:
 
 
 def open_pipeline(browser, url: str) -> tuple[float, object, object]:
-    """A new visitor opens ``/``; seconds until the result and the shape flow are on screen."""
+    """A new visitor opens the Explorer (``/pipeline``); seconds until the result and the shape flow are on screen."""
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
     pg = ctx.new_page()
     pg.set_default_timeout(120_000)
     t0 = time.perf_counter()
-    pg.goto(f"{url}/")
+    pg.goto(f"{url}/pipeline")  # the Explorer; `/` is the Overview since issue 14
     pg.get_by_text(RESULT_TEXT).first.wait_for()
     pg.wait_for_selector(FLOW_DRAWN)
     elapsed = time.perf_counter() - t0
@@ -167,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip-cold", action="store_true", help="skip the cold rounds (one fresh server each)")
     p.add_argument("--skip-pooling", action="store_true", help="skip the pooling page figures")
     args = p.parse_args(argv)
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    chromium = chromium_path()
     if chromium is None:
         print("bench_app: Chromium not found (install Debian's chromium); skipped", file=sys.stderr)
         return 2
@@ -222,19 +176,13 @@ def main(argv: list[str] | None = None) -> int:
             ok = ok and med <= target
         lines.append(f"  {name:28} {med:6.2f} s   ({min(values):.2f}-{max(values):.2f}){verdict}")
     print("\n".join(lines))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
     record = {
-        "when": stamp,
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
         "rounds": args.rounds,
         "figures": figures,
         "medians": {k: statistics.median(v) for k, v in figures.items()},
         "load_average": [load_before, load_after],
     }
-    (RESULTS / f"bench_app-{stamp}.txt").write_text("\n".join(lines).lstrip() + "\n", encoding="utf-8")
-    (RESULTS / f"bench_app-{stamp}.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
-    print(f"\nwritten to {RESULTS.relative_to(ROOT)}/bench_app-{stamp}.txt and .json")
+    write_results("bench_app", lines, record)
     return 0 if ok else 1
 
 
