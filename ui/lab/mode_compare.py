@@ -18,7 +18,7 @@ from ui.lab.source import LABELS, LabSource, fmt, set_values
 from ui.safe_text import code, markdown
 
 CONV1D_FIXES = ("x.transpose(1, 2)", "x.permute(0, 2, 1)", "x.view(32, 768, 128)")  # the Conv1d article's three
-LAYER_CHOICES = ("no layer", "Conv1d: channels at dim 1", "Linear / LSTM: features last")
+LAYER_CHOICES = ("no layer", "Conv1d (dim 1)", "Linear / LSTM (last dim)")  # short: read at 1024 px
 
 
 def _load_conv1d_fixes() -> None:
@@ -35,7 +35,12 @@ def _load_conv1d_fixes() -> None:
 
 
 def _layer_check(c1: Any, c2: Any) -> LayerCheck | None:
-    choice = c1.selectbox("Then a layer reads the result", LAYER_CHOICES, key="lab_layer")
+    choice = c1.selectbox(
+        "Then a layer reads the result",
+        LAYER_CHOICES,
+        key="lab_layer",
+        help="Conv1d reads its channels at dim 1; Linear and LSTM read the features on the last dim.",
+    )
     if choice == LAYER_CHOICES[0]:
         return None
     size = int(c2.number_input("its input size", 1, 100_000, key="lab_layer_size"))
@@ -68,7 +73,7 @@ def _src_text(idx: tuple[int, ...] | None, code: int) -> str:
 
 
 def compare_mode(src: LabSource) -> None:
-    c0, c1, c2, c3, c4 = st.columns([1.6, 2, 0.9, 0.8, 1.1], vertical_alignment="bottom")
+    c0, c1, c2, c3, c4 = st.columns([1.5, 2.1, 0.9, 0.8, 1.1], vertical_alignment="bottom")
     c0.button(
         "Load the three Conv1d fixes",
         on_click=_load_conv1d_fixes,
