@@ -16,6 +16,28 @@ import copy
 import re
 from typing import Any
 
+from core.spec import Spec
+from core.trace import run_spec
+
+# shared by the named-step tests (test_named_diagnosis.py, test_named_no_false_alarms.py)
+TINY = "random:bert-tiny"
+THREE = ["short one", "a somewhat longer text with many more words in it", "mid length text here"]
+BI = {"hidden_size": 16, "batch_first": True, "bidirectional": True}
+UNI = {"hidden_size": 8, "batch_first": True}
+
+
+def run(data: dict, ckpt=None):
+    return run_spec(Spec.from_dict(data), ckpt, device="cpu")
+
+
+def warnings_of(trace) -> list:
+    return [w for w in trace.warnings if w.severity == "warning"]
+
+
+def lstm(params: dict, output: str = "out, (h_n, c_n)", **more) -> dict:
+    return {"lstm": params, "output": output, **more}
+
+
 LAYERS = ("lstm", "gru", "conv1d", "linear")
 _SIBLINGS = ("input", "output", "h0", "c0", "target")
 

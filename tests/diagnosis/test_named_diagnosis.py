@@ -11,29 +11,11 @@ named form: ``test_named_no_false_alarms``.)
 from __future__ import annotations
 
 import pytest
-from named_forms import fix_steps
+from named_forms import BI, THREE, TINY, UNI, fix_steps, lstm, run, warnings_of
 
 from core.fixes import apply_fix
-from core.spec import Spec
-from core.trace import run_spec
 
-TINY = "random:bert-tiny"
-THREE = ["short one", "a somewhat longer text with many more words in it", "mid length text here"]
 SHORT_LONG = ["a b", "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen"]
-BI = {"hidden_size": 16, "batch_first": True, "bidirectional": True}
-UNI = {"hidden_size": 8, "batch_first": True}
-
-
-def run(data: dict, ckpt=None):
-    return run_spec(Spec.from_dict(data), ckpt, device="cpu")
-
-
-def warnings_of(trace) -> list:
-    return [w for w in trace.warnings if w.severity == "warning"]
-
-
-def lstm(params: dict, output: str = "out, (h_n, c_n)", **more) -> dict:
-    return {"lstm": params, "output": output, **more}
 
 
 # (id, spec, code, wording fragments, the step the fix writes — a string, or a list of steps it must contain)

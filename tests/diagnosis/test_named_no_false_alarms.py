@@ -4,30 +4,12 @@ and every lesson (mistakes included) says the same written with names as written
 from __future__ import annotations
 
 import pytest
-from named_forms import twin
+from named_forms import BI, THREE, TINY, UNI, lstm, run, twin, warnings_of
 
 from core.fixes import apply_fix
 from core.spec import Spec
 from core.teaching.lessons import list_lessons
 from core.trace import run_spec
-
-TINY = "random:bert-tiny"
-THREE = ["short one", "a somewhat longer text with many more words in it", "mid length text here"]
-BI = {"hidden_size": 16, "batch_first": True, "bidirectional": True}
-UNI = {"hidden_size": 8, "batch_first": True}
-
-
-def run(data: dict, ckpt=None):
-    return run_spec(Spec.from_dict(data), ckpt, device="cpu")
-
-
-def warnings_of(trace) -> list:
-    return [w for w in trace.warnings if w.severity == "warning"]
-
-
-def lstm(params: dict, output: str = "out, (h_n, c_n)", **more) -> dict:
-    return {"lstm": params, "output": output, **more}
-
 
 # correct pipelines in pasted-code style on a padded batch: nothing to warn about
 QUIET = [
