@@ -101,5 +101,15 @@ def test_a_real_start_prints_the_room_link_and_stops_on_sigterm(tmp_path):
         except subprocess.TimeoutExpired:  # pragma: no cover
             proc.kill()
             raise
-    with socket.socket() as s:  # the streamlit child is gone too: the port is free again
-        s.bind(("127.0.0.1", port))
+    # the streamlit child is gone too: nothing answers on the port any more (a connect is refused; binding the port
+    # again would race with other processes that pick free ports under pytest-xdist)
+    deadline = time.monotonic() + 20
+    while True:
+        with socket.socket() as s:
+            s.settimeout(2)
+            try:
+                s.connect(("127.0.0.1", port))
+            except (ConnectionRefusedError, TimeoutError, OSError):
+                break
+        assert time.monotonic() < deadline, f"something still answers on port {port} after SIGTERM"
+        time.sleep(0.5)
