@@ -22,17 +22,17 @@ from typing import Any
 from core.diagnosis import axes as ax
 from core.diagnosis import findings as diagnosis
 from core.engine.evaluate import first, is_packed
-from core.engine.expr import MAX_NUMEL, Statement, run_statement, unpack
+from core.engine.expr import MAX_NUMEL, Statement, run_statement
 from core.engine.layers import build_layer, count_parameters, predict_layer, resolved_params, run_layer
 from core.engine.losses import build_loss, labels_tensor, per_sample_loss, run_loss, synthetic_target
-from core.engine.predict import parse_prefix, predict_chain, reads_after, source_env
+from core.engine.predict import layer_binds, parse_prefix, predict_chain, reads_after, source_env
 from core.engine.retention import Retention, drop_unread, tensors_in
 from core.errors import BudgetExceeded, ExpressionRefused, RunCancelled, ShapeError, SpecError
 from core.fixes import Fix
 from core.limits import check_deadline
 from core.limits import current as current_limits
 from core.records import Finding, Stage
-from core.spec import LayerKind, LayerStep, LossStep, Pooling, Spec, step_source
+from core.spec import LayerStep, LossStep, Pooling, Spec, step_source
 
 
 @dataclass
@@ -432,16 +432,7 @@ def _run_layer_step(
     here = replace(prev, shape=shape, axes=ax.fit(axes_env.get(step.input, ()), shape))
     out_shape = tuple(first(out).shape)
     axes = ax.packed_axes(step, params, out_shape) if is_packed(x) else ax.layer_axes(step, params, here, out_shape)
-    binds = dict(side)
-    if step.targets is None:
-        binds["x"] = out
-    else:
-        value: Any = out
-        if step.kind is LayerKind.LSTM and not isinstance(step.targets, str):
-            value = (out, (side["h_n"], side["c_n"]))
-        elif step.kind is LayerKind.GRU and not isinstance(step.targets, str):
-            value = (out, side["h_n"])
-        binds.update(unpack(step.targets, value))
+    binds = {**side, **layer_binds(step, out, side)}
     if step.output is not None or step.input != "x":
         extras.append(("binds", step.names))
     for name, v in binds.items():  # h_n / c_n, and the user's names for them (``out, (h, c)``)

@@ -209,16 +209,25 @@ def _predict_layer(
         weights = torch.empty(parameter_count(step.kind, resolved_params(step, shape)), device="meta")
         retention.check(names, [names[step.input], weights, out, *states.values()], f"step {i + 1}")
     names.update(states)
-    if step.targets is None:
-        names["x"] = out
-    else:
-        value: Any = out
-        if step.kind is LayerKind.LSTM and not isinstance(step.targets, str):
-            value = (out, (states["h_n"], states["c_n"]))
-        elif step.kind is LayerKind.GRU and not isinstance(step.targets, str):
-            value = (out, states["h_n"])
-        names.update(unpack(step.targets, value))
+    names.update(layer_binds(step, out, states))
     return pred.shape, out
+
+
+def layer_binds(step: LayerStep, out: Any, states: dict[str, Any]) -> dict[str, Any]:
+    """The names a layer step binds besides ``h_n`` / ``c_n``: ``x`` when it has no ``"output"``, else its
+    targets unpacked as torch returns them (``out, (h_n, c_n)`` for an LSTM, ``out, h_n`` for a GRU; a single
+    name holds the output). The same rule for meta tensors (prediction) and real ones (the trace).
+
+    out: the layer's output; states: ``{"h_n": …, "c_n": …}`` as the layer produced them.
+    """
+    if step.targets is None:
+        return {"x": out}
+    value: Any = out
+    if step.kind is LayerKind.LSTM and not isinstance(step.targets, str):
+        value = (out, (states["h_n"], states["c_n"]))
+    elif step.kind is LayerKind.GRU and not isinstance(step.targets, str):
+        value = (out, states["h_n"])
+    return unpack(step.targets, value)
 
 
 def _predict_loss(
