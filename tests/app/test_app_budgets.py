@@ -23,23 +23,6 @@ def _link(data: dict) -> str:
     return base64.urlsafe_b64encode(zlib.compress(json.dumps(data).encode(), 9)).decode().rstrip("=")
 
 
-@pytest.fixture
-def loads(monkeypatch):
-    import ui.common
-
-    seen: list[str] = []
-    real = ui.common.load_checkpoint
-
-    def recording(name, *args, **kwargs):
-        seen.append(name)
-        return real(name, *args, **kwargs)
-
-    monkeypatch.setattr(ui.common, "load_checkpoint", recording)
-    ui.common.get_checkpoint.clear()
-    yield seen
-    ui.common.get_checkpoint.clear()
-
-
 def test_sizes_by_name_equal_the_loaded_models(tiny_ckpt):
     assert encoder_size_of("random:bert-tiny") == encoder_size(tiny_ckpt)
     assert encoder_size_of("random:bert-large") == EncoderSize("random:bert-large", 24, 1024, 4096, 512)

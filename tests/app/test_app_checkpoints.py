@@ -19,25 +19,6 @@ OTHER = "other (Hugging Face id or local folder)…"
 
 
 @pytest.fixture
-def loads(monkeypatch):
-    """Every name the page asks core to load, in order (the real loader still runs)."""
-    import ui.common
-
-    seen: list[str] = []
-    real = ui.common.load_checkpoint
-
-    def recording(name, *args, **kwargs):
-        seen.append(name)
-        return real(name, *args, **kwargs)
-
-    monkeypatch.setattr(ui.common, "load_checkpoint", recording)
-    ui.common.get_checkpoint.clear()
-    ui.common._hub_size.clear()
-    yield seen
-    ui.common.get_checkpoint.clear()
-
-
-@pytest.fixture
 def model_root(tmp_path, tiny_ckpt, monkeypatch):
     folder = tmp_path / "models" / "tiny-local"
     tiny_ckpt.model.save_pretrained(folder)
