@@ -15,11 +15,13 @@ Totals follow torchinfo's ``ModelStatistics`` definitions exactly, so the number
 
 Example::
 
+    >>> from core.spec import Spec
+    >>> from core.trace import run_spec
     >>> spec = Spec.from_dict({"shape": [4, 16, 32], "steps": [{"linear": {"out_features": 2}}]})
-    >>> s = summarize(run_spec(spec).stages)                                             # doctest: +SKIP
-    >>> [(r.layer, r.input_shape, r.output_shape, r.params) for r in s.rows]          # doctest: +SKIP
+    >>> s = summarize(run_spec(spec).stages)
+    >>> [(r.layer, r.input_shape, r.output_shape, r.params) for r in s.rows]
     [('Linear', (4, 16, 32), (4, 16, 2), 66)]
-    >>> s.pass_bytes                             # 2 x (4·16·2 floats x 4 bytes)       # doctest: +SKIP
+    >>> s.pass_bytes                             # 2 x (4·16·2 floats x 4 bytes)
     1024
 """
 

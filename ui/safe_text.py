@@ -76,8 +76,10 @@ def code_spans(value: str) -> list[tuple[bool, str]]:
 def markdown(value: object, limit: int = 4 * MAX_CHARS) -> str:
     r"""A core message with its backtick code spans kept (CommonMark pairing) and all other punctuation escaped.
 
-    >>> print(markdown("use `x.permute(0, 2, 1)` [here](http://x)"))
-    use `x.permute(0, 2, 1)` \[here\]\(http\:\/\/x\)
+    A word joiner (U+2060) after a URL scheme keeps GFM from autolinking the escaped text:
+
+    >>> markdown("use `x.permute(0, 2, 1)` [here](http://x)")
+    'use `x.permute(0, 2, 1)` \\[here\\]\\(http\u2060\\:\\/\\/x\\)'
     """
     s = str(value)
     s = s if len(s) <= limit else s[: limit - 1] + "…"

@@ -3,9 +3,10 @@
 Texts are sorted by token length and packed into batches under a token budget (batch rows x
 longest row), so short texts are not padded to the longest one; results come back in input order.
 
-    >>> out = embed_texts(load_checkpoint(), ["a", "b c"], [Pooling.MEAN])     # doctest: +SKIP
-    >>> out[Pooling.MEAN].shape                                                # (n, h)
-    (2, 384)
+    >>> from core.model.checkpoints import load_checkpoint
+    >>> out = embed_texts(load_checkpoint("random:bert-tiny", "cpu"), ["a", "b c"], [Pooling.MEAN])
+    >>> out[Pooling.MEAN].shape                                                # (n, h): bert-tiny's h is 128
+    (2, 128)
 """
 
 from __future__ import annotations

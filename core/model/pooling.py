@@ -2,7 +2,10 @@
 
 All strategies read one forward pass's hidden states (embeddings + one entry per layer).
 
-    >>> pooled = pool(Pooling.MEAN, hidden_states, mask)      # doctest: +SKIP
+    >>> import torch
+    >>> hidden_states = tuple(torch.randn(2, 5, 384) for _ in range(7))   # embeddings + 6 layers, each (b, l, h)
+    >>> mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]])
+    >>> pooled = pool(Pooling.MEAN, hidden_states, mask)
     >>> tuple(pooled.shape)                                    # (b, l, h) -> (b, h)
     (2, 384)
 """

@@ -35,8 +35,10 @@ def batch_causes(input_rows: int, target_rows: int) -> list[Cause]:
 
     >>> [c.code for c in batch_causes(8, 512)]
     ['per_token_labels', 'one_hot_flattened']
-    >>> [c.code for c in batch_causes(16, 8)]
+    >>> [c.code for c in batch_causes(24, 8)]
     ['states_in_batch', 'per_token_logits']
+    >>> [c.code for c in batch_causes(16, 8)]  # 2 rows per text: a bidirectional h_n, never two tokens
+    ['states_in_batch']
     """
     b, t = input_rows, target_rows
     k = ratio(t, b)
