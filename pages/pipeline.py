@@ -2,9 +2,15 @@
 
 Thin page: read the widgets into one Spec (ui/pipeline/), run it (core.trace.run_spec, the
 checkpoint memoises the encoder output so only the steps re-run), render the trace.
+
+Drawn answer first: the result and the shape flow, then the step editor, then the sidebar. A widget's value
+is in session state before the run starts, so the spec is read before the widgets are drawn; what reaches
+the browser first is what a visitor came for (benchmarks/bench_app.py: warm page).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import streamlit as st
 
@@ -14,12 +20,22 @@ from core.limits import deadline
 from core.model.encoding import check_before_loading
 from core.trace import run_spec
 from ui import pipeline as ui
-from ui.common import ensure_app_navigation, load_or_stop, model_sidebar
+from ui.common import ensure_app_navigation, load_or_stop, model_choice, model_notice, model_widgets
 from ui.safe_text import markdown
 
 ensure_app_navigation()  # a fresh server's first deep link would otherwise run this file without app.py
+
+
+def sidebar(ckpt: Any) -> None:
+    """Model and input widgets: drawn last, and before a stop (so another checkpoint can be picked)."""
+    model_widgets("model", choice)
+    ui.input_sidebar(ckpt)
+
+
 link_error = ui.init_state(st.query_params.to_dict())
-name, device, half = model_sidebar()
+choice = model_choice()
+name, device, half = choice.use, choice.device, choice.half
+model_notice(choice)
 synthetic = st.session_state.get("pl_source") == ui.SOURCE_SYNTH
 problem: Exception | None = None
 ckpt = None
@@ -27,10 +43,10 @@ if not synthetic:
     texts = [t.strip() for t in str(st.session_state.get("pl_texts", "")).splitlines() if t.strip()]
     try:  # over the server's budgets: refused before the weights load (random:bert-large alone takes ~12 s)
         check_before_loading(name, texts, int(st.session_state.get("pl_max_length") or 128))
-        ckpt = load_or_stop(name, device, half)
+        ckpt = load_or_stop(name, device, half, before_stop=lambda: sidebar(None))
     except BudgetExceeded as e:
         problem = e
-ui.input_sidebar(ckpt)
+ui.settle_inputs(ckpt)
 
 spec = trace = None
 try:
@@ -67,8 +83,6 @@ if trace is not None and trace.encoding is not None:
         ui.tokens_panel(trace.encoding)
 
 left, right = st.container(key="pl_layout").columns([6, 5], gap="large")  # stacked when narrow (ui/style.py)
-with left:
-    ui.step_editor(trace)
 with right:
     st.markdown("#### Shape flow")
     if problem is not None:
@@ -93,8 +107,11 @@ with right:
             st.success(f"Runs: final shape `{tuple(trace.final.shape)}`", icon=":material/check_circle:")
         st.html(shape_flow_html(trace.stages, trace.error))  # plain HTML: no chart library on the first view
 
+with left:
+    ui.step_editor(trace)
 if trace is not None and spec is not None:
     if trace.warnings:
         ui.findings_panel(trace, spec.to_dict())
     ui.output_tabs(trace)  # stage table, layer summary, then the live charts (each built when its tab opens)
     ui.share_and_export(spec, trace, url_problem)
+sidebar(ckpt)

@@ -7,6 +7,9 @@ visitor confirms it in the sidebar, after seeing what it is and, online, how lar
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import streamlit as st
 
 from core.errors import CheckpointError, SpecError
@@ -78,11 +81,37 @@ def cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
-def model_sidebar(key: str = "model") -> tuple[str, str, bool]:
-    """Checkpoint + device widgets in the sidebar; returns (checkpoint to use now, device, half).
+@dataclass(frozen=True)
+class ModelChoice:
+    """What the sidebar's model widgets hold, read from session state before they are drawn.
 
-    A name the server does not pre-approve is shown with a "Load" button and the bundled model is used
-    until the visitor presses it; a refused name gets the one refusal message (see checkpoint_access).
+    ``name`` is the checkpoint asked for (picker, typed id or a link); ``use`` the one to load now (``name``
+    when allowed or confirmed, else the bundled model); ``status`` "ok", "ask" (a Load button is shown) or
+    "refused" (with ``refusal``); ``device`` "auto" / "cpu" / "cuda"; ``half`` fp16 (CUDA only).
+    """
+
+    name: str
+    use: str
+    status: str
+    device: str
+    half: bool
+    refusal: str | None = None
+    local: bool = False
+
+
+def _checkpoint_options(rules: CheckpointPolicy) -> list[str]:
+    return [*CHECKPOINT_CHOICES, *(a for a in rules.allow if a not in CHECKPOINT_CHOICES), OTHER]
+
+
+def _devices() -> list[str]:
+    return ["auto", "cpu", "cuda"] if cuda_available() else ["auto", "cpu"]
+
+
+def model_choice(key: str = "model") -> ModelChoice:
+    """The model the widgets ask for, without drawing them (a page may draw the sidebar after its results).
+
+    A widget's new value is in session state before the script runs, so this equals what the widgets
+    return when drawn. Stops the page with the message when the server's checkpoint policy is broken.
     """
     ss = st.session_state
     try:
@@ -91,70 +120,99 @@ def model_sidebar(key: str = "model") -> tuple[str, str, bool]:
         st.error(str(e))
         st.stop()
         raise
+    current = ss.get(f"{key}_checkpoint", DEFAULT_CHECKPOINT)
+    options = _checkpoint_options(rules)
+    choice = ss.get(f"{key}_choice")
+    if choice not in options:
+        choice = current if current in options else OTHER
+        ss[f"{key}_choice"] = choice
+    if choice == OTHER:
+        custom = ss.setdefault(f"{key}_custom", current if current not in options else "")
+        name = str(custom).strip() or DEFAULT_CHECKPOINT
+    else:
+        name = choice
+    ss[f"{key}_checkpoint"] = name
+    device = ss.get(f"{key}_device")
+    if device not in _devices():
+        device = ss[f"{key}_device"] = "auto"
+    half = bool(ss.get(f"{key}_half")) and cuda_available()
+    request = review(name, rules)
+    if request.refusal:
+        return ModelChoice(name, DEFAULT_CHECKPOINT, "refused", device, half, refusal=request.refusal)
+    if request.preapproved or name in ss.get(f"{key}_approved", ()):
+        return ModelChoice(name, name, "ok", device, half)
+    return ModelChoice(name, DEFAULT_CHECKPOINT, "ask", device, half, local=request.kind == "local")
+
+
+def model_notice(choice: ModelChoice) -> None:
+    """In the main area: the link's checkpoint is waiting for a confirmation, or is not available here."""
+    if choice.status == "ask":
+        st.info(
+            f"This page asks for checkpoint {code(choice.name)}, which this server loads only when you confirm it "
+            f"in the sidebar. Showing {code(choice.use)} meanwhile.",
+            icon=":material/help:",
+        )
+    elif choice.status == "refused":
+        st.warning(
+            f"This page asks for checkpoint {code(choice.name)}, which is not available on this server. "
+            f"Showing {code(choice.use)} instead.",
+            icon=":material/block:",
+        )
+
+
+def model_widgets(key: str, choice: ModelChoice) -> None:
+    """The sidebar's Model section: checkpoint picker (or a typed id), the confirmation or refusal, device."""
+    ss = st.session_state
+    rules = policy()
     with st.sidebar:
         st.markdown("#### Model")
-        current = ss.get(f"{key}_checkpoint", DEFAULT_CHECKPOINT)
-        options = [*CHECKPOINT_CHOICES, *(a for a in rules.allow if a not in CHECKPOINT_CHOICES), OTHER]
-        index = options.index(current) if current in options else len(options) - 1
-        choice = st.selectbox(
+        options = _checkpoint_options(rules)
+        st.selectbox(
             "Checkpoint",
             options,
-            index=index,
             key=f"{key}_choice",
             help="The bundled model has real weights (all-MiniLM-L6-v2, 6 layers, hidden 384). "
             "random:bert-* build Google's BERT sizes with random weights: real shapes, meaningless values.",
         )
-        if choice == OTHER:
-            name = st.text_input(
+        if ss[f"{key}_choice"] == OTHER:
+            st.text_input(
                 "Hugging Face id or local folder",
-                value=current if current not in options else "",
                 key=f"{key}_custom",
                 placeholder="bert-base-uncased or /path/to/model",
-            ).strip()
-            name = name or DEFAULT_CHECKPOINT
-        else:
-            name = choice
-        ss[f"{key}_checkpoint"] = name
-        use, status = _decide(key, name, rules)
-        devices = ["auto", "cpu", "cuda"] if cuda_available() else ["auto", "cpu"]
-        device = st.radio("Device", devices, horizontal=True, key=f"{key}_device")
-        half = False
+            )
+        if choice.status == "refused":
+            st.error(text(choice.refusal or ""), icon=":material/block:")
+        elif choice.status == "ask":
+            _confirm_box(key, choice)
+        st.segmented_control("Device", _devices(), key=f"{key}_device", required=True)
         if cuda_available():
-            half = st.toggle("Half precision (fp16)", key=f"{key}_half")
+            st.toggle("Half precision (fp16)", key=f"{key}_half")
         try:
-            in_use = resolve_device(device)
+            in_use = resolve_device(choice.device)
         except CheckpointError as e:
             st.error(str(e))
             in_use = "cpu"
-        st.caption(f"Running on **{in_use.upper()}**" + (" · fp16" if half else ""))
-    if status == "ask":
-        st.info(
-            f"This page asks for checkpoint {code(name)}, which this server loads only when you confirm it in "
-            f"the sidebar. Showing {code(use)} meanwhile.",
-            icon=":material/help:",
-        )
-    elif status == "refused":
-        st.warning(
-            f"This page asks for checkpoint {code(name)}, which is not available on this server. "
-            f"Showing {code(use)} instead.",
-            icon=":material/block:",
-        )
-    return use, device, half
+        st.caption(f"Running on **{in_use.upper()}**" + (" · fp16" if choice.half else ""))
 
 
-def _decide(key: str, name: str, rules: CheckpointPolicy) -> tuple[str, str]:
-    """(checkpoint to use now, status): ``name`` and "ok" when allowed or confirmed; else the bundled model
-    and "ask" (a Load button is shown) or "refused" (the refusal is shown)."""
-    ss = st.session_state
-    request = review(name, rules)
-    if request.refusal:
-        st.error(text(request.refusal), icon=":material/block:")
-        return DEFAULT_CHECKPOINT, "refused"
-    if request.preapproved or name in ss.get(f"{key}_approved", ()):
-        return name, "ok"
+def model_sidebar(key: str = "model") -> tuple[str, str, bool]:
+    """Checkpoint + device widgets in the sidebar, drawn now; returns (checkpoint to use now, device, half).
+
+    A name the server does not pre-approve is shown with a "Load" button and the bundled model is used
+    until the visitor presses it; a refused name gets the one refusal message (see checkpoint_access).
+    """
+    choice = model_choice(key)
+    model_widgets(key, choice)
+    model_notice(choice)
+    return choice.use, choice.device, choice.half
+
+
+def _confirm_box(key: str, choice: ModelChoice) -> None:
+    """The not-yet-loaded checkpoint: what it is (online: its download size) and its Load button."""
+    name = choice.name
     with st.container(border=True):
         st.markdown(f"**Not loaded yet:** {code(name)}")
-        if request.kind == "local":
+        if choice.local:
             st.caption("A model folder on this server, not on its list of checkpoints.")
             label = "Load it"
         else:
@@ -170,7 +228,6 @@ def _decide(key: str, name: str, rules: CheckpointPolicy) -> tuple[str, str]:
                 )
                 label = "Load it"
         st.button(label, key=f"{key}_approve", on_click=_approve, args=(key, name), width="stretch")
-    return DEFAULT_CHECKPOINT, "ask"
 
 
 def _approve(key: str, name: str) -> None:
@@ -179,11 +236,14 @@ def _approve(key: str, name: str) -> None:
         approved.append(name)
 
 
-def load_or_stop(name: str, device: str, half: bool) -> Checkpoint:
-    """The cached checkpoint, or a clear message and st.stop() when it cannot load."""
+def load_or_stop(name: str, device: str, half: bool, before_stop: Callable[[], None] | None = None) -> Checkpoint:
+    """The cached checkpoint, or a clear message and st.stop() when it cannot load (``before_stop`` runs
+    first: a page that draws its sidebar last draws it there, so another checkpoint can be picked)."""
     try:
         return get_checkpoint(name, device, half)
     except CheckpointError as e:
         st.error(f"**Cannot load this checkpoint.** {text(e)}")
+        if before_stop is not None:
+            before_stop()
         st.stop()
         raise

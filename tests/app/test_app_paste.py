@@ -16,10 +16,14 @@ SEEDS = ROOT / "tests" / "code_import" / "seed_examples"
 TIMEOUT = 120
 
 
-def _app() -> AppTest:
+def _app(open_box: bool = True) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
     at.switch_page("pages/pipeline.py")  # the Overview is the default page at /
-    return at.run()
+    at.run()
+    if open_box:  # the box's content is drawn only while it is open (what a click on it does)
+        at.session_state["pc_open"] = True
+        at.run()
+    return at
 
 
 def _ok(at: AppTest) -> None:
@@ -61,6 +65,23 @@ def test_apply_fix_edits_pipeline_and_code(pasted):
     assert spec_from_query(at.query_params).to_dict()["steps"][0] == "x.permute(0, 2, 1)"
     assert any("written into your code (line 7)" in shown(i.value) for i in at.info)
     assert "⚠" not in _html(at)
+
+
+def test_closed_box_draws_nothing_inside_and_keeps_the_pasted_code():
+    at = _app(open_box=False)
+    _ok(at)
+    assert "pc_code" not in [t.key for t in at.text_area]
+    assert len(at.get("file_uploader")) == 0  # the first view loads no uploader
+    at.session_state["pc_open"] = True
+    at.run()
+    at.text_area(key="pc_code").set_value("x = torch.randn(2, 3)\n").run()
+    at.session_state["pc_open"] = False  # closed: the text area is not drawn...
+    at.run()
+    _ok(at)
+    assert "pc_code" not in [t.key for t in at.text_area]
+    at.session_state["pc_open"] = True  # ...and reopened, the code is still there
+    at.run()
+    assert at.text_area(key="pc_code").value == "x = torch.randn(2, 3)\n"
 
 
 def test_nothing_to_trace_and_refused_pastes_say_why():

@@ -220,7 +220,7 @@ def test_change_checkpoint_to_random_tiny():
 
 def test_change_pooling_then_fix_by_hand():
     at = _app()
-    at.selectbox(key="pl_pooling").select("cls").run()
+    at.pills(key="pl_pooling").set_value("cls").run()
     _ok(at)
     # (B, H) into the LSTM: torch reads it as one unbatched sequence; x[:, -1, :] then has one index too many
     assert at.error, "the indexing step fails on the 2-D LSTM output"
@@ -310,7 +310,7 @@ def test_text_link_with_random_checkpoint_and_layer():
     _ok(at)
     assert at.selectbox(key="model_choice").value == "random:bert-tiny"
     assert at.slider(key="pl_layer_v2").value == 1
-    assert at.selectbox(key="pl_pooling").value == "mean"
+    assert at.pills(key="pl_pooling").value == "mean"
     assert _url_spec(at) == spec
 
 
@@ -359,8 +359,8 @@ def test_changing_steps_layers_or_pooling_never_reruns_bert():
         lambda: at.text_input(key="pl_e1").set_value("x[:, 0, :]"),  # a step
         lambda: at.number_input(key="pl_p0_hidden_size").set_value(64),  # a layer parameter
         lambda: at.checkbox(key="pl_p0_bidirectional").check(),
-        lambda: at.selectbox(key="pl_pooling").select("mean"),  # the pooling
-        lambda: at.selectbox(key="pl_pooling").select("none"),
+        lambda: at.pills(key="pl_pooling").set_value("mean"),  # the pooling
+        lambda: at.pills(key="pl_pooling").set_value("none"),
         lambda: at.slider(key="pl_layer_v6").set_value(3),  # the hidden_states layer
         lambda: at.button(key="pl_add_linear").click(),
     ]

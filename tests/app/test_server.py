@@ -43,3 +43,26 @@ def test_preload_failure_is_reported_not_raised(monkeypatch, capsys):
     server.preload()  # the server still starts; the first visitor loads the model instead
     assert "preload skipped (OSError: disk on fire)" in capsys.readouterr().err
     get_checkpoint.clear()
+
+
+@pytest.mark.slow
+def test_preload_leaves_the_collector_a_small_heap():
+    """After the preload the long-lived heap (torch, transformers, the model) is frozen, so Streamlit's
+    gc.collect(2) after every script run walks only new objects (a separate process: freezing is global)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    probe = (
+        "import gc, json\n"
+        "from ui import server\n"
+        "server.preload()\n"
+        "print(json.dumps({'frozen': gc.get_freeze_count(), 'tracked': len(gc.get_objects())}))\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    counts = json.loads(out.stdout.strip().splitlines()[-1])
+    assert counts["frozen"] > 100_000  # torch + transformers + the model
+    assert counts["tracked"] < counts["frozen"] / 20, counts

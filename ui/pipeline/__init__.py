@@ -11,7 +11,7 @@
 This package's face: the names the page uses.
 """
 
-from ui.pipeline.editor import input_sidebar, step_editor
+from ui.pipeline.editor import input_sidebar, settle_inputs, step_editor
 from ui.pipeline.live import output_tabs
 from ui.pipeline.outputs import (
     code_span,
@@ -38,6 +38,7 @@ __all__ = [
     "input_sidebar",
     "output_tabs",
     "paste_panel",
+    "settle_inputs",
     "share_and_export",
     "spec_from_state",
     "step_editor",

@@ -354,8 +354,24 @@ def _seeded(key: str) -> Any:
 # ---------------------------------------------------------------------------------------- sidebar
 
 
+def settle_inputs(ckpt: Any) -> None:
+    """Before the spec is read: the sidebar inputs' defaults and the layer index for this checkpoint.
+
+    The page draws the sidebar after its results (the answer reaches the browser first); a widget's new
+    value is in session state before the run, so only values derived from widgets are settled here.
+    """
+    ss = st.session_state
+    if ss.get("pl_source") == SOURCE_SYNTH:
+        ss.setdefault("pl_shape", DEFAULT_SHAPE)
+    if ss.get("pl_pooling") not in [p.value for p in Pooling]:
+        ss["pl_pooling"] = "none"
+    if ckpt is not None and ss.get("pl_source") != SOURCE_SYNTH:
+        _settle_layer(ckpt.info.num_layers)
+
+
 def input_sidebar(ckpt: Any) -> None:
-    """Texts / synthetic shape, max length, layer, pooling, seed (the spec's top-level fields)."""
+    """Texts / synthetic shape, max length, layer, pooling, seed (the spec's top-level fields); drawn after
+    ``settle_inputs``."""
     ss = st.session_state
     with st.sidebar:
         st.markdown("#### Input")
@@ -363,7 +379,6 @@ def input_sidebar(ckpt: Any) -> None:
             "Source", [SOURCE_TEXT, SOURCE_SYNTH], key="pl_source", required=True, label_visibility="collapsed"
         )
         if ss.get("pl_source") == SOURCE_SYNTH:
-            ss.setdefault("pl_shape", DEFAULT_SHAPE)
             st.text_input("Shape of torch.randn", key="pl_shape", help="(batch, tokens, hidden), e.g. 32, 128, 768")
         else:
             st.text_area("Texts (one per line)", key="pl_texts", height=110)
@@ -378,14 +393,11 @@ def input_sidebar(ckpt: Any) -> None:
             )
             if ckpt is not None:
                 _layer_slider(ckpt.info.num_layers)
-        options = [p.value for p in Pooling]
-        if ss.get("pl_pooling") not in options:
-            ss["pl_pooling"] = "none"
-        st.selectbox(
+        st.pills(
             "Pooling",
-            options,
-            index=options.index(ss["pl_pooling"]),
+            [p.value for p in Pooling],
             key="pl_pooling",
+            required=True,
             help="How token vectors (B, L, H) become one vector per text (B, H); masked by the attention mask.",
         )
         st.caption(DESCRIPTIONS[Pooling(ss["pl_pooling"])])
@@ -410,7 +422,9 @@ def input_sidebar(ckpt: Any) -> None:
         )
 
 
-def _layer_slider(num_layers: int) -> None:
+def _settle_layer(num_layers: int) -> None:
+    """The slider's key for this depth (``pl_layer_v{num_layers}``) seeded from the spec's layer, and the
+    spec's layer (``pl_layer_spec``, -1 = last) read back from the slider."""
     ss = st.session_state
     key = f"pl_layer_v{num_layers}"
     if key not in ss:
@@ -424,6 +438,13 @@ def _layer_slider(num_layers: int) -> None:
                 f"The link asks for layer {spec_layer}, but this checkpoint has hidden states 0..{num_layers} "
                 f"(0 = embeddings). Showing the last layer, {num_layers}."
             )
+    v = ss[key]
+    ss["pl_layer_spec"] = -1 if v == num_layers else v
+
+
+def _layer_slider(num_layers: int) -> None:
+    ss = st.session_state
+    key = f"pl_layer_v{num_layers}"
     st.slider(
         "Layer (hidden_states index)",
         0,
@@ -436,5 +457,3 @@ def _layer_slider(num_layers: int) -> None:
     )
     if ss.get("pl_layer_note"):
         st.warning(ss["pl_layer_note"], icon=":material/layers:")
-    v = ss[key]
-    ss["pl_layer_spec"] = -1 if v == num_layers else v

@@ -34,7 +34,7 @@ from ui.safe_text import code as code_span
 from ui.safe_text import markdown
 
 PC_CODE, PC_IMPORT, PC_FILE, PC_NOTE, PC_CHOICE = "pc_code", "pc_import", "pc_file", "pc_note", "pc_checkpoint"
-PC_LINES, PC_FILE_GEN = "pc_lines", "pc_file_gen"
+PC_LINES, PC_FILE_GEN, PC_OPEN = "pc_lines", "pc_file_gen", "pc_open"
 # A file is refused by its size in bytes before it is read: UTF-8 spends at most 4 bytes a character, so a
 # file over 4 × the importer's character limit cannot fit it. The uploader's own limit (whole megabytes) is the
 # smallest one that lets every acceptable file through.
@@ -191,14 +191,21 @@ def fix_pasted_code(spec_dict: dict[str, Any], fix: Fix) -> None:
 
 
 def paste_panel() -> None:
-    """The Paste code box: a text area, a .py upload, Import and Clear."""
+    """The Paste code box: a text area, a .py upload, Import and Clear; its content is drawn only while
+    the box is open."""
     ss = st.session_state
     imported = ss.get(PC_IMPORT)
+    if PC_CODE in ss:  # the pasted code outlives a run in which the box is closed (its widget not drawn)
+        ss[PC_CODE] = ss[PC_CODE]
     with st.expander(
         "Paste your code — a PyTorch or TensorFlow snippet, or an nn.Module class",
         expanded=imported is None and bool(ss.get(PC_CODE)),
         icon=":material/code:",
-    ):
+        key=PC_OPEN,
+        on_change="rerun",
+    ) as box:
+        if not box.open:  # drawn when opened: the first view loads no text area or file uploader for it
+            return
         st.caption(
             "Read with Python's `ast`: nothing you paste is ever run. The real model runs under it, and every "
             "line gets the shape after it."
