@@ -262,3 +262,25 @@ def test_trace_refusal_at_a_later_step_exit_1_with_the_stages_before_it(tmp_path
     err = out["error"]
     assert err["refused"] is True and err["kind"] == "refused" and err["step"] == 1
     assert "`w.numpy` is not allowed" in err["message"] and "Traceback" not in r.stderr
+
+
+@pytest.mark.slow
+def test_embed_keeps_the_collector_off_the_model_and_back_on(tmp_path):
+    """embed loads the model with the cyclic collector paused, then freezes what is alive (torch,
+    transformers, the model) and turns the collector back on; the vectors are the same either way."""
+    texts = tmp_path / "t.txt"
+    texts.write_text("one text\nand another one\n")
+    probe = (
+        "import gc, json, sys\n"
+        "from core.cli import main\n"
+        f"rc = main(['embed', '--texts-file', {str(texts)!r}, '--pooling', 'mean', '--out', {str(tmp_path / 'v')!r}])\n"
+        "print(json.dumps({'rc': rc, 'enabled': gc.isenabled(), 'frozen': gc.get_freeze_count()}))\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    state = json.loads(out.stdout.strip().splitlines()[-1])
+    assert state["rc"] == 0 and state["enabled"], state
+    assert state["frozen"] > 100_000, state
+    vectors = np.load(tmp_path / "v.npy")
+    assert vectors.shape == (2, 384) and np.isfinite(vectors).all()
