@@ -248,7 +248,8 @@ def parse_labels(raw: Any, rows: int, what: str) -> tuple[Any, ...]:
     if not isinstance(raw, list) or not raw:
         raise SpecError(f"'labels' must be a list with one entry per {what}, e.g. [1, 0, 2]")
     if len(raw) != rows:
-        there = f"is 1 {what}" if rows == 1 else f"are {rows} {what}s"
+        head, _, rest = what.partition(" ")  # "row of the synthetic source" -> "rows of the synthetic source"
+        there = f"is 1 {what}" if rows == 1 else f"are {rows} {head}s{' ' + rest if rest else ''}"
         raise SpecError(
             f"'labels' has {len(raw)} entries but there {there}: give one label (or one row of labels) per {what}"
         )

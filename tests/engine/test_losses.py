@@ -192,6 +192,15 @@ def test_bad_loss_steps_and_labels_are_refused_with_a_clear_message(data, fragme
     assert fragment in str(e.value)
 
 
+@pytest.mark.parametrize(
+    "rows,fragment", [(1, "there is 1 row of the synthetic source"), (4, "there are 4 rows of the synthetic source")]
+)
+def test_labels_count_names_the_synthetic_rows_in_plain_english(rows, fragment):
+    with pytest.raises(SpecError) as e:
+        Spec.from_dict({"shape": [rows, 3, 8], "labels": [1, 0] if rows == 1 else [1, 0, 1], "steps": []})
+    assert fragment in str(e.value)
+
+
 def test_the_readme_spec_example_runs_to_its_loss(tiny_ckpt):
     """The README's Spec example (with its labels and loss step) parses and runs; bert-tiny stands in for speed."""
     import json

@@ -194,14 +194,12 @@ def paste_panel() -> None:
     """The Paste code box: a text area, a .py upload, Import and Clear; its content is drawn only while
     the box is open."""
     ss = st.session_state
-    imported = ss.get(PC_IMPORT)
     if PC_CODE in ss:  # the pasted code outlives a run in which the box is closed (its widget not drawn)
         ss[PC_CODE] = ss[PC_CODE]
     with st.expander(
         "Paste your code — a PyTorch or TensorFlow snippet, or an nn.Module class",
-        expanded=imported is None and bool(ss.get(PC_CODE)),
         icon=":material/code:",
-        key=PC_OPEN,
+        key=PC_OPEN,  # open or closed as the visitor left it (`expanded` stays False: it is part of its identity)
         on_change="rerun",
     ) as box:
         if not box.open:  # drawn when opened: the first view loads no text area or file uploader for it

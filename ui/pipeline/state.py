@@ -15,6 +15,7 @@ Browser history: every new spec is a new URL (Streamlit pushes a history entry w
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import streamlit as st
@@ -75,6 +76,9 @@ MORE_PARAMS: dict[LayerKind, tuple[str, ...]] = {
 }
 # sidebar values that must survive a run in which their widget is hidden (text vs synthetic source)
 PERSISTENT = ("pl_texts", "pl_max_length", "pl_shape", "pl_source", "pl_pooling", "pl_seed", "pl_labels")
+# the step editor's values (expression, layer parameters, names, loss fields) and the layer slider: kept through
+# a run that stops before drawing them (a checkpoint that cannot load), which would otherwise drop them
+STEP_WIDGET = re.compile(r"^pl_(?:e\d+|[psl]\d+_\w+|layer_v\d+)$")
 # the loss step's widgets: pl_l{id}_<field>; the target is an expression, or a synthetic shape / dtype / high
 TARGET_LABELS, TARGET_SYNTH = "labels / expression", "synthetic"
 LOSS_FIELDS = ("kind", "reduction", "input", "target_mode", "target", "tshape", "tdtype", "thigh")
@@ -85,12 +89,11 @@ UNDO_DEPTH = 20
 
 
 def init_state(params: Any) -> str | None:
-    """Every run: keep the sidebar values alive while their widgets are hidden. First run of a session:
-    load the link's spec (or the default); later runs follow Back / Forward (``follow_url``). Returns the
-    link's error to show, if any."""
-    for key in PERSISTENT:
-        if key in st.session_state:
-            st.session_state[key] = st.session_state[key]
+    """Every run: keep the sidebar's and the steps' values alive while their widgets are not drawn. First run
+    of a session: load the link's spec (or the default); later runs follow Back / Forward (``follow_url``).
+    Returns the link's error to show, if any."""
+    for key in [k for k in st.session_state if k in PERSISTENT or STEP_WIDGET.match(str(k))]:
+        st.session_state[key] = st.session_state[key]
     if st.session_state.get("pl_ready"):
         return follow_url(params)
     st.session_state["pl_ready"] = True
