@@ -161,25 +161,29 @@ def model_notice(choice: ModelChoice) -> None:
 
 
 def model_widgets(key: str, choice: ModelChoice) -> None:
-    """The sidebar's Model section: checkpoint picker (or a typed id), the confirmation or refusal, device."""
+    """The sidebar's Model section: checkpoint picker (a list, or a typed id, in a popover), the confirmation or
+    refusal, device."""
     ss = st.session_state
     rules = policy()
     with st.sidebar:
         st.markdown("#### Model")
         options = _checkpoint_options(rules)
-        st.selectbox(
-            "Checkpoint",
-            options,
-            key=f"{key}_choice",
+        # a button that opens the list (not a dropdown: its script is the largest a first view would fetch;
+        # benchmarks/bench_app.py, warm page). The list stays drawn while closed, so its value is always there.
+        with st.popover(
+            f"Checkpoint: {text(choice.name)}",
+            icon=":material/model_training:",
+            width="stretch",
             help="The bundled model has real weights (all-MiniLM-L6-v2, 6 layers, hidden 384). "
             "random:bert-* build Google's BERT sizes with random weights: real shapes, meaningless values.",
-        )
-        if ss[f"{key}_choice"] == OTHER:
-            st.text_input(
-                "Hugging Face id or local folder",
-                key=f"{key}_custom",
-                placeholder="bert-base-uncased or /path/to/model",
-            )
+        ):
+            st.radio("Checkpoint", options, key=f"{key}_choice")
+            if ss[f"{key}_choice"] == OTHER:
+                st.text_input(
+                    "Hugging Face id or local folder",
+                    key=f"{key}_custom",
+                    placeholder="bert-base-uncased or /path/to/model",
+                )
         if choice.status == "refused":
             st.error(text(choice.refusal or ""), icon=":material/block:")
         elif choice.status == "ask":

@@ -22,3 +22,8 @@ def loads(monkeypatch):
     ui.common._hub_size.clear()
     yield seen
     ui.common.get_checkpoint.clear()
+
+
+def pick_checkpoint(at, name: str, key: str = "model"):
+    """Choose ``name`` in the sidebar's checkpoint picker (a list in a popover); runs."""
+    return at.radio(key=f"{key}_choice").set_value(name).run()

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from core.export.share import PARAM, encode_spec
 from core.model.checkpoint_access import HubSize
 from core.spec import DEFAULT_CHECKPOINT, Spec
+from tests.app.conftest import pick_checkpoint
 from ui.safe_text import text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,7 +99,7 @@ def test_a_folder_under_the_root_waits_for_the_visitor(loads, model_root):
 def _typed(name: str) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
     at.switch_page("pages/pipeline.py").run()
-    at.selectbox(key="model_choice").select(OTHER).run()
+    pick_checkpoint(at, OTHER)
     return at.text_input(key="model_custom").set_value(name).run()
 
 

@@ -21,6 +21,7 @@ from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
 
 from core.export.share import PARAM
+from tests.app.conftest import pick_checkpoint
 from tests.markdown_text import shown
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -150,7 +151,7 @@ def test_a_step_that_fails_with_its_text_quoted():
 @pytest.mark.parametrize("name", [PAYLOADS[0], PAYLOADS[1], "a_b_c *x*", f"/tmp/{PAYLOADS[2]}"])
 def test_the_sidebar_checkpoint_box(name):
     at = _app()
-    at.selectbox(key="model_choice").select("other (Hugging Face id or local folder)…").run()
+    pick_checkpoint(at, "other (Hugging Face id or local folder)…")
     at.text_input(key="model_custom").set_value(name).run()
     text = assert_shown_as_text(at)
     assert "not available on this server" in text or "Not loaded yet" in text

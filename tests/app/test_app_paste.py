@@ -8,6 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.export.share import spec_from_query
+from tests.app.conftest import pick_checkpoint
 from tests.markdown_text import shown
 from ui.pipeline.paste import annotated_html
 
@@ -126,7 +127,7 @@ def test_switching_the_checkpoint_offers_to_read_the_code_again():
 
 def test_changing_the_sidebar_checkpoint_offers_a_re_read():
     at = _paste(_app(), (SEEDS / "001_2.txt").read_text())
-    at.selectbox(key="model_choice").set_value("bundled:all-MiniLM-L6-v2").run()
+    pick_checkpoint(at, "bundled:all-MiniLM-L6-v2")
     _ok(at)
     assert any("the code was read for random:bert-base" in shown(i.value) for i in at.info)
     at = at.button(key="pc_reread").click().run()

@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.export.share import PARAM, encode_spec, spec_from_query
 from core.spec import DEFAULT_CHECKPOINT, Spec
+from tests.app.conftest import pick_checkpoint
 from tests.markdown_text import shown
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -208,7 +209,7 @@ def test_change_text():
 
 def test_change_checkpoint_to_random_tiny():
     at = _app()
-    at.selectbox(key="model_choice").select("random:bert-tiny").run()
+    pick_checkpoint(at, "random:bert-tiny")
     _ok(at)
     assert "Runs: final shape `(2, 2)`" in _texts(at.success)
     assert any("RANDOM" in str(b.proto.label) for b in at.get("badge")) or any(
@@ -308,7 +309,7 @@ def test_text_link_with_random_checkpoint_and_layer():
     )
     at = _app({PARAM: encode_spec(spec)})
     _ok(at)
-    assert at.selectbox(key="model_choice").value == "random:bert-tiny"
+    assert at.session_state["model_choice"] == "random:bert-tiny"
     assert at.slider(key="pl_layer_v2").value == 1
     assert at.pills(key="pl_pooling").value == "mean"
     assert _url_spec(at) == spec
@@ -409,7 +410,7 @@ def test_empty_texts_say_what_to_do():
 
 def test_unloadable_checkpoint_is_a_clear_message():
     at = _app()
-    at.selectbox(key="model_choice").select("other (Hugging Face id or local folder)…").run()
+    pick_checkpoint(at, "other (Hugging Face id or local folder)…")
     at.text_input(key="model_custom").set_value("no-such-owner/no-such-model-xyz").run()
     _ok(at)
     next(b for b in at.sidebar.button if b.key == "model_approve").click().run()  # the visitor confirms

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.app.conftest import pick_checkpoint
 from tests.conftest import APP_TIMEOUT, ROOT
 from tests.markdown_text import shown
 
@@ -189,7 +190,7 @@ def test_good_upload_replaces_a_sample(at):
 
 
 def test_random_checkpoint_is_labelled_and_skips_what_it_cannot_do(at):
-    at.selectbox(key="model_choice").set_value("random:bert-tiny").run()
+    pick_checkpoint(at, "random:bert-tiny")
     load(at)
     assert "RANDOM weights" in at.warning[0].value
     assert any("Not available on this checkpoint" in i.value and "last4_concat" in i.value for i in at.info)

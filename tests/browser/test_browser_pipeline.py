@@ -255,28 +255,36 @@ def test_a_shared_link_never_shows_a_stale_default_first(app_url, page):
     assert shown_ex == {"24"}, f"hidden_size showed {shown_ex}"
 
 
+def _pick_checkpoint(page, name: str) -> None:
+    """Open the sidebar's checkpoint picker (a popover with a list) and choose ``name``."""
+    page.locator("[data-testid='stSidebar'] [data-testid='stPopover'] button").filter(
+        has_text="Checkpoint"
+    ).first.click()
+    page.locator("[data-testid='stPopoverBody'] label").filter(has_text=name).first.click()
+    wait_ready(page)
+
+
 def test_a_checkpoint_that_cannot_load_keeps_the_steps(app_url, page):
     """A run that stops on a load error draws no step editor; the steps' values must outlive it (a browser drops
     the values of widgets a run did not draw), so picking a working checkpoint runs the same pipeline again."""
     page.goto(f"{app_url}/pipeline")
     wait_ready(page)
     _success(page, "Runs: final shape (2, 2)")
-    page.locator(".st-key-model_choice").first.click()
-    page.get_by_role("option", name="other (Hugging Face id or local folder)…").click()
-    wait_ready(page)
+    _pick_checkpoint(page, "other (Hugging Face id or local folder)…")
     custom = page.locator(".st-key-model_custom input").first
     custom.fill("prajjwal1/bert-tiny")
     custom.press("Enter")
     wait_ready(page)
+    page.keyboard.press("Escape")  # close the picker
     _click(page, "model_approve")  # the server is offline: the load fails and the run stops
     page.get_by_text("Cannot load this checkpoint").first.wait_for(timeout=60_000)
-    assert page.locator(".st-key-model_choice").count() >= 1, "the sidebar is drawn, so another one can be picked"
-    page.locator(".st-key-model_choice").first.click()
-    page.get_by_role("option", name="random:bert-tiny").click()
-    wait_ready(page)
+    assert page.get_by_text("Checkpoint: prajjwal1/bert-tiny").count() >= 1, "the sidebar is drawn: pick another"
+    _pick_checkpoint(page, "random:bert-tiny")
+    page.keyboard.press("Escape")
     _success(page, "Runs: final shape (2, 2)")
     wait_ready(page)
     assert_no_exception(page)
     assert page.locator("input[value='x[:, -1, :]']").count() >= 1, "step 2's expression is still there"
     assert _url_spec(page).steps[1] == "x[:, -1, :]"
     assert page.get_by_text("Invalid pipeline").count() == 0
+    assert page.get_by_text("Checkpoint: random:bert-tiny").count() >= 1
