@@ -12,6 +12,10 @@ Measured (each a median of ``--rounds`` runs, five by default):
 - pooling, 2-D <-> 3-D: the pooling page with the sentiment sample loaded; flip the 3-D toggle and time until
   the script has finished and every PCA panel is drawn again (no re-encoding should happen).
 - pooling, strategy switch: drop / restore one strategy pill; time until the page has settled.
+- bare Streamlit page (the peer, same run): a one-line ``streamlit run`` script, a new browser context each
+  time, until its text is on screen; what any Streamlit page costs a new visitor on this machine at this
+  moment. The warm page is also reported as a ratio to it (the machine's speed varies by the hour: the bare
+  page took 0.90 s at one hour and 1.15 s at another on the same day).
 
 Targets (issue 15): warm page <= 1.5 s, cold first result <= 5 s. The machine's load average is printed
 with the figures: on a shared machine read them as a range, and compare runs made under similar load.
@@ -37,6 +41,8 @@ CHART_DRAWN = "[data-testid='stPlotlyChart'] .main-svg"
 FLOW_DRAWN = ".sf .sf-row"  # the Explorer's shape flow (plain HTML)
 RESULT_TEXT = "Runs: final shape"
 TARGETS = {"cold first result": 5.0, "warm page": 1.5}
+BARE_TEXT = "A bare Streamlit page"
+BARE_APP = f"import streamlit as st\nst.write({BARE_TEXT!r})\n"
 
 
 @contextmanager
@@ -71,6 +77,20 @@ def open_pipeline(browser, url: str) -> tuple[float, object, object]:
     pg.wait_for_selector(FLOW_DRAWN)
     elapsed = time.perf_counter() - t0
     return elapsed, ctx, pg
+
+
+def bare_page(browser, url: str) -> float:
+    """A new visitor opens a one-line Streamlit page; seconds until its text is on screen."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = ctx.new_page()
+    pg.set_default_timeout(120_000)
+    t0 = time.perf_counter()
+    pg.goto(url)
+    pg.get_by_text(BARE_TEXT).first.wait_for()
+    elapsed = time.perf_counter() - t0
+    settled(pg)
+    ctx.close()
+    return elapsed
 
 
 def edit_shape(pg, k: int) -> float:
@@ -152,6 +172,17 @@ def main(argv: list[str] | None = None) -> int:
                     figures.setdefault("edit -> new shape", []).append(edit_shape(pg, k))
                 ctx.close()
                 print(f"  warm round {r + 1}: page {elapsed:.2f} s", flush=True)
+            bare = work / "bare.py"
+            bare.write_text(BARE_APP)
+            port = free_port()
+            cmd = [sys.executable, "-m", "streamlit", "run", str(bare), "--server.port", str(port)]
+            cmd += ["--server.address", "127.0.0.1", "--server.headless", "true"]
+            with started(cmd, work / "bare.log", f"http://127.0.0.1:{port}/_stcore/health"):
+                bare_page(browser, f"http://127.0.0.1:{port}")  # its first visitor: not counted
+                for _ in range(args.rounds):
+                    figures.setdefault("bare Streamlit page (peer)", []).append(
+                        bare_page(browser, f"http://127.0.0.1:{port}")
+                    )
             if not args.skip_pooling:
                 ctx, pg = pooling_page(browser, url)
                 for _ in range(args.rounds):
@@ -175,6 +206,9 @@ def main(argv: list[str] | None = None) -> int:
             verdict = f"   target <= {target:.1f} s: {'ok' if med <= target else 'OVER'}"
             ok = ok and med <= target
         lines.append(f"  {name:28} {med:6.2f} s   ({min(values):.2f}-{max(values):.2f}){verdict}")
+    if "bare Streamlit page (peer)" in figures and "warm page" in figures:
+        ratio = statistics.median(figures["warm page"]) / statistics.median(figures["bare Streamlit page (peer)"])
+        lines.append(f"  warm page / bare Streamlit page: {ratio:.2f}x (medians, same run)")
     print("\n".join(lines))
     record = {
         "rounds": args.rounds,
