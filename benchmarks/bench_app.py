@@ -66,11 +66,17 @@ def settled(pg, timeout_s: float = 120) -> None:
         pg.wait_for_timeout(100)
 
 
-def open_pipeline(browser, url: str) -> tuple[float, object, object]:
-    """A new visitor opens the Explorer (``/pipeline``); seconds until the result and the shape flow are on screen."""
+def new_visitor(browser, timeout_ms: int = 120_000) -> tuple[object, object]:
+    """A new browser context (empty cache, new session) at 1400x1000 and its page: (context, page)."""
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
     pg = ctx.new_page()
-    pg.set_default_timeout(120_000)
+    pg.set_default_timeout(timeout_ms)
+    return ctx, pg
+
+
+def open_pipeline(browser, url: str) -> tuple[float, object, object]:
+    """A new visitor opens the Explorer (``/pipeline``); seconds until the result and the shape flow are on screen."""
+    ctx, pg = new_visitor(browser)
     t0 = time.perf_counter()
     pg.goto(f"{url}/pipeline")  # the Explorer; `/` is the Overview since issue 14
     pg.get_by_text(RESULT_TEXT).first.wait_for()
@@ -81,9 +87,7 @@ def open_pipeline(browser, url: str) -> tuple[float, object, object]:
 
 def bare_page(browser, url: str) -> float:
     """A new visitor opens a one-line Streamlit page; seconds until its text is on screen."""
-    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
-    pg = ctx.new_page()
-    pg.set_default_timeout(120_000)
+    ctx, pg = new_visitor(browser)
     t0 = time.perf_counter()
     pg.goto(url)
     pg.get_by_text(BARE_TEXT).first.wait_for()
@@ -106,9 +110,7 @@ def edit_shape(pg, k: int) -> float:
 
 
 def pooling_page(browser, url: str):
-    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
-    pg = ctx.new_page()
-    pg.set_default_timeout(180_000)
+    ctx, pg = new_visitor(browser, 180_000)
     pg.goto(f"{url}/pooling")
     pg.locator(".st-key-po_sample_sentiment button").first.wait_for()
     settled(pg)

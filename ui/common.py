@@ -87,7 +87,8 @@ class ModelChoice:
 
     ``name`` is the checkpoint asked for (picker, typed id or a link); ``use`` the one to load now (``name``
     when allowed or confirmed, else the bundled model); ``status`` "ok", "ask" (a Load button is shown) or
-    "refused" (with ``refusal``); ``device`` "auto" / "cpu" / "cuda"; ``half`` fp16 (CUDA only).
+    "refused" (with ``refusal``); ``device`` "auto" / "cpu" / "cuda"; ``half`` fp16 (CUDA only); ``options``
+    the picker's list under the server's policy.
     """
 
     name: str
@@ -95,12 +96,13 @@ class ModelChoice:
     status: str
     device: str
     half: bool
+    options: tuple[str, ...]
     refusal: str | None = None
     local: bool = False
 
 
-def _checkpoint_options(rules: CheckpointPolicy) -> list[str]:
-    return [*CHECKPOINT_CHOICES, *(a for a in rules.allow if a not in CHECKPOINT_CHOICES), OTHER]
+def _checkpoint_options(rules: CheckpointPolicy) -> tuple[str, ...]:
+    return (*CHECKPOINT_CHOICES, *(a for a in rules.allow if a not in CHECKPOINT_CHOICES), OTHER)
 
 
 def _devices() -> list[str]:
@@ -138,10 +140,10 @@ def model_choice(key: str = "model") -> ModelChoice:
     half = bool(ss.get(f"{key}_half")) and cuda_available()
     request = review(name, rules)
     if request.refusal:
-        return ModelChoice(name, DEFAULT_CHECKPOINT, "refused", device, half, refusal=request.refusal)
+        return ModelChoice(name, DEFAULT_CHECKPOINT, "refused", device, half, options, refusal=request.refusal)
     if request.preapproved or name in ss.get(f"{key}_approved", ()):
-        return ModelChoice(name, name, "ok", device, half)
-    return ModelChoice(name, DEFAULT_CHECKPOINT, "ask", device, half, local=request.kind == "local")
+        return ModelChoice(name, name, "ok", device, half, options)
+    return ModelChoice(name, DEFAULT_CHECKPOINT, "ask", device, half, options, local=request.kind == "local")
 
 
 def model_notice(choice: ModelChoice) -> None:
@@ -164,10 +166,8 @@ def model_widgets(key: str, choice: ModelChoice) -> None:
     """The sidebar's Model section: checkpoint picker (a list, or a typed id, in a popover), the confirmation or
     refusal, device."""
     ss = st.session_state
-    rules = policy()
     with st.sidebar:
         st.markdown("#### Model")
-        options = _checkpoint_options(rules)
         # a button that opens the list (not a dropdown: its script is the largest a first view would fetch;
         # benchmarks/bench_app.py, warm page). The list stays drawn while closed, so its value is always there.
         with st.popover(
@@ -177,7 +177,7 @@ def model_widgets(key: str, choice: ModelChoice) -> None:
             help="The bundled model has real weights (all-MiniLM-L6-v2, 6 layers, hidden 384). "
             "random:bert-* build Google's BERT sizes with random weights: real shapes, meaningless values.",
         ):
-            st.radio("Checkpoint", options, key=f"{key}_choice")
+            st.radio("Checkpoint", choice.options, key=f"{key}_choice")
             if ss[f"{key}_choice"] == OTHER:
                 st.text_input(
                     "Hugging Face id or local folder",

@@ -29,11 +29,11 @@ from core.fixes import Fix, apply_fix
 from core.model.checkpoints import CHECKPOINT_CHOICES
 from core.spec import MAX_LENGTH_LIMIT, LayerStep, Spec
 from ui.common import OTHER
-from ui.pipeline.state import TORCH_DEFAULTS, current_spec_dict, load_spec, remember
+from ui.pipeline.state import PC_CODE, TORCH_DEFAULTS, current_spec_dict, load_spec, remember
 from ui.safe_text import code as code_span
 from ui.safe_text import markdown
 
-PC_CODE, PC_IMPORT, PC_FILE, PC_NOTE, PC_CHOICE = "pc_code", "pc_import", "pc_file", "pc_note", "pc_checkpoint"
+PC_IMPORT, PC_FILE, PC_NOTE, PC_CHOICE = "pc_import", "pc_file", "pc_note", "pc_checkpoint"
 PC_LINES, PC_FILE_GEN, PC_OPEN = "pc_lines", "pc_file_gen", "pc_open"
 # A file is refused by its size in bytes before it is read: UTF-8 spends at most 4 bytes a character, so a
 # file over 4 × the importer's character limit cannot fit it. The uploader's own limit (whole megabytes) is the
@@ -192,10 +192,7 @@ def fix_pasted_code(spec_dict: dict[str, Any], fix: Fix) -> None:
 
 def paste_panel() -> None:
     """The Paste code box: a text area, a .py upload, Import and Clear; its content is drawn only while
-    the box is open."""
-    ss = st.session_state
-    if PC_CODE in ss:  # the pasted code outlives a run in which the box is closed (its widget not drawn)
-        ss[PC_CODE] = ss[PC_CODE]
+    the box is open (the code outlives a closed box: ``init_state`` keeps it)."""
     with st.expander(
         "Paste your code — a PyTorch or TensorFlow snippet, or an nn.Module class",
         icon=":material/code:",

@@ -74,8 +74,10 @@ MORE_PARAMS: dict[LayerKind, tuple[str, ...]] = {
     LayerKind.CONV1D: ("stride", "dilation", "groups", "bias", "padding_mode"),
     LayerKind.LINEAR: (),
 }
-# sidebar values that must survive a run in which their widget is hidden (text vs synthetic source)
-PERSISTENT = ("pl_texts", "pl_max_length", "pl_shape", "pl_source", "pl_pooling", "pl_seed", "pl_labels")
+PC_CODE = "pc_code"  # the Paste box's text area (ui/pipeline/paste.py), drawn only while the box is open
+# values that must survive a run in which their widget is hidden: the sidebar's (text vs synthetic source) and
+# the pasted code (the Paste box closed)
+PERSISTENT = ("pl_texts", "pl_max_length", "pl_shape", "pl_source", "pl_pooling", "pl_seed", "pl_labels", PC_CODE)
 # the step editor's values (expression, layer parameters, names, loss fields) and the layer slider: kept through
 # a run that stops before drawing them (a checkpoint that cannot load), which would otherwise drop them
 STEP_WIDGET = re.compile(r"^pl_(?:e\d+|[psl]\d+_\w+|layer_v\d+)$")
