@@ -68,6 +68,26 @@ def test_apply_fix_edits_pipeline_and_code(pasted):
     assert "⚠" not in _html(at)
 
 
+def test_undo_after_a_fix_puts_the_pasted_code_back():
+    """Undo after Apply fix restores the pipeline AND the code the fix rewrote; no "written into your code" note
+    is left behind."""
+    at = _app()
+    original = (SEEDS / "004_3.txt").read_text()
+    at = _paste(at, original)
+    _ok(at)
+    before = spec_from_query(at.query_params).to_dict()
+    at = at.button(key="pc_fix_0").click().run()
+    assert at.text_area(key="pc_code").value != original
+    at = at.button(key="pl_undo_btn").click().run()
+    _ok(at)
+    assert at.text_area(key="pc_code").value == original
+    assert spec_from_query(at.query_params).to_dict() == before
+    notes = [shown(i.value) for i in at.info]
+    assert not any("written into your code" in n for n in notes), notes
+    assert any("pasted code is back as it was" in n for n in notes), notes
+    assert "⚠" in _html(at), "the annotations are the original code's again (the view line's warning)"
+
+
 def test_closed_box_draws_nothing_inside_and_keeps_the_pasted_code():
     at = _app(open_box=False)
     _ok(at)

@@ -156,7 +156,9 @@ def apply_fix_everywhere(spec_dict: dict[str, Any], fix: Fix) -> None:
     except SpecError as e:
         st.session_state["pl_flash"] = ("error", f"The fix could not be applied: {e}")
         return
-    remember(spec_dict, f"Apply fix ({fix.description})")
+    ss = st.session_state
+    pasted = {key: ss.get(key) for key in (PC_CODE, PC_IMPORT, PC_NOTE, PC_LINES)}  # Undo puts the code back too
+    remember(spec_dict, f"Apply fix ({fix.description})", restore=pasted)
     load_spec(new, keep_model=True)
     fix_pasted_code(spec_dict, fix)
     st.session_state["pl_flash"] = ("fixed", fix.description)

@@ -398,16 +398,20 @@ def follow_url(params: Any) -> str | None:
         return str(e)
     load_spec(spec.to_dict(), keep_model=True)
     ss["pl_url_written"] = value
-    ss["pl_flash"] = ("info", "Went back in the browser's history: this is the pipeline you had then.")
+    ss["pl_flash"] = ("info", "Moved through the browser's history (Back / Forward): the pipeline you had there.")
     return None
 
 
-def remember(spec_dict: dict[str, Any] | None, what: str) -> None:
-    """Push the spec about to be replaced (by ``what``: "Apply fix", "Reset") for ``undo``."""
+def remember(spec_dict: dict[str, Any] | None, what: str, restore: dict[str, Any] | None = None) -> None:
+    """Push the spec about to be replaced (by ``what``: "Apply fix", "Reset") for ``undo``.
+
+    ``restore``: other session values to put back with it (key -> value; None = absent), such as the pasted
+    code that a fix rewrites.
+    """
     if spec_dict is None:
         return
     stack = st.session_state.setdefault("pl_undo", [])
-    stack.append((what, spec_dict))
+    stack.append((what, spec_dict, dict(restore or {})))
     del stack[:-UNDO_DEPTH]
 
 
@@ -418,13 +422,22 @@ def undo_label() -> str | None:
 
 
 def undo() -> None:
-    """Load back the spec the last Apply fix / Reset replaced (the checkpoint picked stays)."""
-    stack = st.session_state.get("pl_undo") or []
+    """Load back the spec the last Apply fix / Reset replaced (the checkpoint picked stays), and the values
+    remembered with it (the pasted code as it was before a fix wrote into it)."""
+    ss = st.session_state
+    stack = ss.get("pl_undo") or []
     if not stack:
         return
-    what, spec_dict = stack.pop()
+    what, spec_dict, restore = stack.pop()
     load_spec(spec_dict, keep_model=True)
-    st.session_state["pl_flash"] = ("info", f"Undone: {what}. The pipeline is back as it was.")
+    code_back = PC_CODE in restore and restore[PC_CODE] != ss.get(PC_CODE)
+    for key, value in restore.items():
+        if value is None:
+            ss.pop(key, None)
+        else:
+            ss[key] = value
+    also = " Your pasted code is back as it was too." if code_back else ""
+    ss["pl_flash"] = ("info", f"Undone: {what}. The pipeline is back as it was.{also}")
 
 
 def current_spec_dict() -> dict[str, Any] | None:
