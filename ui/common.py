@@ -162,6 +162,14 @@ def model_notice(choice: ModelChoice) -> None:
         )
 
 
+def checkpoint_label(name: str) -> str:
+    """The checkpoint button's label: ``Checkpoint: <name>``, the name wrapped only after a ``/``, never at its
+    hyphens (``bundled:all-`` / ``MiniLM-L6-v2`` in a narrow sidebar): non-breaking hyphens (U+2011) and a
+    zero-width space (U+200B) after each ``/``."""
+    shown = text(name.replace("-", "\u2011")).replace("/", "/\u200b")  # text(): the name's Markdown escaped
+    return f"Checkpoint: {shown}"
+
+
 def model_widgets(key: str, choice: ModelChoice) -> None:
     """The sidebar's Model section: checkpoint picker (a list, or a typed id, in a popover), the confirmation or
     refusal, device."""
@@ -171,7 +179,7 @@ def model_widgets(key: str, choice: ModelChoice) -> None:
         # a button that opens the list (not a dropdown: its script is the largest a first view would fetch;
         # benchmarks/bench_app.py, warm page). The list stays drawn while closed, so its value is always there.
         with st.popover(
-            f"Checkpoint: {text(choice.name)}",
+            checkpoint_label(choice.name),
             icon=":material/model_training:",
             width="stretch",
             help="The bundled model has real weights (all-MiniLM-L6-v2, 6 layers, hidden 384). "
