@@ -179,6 +179,16 @@ _LOADED: dict[tuple[str, str, bool, str], Checkpoint] = {}
 _LOAD_LOCK = threading.Lock()
 
 
+def offline_choices(policy: CheckpointPolicy | None) -> str:
+    """What loads without the hub, as advice: the bundled model and the random presets, plus local folders
+    where the caller may name them (any, from the CLI: ``policy`` None; a server's model roots, if it has any)."""
+    if policy is None:
+        return "the bundled model, a random:bert-* preset or a local model folder"
+    if policy.model_roots:
+        return f"the bundled model, a random:bert-* preset or a model folder under {policy.roots_text()}"
+    return "the bundled model or a random:bert-* preset"
+
+
 def load_checkpoint(
     name: str = DEFAULT_CHECKPOINT,
     device: str = "auto",
@@ -358,8 +368,7 @@ def _load_pretrained(
             if not _hub_reachable():
                 raise CheckpointError(
                     f"cannot load {name!r}: it is not in the local Hugging Face cache and the hub is "
-                    "unreachable (offline, or HF_HUB_OFFLINE=1). Use the bundled model or a random:bert-* "
-                    "preset, or a local model folder."
+                    f"unreachable (offline, or HF_HUB_OFFLINE=1). Use {offline_choices(policy)}."
                 ) from None
             _check_download(name, policy, limits)
             kwargs = {}

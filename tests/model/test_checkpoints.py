@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
 from core.errors import CheckpointError
+from core.model.checkpoint_access import CheckpointPolicy
 from core.model.checkpoints import PRESET_SIZES, Preset, load_checkpoint, resolve_device
 
 
@@ -89,6 +91,25 @@ def test_offline_without_the_offline_flag_still_fails_fast(monkeypatch):
     with pytest.raises(CheckpointError, match="hub is unreachable"):
         load_checkpoint("bert-base-uncased", "cpu")
     assert time.perf_counter() - start < 10
+
+
+@pytest.mark.parametrize(
+    ("policy", "offered", "not_offered"),
+    [
+        (None, "or a local model folder", None),  # the CLI: the machine's own user names any folder
+        (CheckpointPolicy(), "the bundled model or a random:bert-* preset", "folder"),  # a server without roots
+        (CheckpointPolicy(model_roots=(Path("/srv/models"),)), "a model folder under /srv/models", "local model"),
+    ],
+    ids=["cli", "server", "server-with-roots"],
+)
+def test_offline_advice_names_only_what_the_caller_may_load(monkeypatch, policy, offered, not_offered):
+    import core.model.checkpoints as ck
+
+    monkeypatch.setattr(ck, "_hub_reachable", lambda timeout=ck.HUB_PROBE_SECONDS: False)
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint("some-org/not-cached-model", "cpu", policy=policy)
+    assert offered in str(info.value)
+    assert not_offered is None or not_offered not in str(info.value)
 
 
 def test_hub_probe_is_bounded(monkeypatch):
