@@ -206,7 +206,10 @@ class _Parser(ArgumentParser):
                     f"`{fname}` is not a supported function{_close(fname, set(FUNCS))}; the README's expression "
                     "section lists what is supported"
                 )
-            return None, FUNCS[fname]
+            name = FUNCS[fname]
+            if name in ("max", "min") and len(node.args) > 1 and not is_scalar(node.args[1]):
+                return None, {"max": "maximum", "min": "minimum"}[name]  # torch.max(input, other): elementwise
+            return None, name
         if isinstance(func, ast.Attribute):
             if func.attr not in METHODS:
                 refuse(f"`.{func.attr}` is not allowed here{_close(func.attr, set(METHODS))}")
@@ -218,6 +221,7 @@ class _Parser(ArgumentParser):
         raise AssertionError
 
     def returns_tuple(self, node: ast.Call) -> bool:
+        node = _where_as_nonzero(node)
         try:
             _, name = self.call_target(node)
         except Exception:
@@ -241,6 +245,7 @@ class _Parser(ArgumentParser):
         return isinstance(v, ast.Constant) and v.value is True
 
     def call(self, node: ast.Call, pick: Any = None, whole: ast.AST | None = None) -> tuple[str | None, list[Op]]:
+        node = _where_as_nonzero(node)
         tensor_node, name = self.call_target(node)
         d = OPS[name]
         pos, kws = list(node.args), list(node.keywords)
@@ -496,3 +501,17 @@ def names_read(stmt: Statement) -> set[str]:
 
 
 __all__ += ["EINOPS_FUNCS", "MAX_PATTERN", "NAMESPACES", "is_scalar", "names_read"]
+
+
+def _where_as_nonzero(node: ast.Call) -> ast.Call:
+    """``torch.where(condition)`` (one argument) is ``torch.nonzero(condition, as_tuple=True)`` (PyTorch's
+    documentation of ``torch.where``): the same call with that name and keyword, at the same place in the source
+    (messages quote the visitor's text)."""
+    if _namespace_name(node.func) != "torch.where" or len(node.args) + len(node.keywords) != 1:
+        return node
+    if node.keywords and node.keywords[0].arg != "condition":
+        return node
+    args = node.args or [node.keywords[0].value]
+    flag = ast.copy_location(ast.Constant(True), node)
+    func = ast.copy_location(ast.Attribute(ast.Name("torch", ast.Load()), "nonzero", ast.Load()), node.func)
+    return ast.copy_location(ast.Call(func, args, [ast.keyword("as_tuple", flag)]), node)

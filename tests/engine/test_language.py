@@ -86,6 +86,9 @@ TABLE = [
     ("arith", "x.div(2, rounding_mode='floor')", lambda e: e["x"].div(2, rounding_mode="floor")),
     ("arith", "torch.maximum(x, x.flip(1))", lambda e: torch.maximum(e["x"], e["x"].flip(1))),
     ("arith", "x.minimum(x.roll(1, 1))", lambda e: e["x"].minimum(e["x"].roll(1, 1))),
+    ("arith", "torch.max(x, x.flip(1))", lambda e: torch.max(e["x"], e["x"].flip(1))),  # (input, other): elementwise
+    ("arith", "torch.min(x, torch.zeros_like(x))", lambda e: torch.min(e["x"], torch.zeros_like(e["x"]))),
+    ("arith", "torch.max(x, 1).values", lambda e: torch.max(e["x"], 1).values),  # (input, dim): a reduction
     ("arith", "x.clamp(min=-1, max=1)", lambda e: e["x"].clamp(min=-1, max=1)),
     ("arith", "x.clamp_min(0)", lambda e: e["x"].clamp_min(0)),
     ("arith", "x.clamp_max(0)", lambda e: e["x"].clamp_max(0)),
@@ -229,6 +232,8 @@ TABLE = [
     ("f7", "torch.where(mask.bool().unsqueeze(-1), x, 0.0)",
      lambda e: torch.where(e["mask"].bool().unsqueeze(-1), e["x"], 0.0)),
     ("f7", "torch.where(x > 0, x, x * 0.1)", lambda e: torch.where(e["x"] > 0, e["x"], e["x"] * 0.1)),
+    ("f7", "torch.where(mask == 0)[1]", lambda e: torch.where(e["mask"] == 0)[1]),  # one argument: the indices
+    ("f7", "torch.where(condition=mask.bool())[0]", lambda e: torch.where(e["mask"].bool())[0]),
     ("f7", "x.masked_fill(~mask.bool().unsqueeze(-1), 0.0)",
      lambda e: e["x"].masked_fill(~e["mask"].bool().unsqueeze(-1), 0.0)),
     ("f7", "torch.masked_fill(x, x < 0, 0)", lambda e: torch.masked_fill(e["x"], e["x"] < 0, 0)),
