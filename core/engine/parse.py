@@ -207,14 +207,14 @@ class _Parser(ArgumentParser):
                     "section lists what is supported"
                 )
             name = FUNCS[fname]
-            if name in ("max", "min") and len(node.args) > 1 and not is_scalar(node.args[1]):
-                return None, {"max": "maximum", "min": "minimum"}[name]  # torch.max(input, other): elementwise
+            if name in ("max", "min") and _elementwise(node.args[1:], node.keywords):  # torch.max(input, other)
+                return None, {"max": "maximum", "min": "minimum"}[name]
             return None, name
         if isinstance(func, ast.Attribute):
             if func.attr not in METHODS:
                 refuse(f"`.{func.attr}` is not allowed here{_close(func.attr, set(METHODS))}")
             name = METHODS[func.attr]
-            if name in ("max", "min") and node.args and not is_scalar(node.args[0]):
+            if name in ("max", "min") and _elementwise(node.args, node.keywords):  # x.max(other)
                 name = {"max": "maximum", "min": "minimum"}[name]
             return func.value, name
         refuse(f"calling `{self.seg(func)}` is not allowed; {_WHAT}")
@@ -501,6 +501,12 @@ def names_read(stmt: Statement) -> set[str]:
 
 
 __all__ += ["EINOPS_FUNCS", "MAX_PATTERN", "NAMESPACES", "is_scalar", "names_read"]
+
+
+def _elementwise(args: list[ast.expr], keywords: list[ast.keyword]) -> bool:
+    """``max`` / ``min`` called with a second tensor (positional, or ``other=``) after the input: PyTorch's
+    elementwise overload (``torch.maximum`` / ``torch.minimum``), not the reduction over ``dim``."""
+    return bool(args and not is_scalar(args[0])) or any(k.arg == "other" for k in keywords)
 
 
 def _where_as_nonzero(node: ast.Call) -> ast.Call:

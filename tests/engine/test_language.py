@@ -89,6 +89,10 @@ TABLE = [
     ("arith", "torch.max(x, x.flip(1))", lambda e: torch.max(e["x"], e["x"].flip(1))),  # (input, other): elementwise
     ("arith", "torch.min(x, torch.zeros_like(x))", lambda e: torch.min(e["x"], torch.zeros_like(e["x"]))),
     ("arith", "torch.max(x, 1).values", lambda e: torch.max(e["x"], 1).values),  # (input, dim): a reduction
+    ("arith", "torch.max(x, other=x.flip(1))", lambda e: torch.max(e["x"], other=e["x"].flip(1))),
+    ("arith", "torch.min(input=x, other=x * 2)", lambda e: torch.min(input=e["x"], other=e["x"] * 2)),
+    ("arith", "x.max(other=x.roll(1, 1))", lambda e: e["x"].max(other=e["x"].roll(1, 1))),
+    ("arith", "torch.max(input=x, dim=1).values", lambda e: torch.max(input=e["x"], dim=1).values),
     ("arith", "x.clamp(min=-1, max=1)", lambda e: e["x"].clamp(min=-1, max=1)),
     ("arith", "x.clamp_min(0)", lambda e: e["x"].clamp_min(0)),
     ("arith", "x.clamp_max(0)", lambda e: e["x"].clamp_max(0)),
