@@ -41,6 +41,9 @@ BASE_CSS = """
   overflow: visible !important;
 }
 [data-testid="stCheckbox"] p, [data-testid="stToggle"] p { white-space: normal !important; }
+/* the sidebar's checkpoint button: its label breaks after "Checkpoint:" or a "/" (ui/common.checkpoint_label);
+   a piece of a name wider than the button breaks anywhere rather than running off its edges */
+[data-testid="stSidebar"] [data-testid="stPopover"] button p { overflow-wrap: anywhere !important; }
 /* a list of links in the sidebar (the lessons) reads left-aligned, also when a title wraps */
 [data-testid="stSidebar"] .stButton button { justify-content: flex-start; text-align: left; }
 [data-testid="stSidebar"] .stButton button p { text-align: left; }

@@ -88,6 +88,48 @@ def test_undo_after_a_fix_puts_the_pasted_code_back():
     assert "⚠" in _html(at), "the annotations are the original code's again (the view line's warning)"
 
 
+def _fixed(original: str) -> AppTest:
+    """The seed's code pasted, imported, and its fix applied (written into the code)."""
+    at = _paste(_app(), original)
+    at = at.button(key="pc_fix_0").click().run()
+    assert any("written into your code" in shown(i.value) for i in at.info)
+    return at
+
+
+def _notes(at: AppTest) -> list[str]:
+    return [shown(i.value) for i in at.info]
+
+
+def test_undo_keeps_code_edited_after_the_fix():
+    original = (SEEDS / "004_3.txt").read_text()
+    at = _fixed(original)
+    edited = at.text_area(key="pc_code").value + "\n# my own line, typed after the fix\n"
+    at.text_area(key="pc_code").set_value(edited).run()
+    at = at.button(key="pl_undo_btn").click().run()
+    _ok(at)
+    assert at.text_area(key="pc_code").value == edited, "an edit made after the fix is never thrown away"
+    assert any("edited after the fix, so it stays" in n for n in _notes(at)), _notes(at)
+    assert not any("written into your code" in n for n in _notes(at))
+
+
+@pytest.mark.parametrize("how", ["reset", "browser back"])
+def test_no_fix_note_outlives_its_pipeline(how):
+    """After Reset or the browser's Back, the "fix is written into your code" note is gone: it described the
+    pipeline that was replaced."""
+    original = (SEEDS / "004_3.txt").read_text()
+    at = _paste(_app(), original)
+    imported = dict(at.query_params)
+    at = at.button(key="pc_fix_0").click().run()
+    if how == "reset":
+        at = at.button(key="pl_reset").click().run()
+    else:
+        at.query_params.clear()
+        at.query_params.update(imported)  # what the browser's Back button does to the query string
+        at.run()
+    _ok(at)
+    assert not any("written into your code" in n for n in _notes(at)), _notes(at)
+
+
 def test_closed_box_draws_nothing_inside_and_keeps_the_pasted_code():
     at = _app(open_box=False)
     _ok(at)

@@ -29,11 +29,11 @@ from core.fixes import Fix, apply_fix
 from core.model.checkpoints import CHECKPOINT_CHOICES
 from core.spec import MAX_LENGTH_LIMIT, LayerStep, Spec
 from ui.common import OTHER
-from ui.pipeline.state import PC_CODE, TORCH_DEFAULTS, current_spec_dict, load_spec, remember
+from ui.pipeline.state import PC_CODE, PC_NOTE, TORCH_DEFAULTS, current_spec_dict, load_spec, remember
 from ui.safe_text import code as code_span
 from ui.safe_text import markdown
 
-PC_IMPORT, PC_FILE, PC_NOTE, PC_CHOICE = "pc_import", "pc_file", "pc_note", "pc_checkpoint"
+PC_IMPORT, PC_FILE, PC_CHOICE = "pc_import", "pc_file", "pc_checkpoint"
 PC_LINES, PC_FILE_GEN, PC_OPEN = "pc_lines", "pc_file_gen", "pc_open"
 # A file is refused by its size in bytes before it is read: UTF-8 spends at most 4 bytes a character, so a
 # file over 4 × the importer's character limit cannot fit it. The uploader's own limit (whole megabytes) is the
@@ -157,11 +157,12 @@ def apply_fix_everywhere(spec_dict: dict[str, Any], fix: Fix) -> None:
         st.session_state["pl_flash"] = ("error", f"The fix could not be applied: {e}")
         return
     ss = st.session_state
-    pasted = {key: ss.get(key) for key in (PC_CODE, PC_IMPORT, PC_NOTE, PC_LINES)}  # Undo puts the code back too
-    remember(spec_dict, f"Apply fix ({fix.description})", restore=pasted)
+    pasted = {key: ss.get(key) for key in (PC_CODE, PC_IMPORT, PC_NOTE, PC_LINES)}
     load_spec(new, keep_model=True)
     fix_pasted_code(spec_dict, fix)
-    st.session_state["pl_flash"] = ("fixed", fix.description)
+    # Undo puts the pasted code back too, unless it was edited after the fix
+    remember(spec_dict, f"Apply fix ({fix.description})", restore=pasted, expect={PC_CODE: ss.get(PC_CODE)})
+    ss["pl_flash"] = ("fixed", fix.description)
 
 
 def fix_pasted_code(spec_dict: dict[str, Any], fix: Fix) -> None:

@@ -75,6 +75,7 @@ MORE_PARAMS: dict[LayerKind, tuple[str, ...]] = {
     LayerKind.LINEAR: (),
 }
 PC_CODE = "pc_code"  # the Paste box's text area (ui/pipeline/paste.py), drawn only while the box is open
+PC_NOTE = "pc_note"  # what the last Apply fix did to the pasted code: true of that pipeline only
 # values that must survive a run in which their widget is hidden: the sidebar's (text vs synthetic source) and
 # the pasted code (the Paste box closed)
 PERSISTENT = ("pl_texts", "pl_max_length", "pl_shape", "pl_source", "pl_pooling", "pl_seed", "pl_labels", PC_CODE)
@@ -119,6 +120,7 @@ def load_spec(data: dict[str, Any], keep_model: bool = False) -> None:
     ``keep_model`` (Reset, Apply fix) the checkpoint the user picked stays.
     """
     ss = st.session_state
+    ss.pop(PC_NOTE, None)  # a note on how a fix reached the pasted code is about the pipeline being replaced
     if data.get("texts") is not None:
         texts = data["texts"] if isinstance(data["texts"], list) else [data["texts"]]
         ss["pl_source"] = SOURCE_TEXT
@@ -402,16 +404,22 @@ def follow_url(params: Any) -> str | None:
     return None
 
 
-def remember(spec_dict: dict[str, Any] | None, what: str, restore: dict[str, Any] | None = None) -> None:
+def remember(
+    spec_dict: dict[str, Any] | None,
+    what: str,
+    restore: dict[str, Any] | None = None,
+    expect: dict[str, Any] | None = None,
+) -> None:
     """Push the spec about to be replaced (by ``what``: "Apply fix", "Reset") for ``undo``.
 
     ``restore``: other session values to put back with it (key -> value; None = absent), such as the pasted
-    code that a fix rewrites.
+    code that a fix rewrote; put back only while the session still holds ``expect`` (what the action left
+    there), so an edit made since is never thrown away.
     """
     if spec_dict is None:
         return
     stack = st.session_state.setdefault("pl_undo", [])
-    stack.append((what, spec_dict, dict(restore or {})))
+    stack.append((what, spec_dict, dict(restore or {}), dict(expect or {})))
     del stack[:-UNDO_DEPTH]
 
 
@@ -423,20 +431,26 @@ def undo_label() -> str | None:
 
 def undo() -> None:
     """Load back the spec the last Apply fix / Reset replaced (the checkpoint picked stays), and the values
-    remembered with it (the pasted code as it was before a fix wrote into it)."""
+    remembered with it (the pasted code as it was before a fix wrote into it, unless edited since)."""
     ss = st.session_state
     stack = ss.get("pl_undo") or []
     if not stack:
         return
-    what, spec_dict, restore = stack.pop()
+    what, spec_dict, restore, expect = stack.pop()
+    unchanged = all(ss.get(key) == value for key, value in expect.items())
+    code_back = unchanged and PC_CODE in restore and restore[PC_CODE] != ss.get(PC_CODE)
     load_spec(spec_dict, keep_model=True)
-    code_back = PC_CODE in restore and restore[PC_CODE] != ss.get(PC_CODE)
-    for key, value in restore.items():
-        if value is None:
-            ss.pop(key, None)
-        else:
-            ss[key] = value
-    also = " Your pasted code is back as it was too." if code_back else ""
+    if unchanged:
+        for key, value in restore.items():
+            if value is None:
+                ss.pop(key, None)
+            else:
+                ss[key] = value
+    also = ""
+    if code_back:
+        also = " Your pasted code is back as it was too."
+    elif restore and not unchanged:
+        also = " Your pasted code was edited after the fix, so it stays as it is."
     ss["pl_flash"] = ("info", f"Undone: {what}. The pipeline is back as it was.{also}")
 
 
