@@ -7,7 +7,8 @@ values. Every run reads the widget values back into the chain and builds ONE ``S
 carries the spec (``core.export.share``). Loading a spec (a shared link, a fix, a reset) rebuilds the chain
 with fresh ids, so the widgets start from the new values.
 
-Undo: Apply fix and Reset push the spec they replace on ``pl_undo`` (``remember``); ``undo`` loads it back.
+Undo: Apply fix and Reset push the spec they replace on ``pl_undo`` (``remember``); ``undo`` loads it back,
+with the pasted code a fix rewrote (unless edited since).
 Browser history: every new spec is a new URL (Streamlit pushes a history entry when the query changes);
 ``follow_url`` notices when the URL holds a spec this session did not write (Back / Forward) and loads it.
 """
