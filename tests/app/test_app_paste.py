@@ -112,6 +112,18 @@ def test_undo_keeps_code_edited_after_the_fix():
     assert not any("written into your code" in n for n in _notes(at))
 
 
+def test_undo_of_a_fix_that_never_touched_the_code_leaves_code_typed_since_alone():
+    at = _app()
+    at = at.button(key="pl_fix_w0").click().run()  # the default pipeline's warning: a fix, no pasted code
+    _ok(at)
+    at.text_area(key="pc_code").set_value("x = torch.randn(2, 3)\n").run()
+    at = at.button(key="pl_undo_btn").click().run()
+    _ok(at)
+    assert at.text_area(key="pc_code").value == "x = torch.randn(2, 3)\n"
+    assert any("Undone: Apply fix" in n for n in _notes(at)), _notes(at)
+    assert not any("pasted code" in n for n in _notes(at)), "nothing to say about code the fix never touched"
+
+
 @pytest.mark.parametrize("how", ["reset", "browser back"])
 def test_no_fix_note_outlives_its_pipeline(how):
     """After Reset or the browser's Back, the "fix is written into your code" note is gone: it described the

@@ -439,7 +439,7 @@ def undo() -> None:
         return
     what, spec_dict, restore, expect = stack.pop()
     unchanged = all(ss.get(key) == value for key, value in expect.items())
-    code_back = unchanged and PC_CODE in restore and restore[PC_CODE] != ss.get(PC_CODE)
+    rewrote = PC_CODE in restore and restore[PC_CODE] != expect.get(PC_CODE)  # the action wrote into the code
     load_spec(spec_dict, keep_model=True)
     if unchanged:
         for key, value in restore.items():
@@ -448,9 +448,9 @@ def undo() -> None:
             else:
                 ss[key] = value
     also = ""
-    if code_back:
+    if rewrote and unchanged:
         also = " Your pasted code is back as it was too."
-    elif restore and not unchanged:
+    elif rewrote:
         also = " Your pasted code was edited after the fix, so it stays as it is."
     ss["pl_flash"] = ("info", f"Undone: {what}. The pipeline is back as it was.{also}")
 
