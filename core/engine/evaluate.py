@@ -23,7 +23,7 @@ import torch
 
 from core.engine.catalog import OPS, OpDef
 from core.engine.chain import IndexList, Layout, Op, Operand, contiguous_strides
-from core.engine.values import Const, DeviceOf, Sizes, SubExpr, TupleE, flatten_sizes, resolve
+from core.engine.values import Const, DeviceOf, Sizes, Spread, SubExpr, TupleE, flatten_sizes, resolve
 from core.errors import ExpressionRefused, ShapeError
 
 MAX_NUMEL = 2**27
@@ -192,6 +192,24 @@ def _operand(sub: Any, ctx: Ctx) -> tuple[Operand, Any]:
     return record, t
 
 
+def _spread(sp: Spread, ctx: Ctx) -> tuple[tuple[Operand, ...], tuple[Any, ...]]:
+    """The index tensors of a tuple used as a whole index (``x[torch.where(m)]``): one operand record per
+    tensor, each the same chain picking its piece (``torch.nonzero(m, as_tuple=True)[k]``)."""
+    e = sp.expr
+    results = eval_chain(e.root, e.ops, ctx)
+    value = results[-1][1] if results else ctx.get(e.root)
+    if not isinstance(value, (tuple, list)) or not all(isinstance(t, torch.Tensor) for t in value):
+        raise ExpressionRefused(f"`{e.source}` is not a tuple of tensors")
+    before = (ctx.shape(e.root) if e.root is not None else None, *(tuple(first(v).shape) for _, v in results[:-1]))
+    *ops, last = (op for op, _ in results)
+    records = []
+    for k, t in enumerate(value):
+        picked = Op(last.name, last.args, (*(kv for kv in last.kwargs if kv[0] != "tuple"), ("pick", k)), last.source)
+        dtype = str(t.dtype).replace("torch.", "")
+        records.append(Operand(e.root, (*ops, picked), (*before, tuple(t.shape)), dtype, t.stride()))
+    return tuple(records), tuple(value)
+
+
 def first(v: Any) -> Any:
     """The tensor a stage shows for a value: itself, the first of a tuple, a PackedSequence's data."""
     if isinstance(v, (tuple, list)) and v:
@@ -203,6 +221,8 @@ def _value(v: Any, ctx: Ctx) -> tuple[Any, Any]:
     """(record value, call value) of one argument."""
     if isinstance(v, (SubExpr, Operand)):
         return _operand(v, ctx)
+    if isinstance(v, Spread):
+        return _spread(v, ctx)
     if isinstance(v, Const) and isinstance(v.value, tuple) and len(v.value) == 2 and v.value[0] == "list":
         lst = IndexList(tuple(resolve(i, ctx) for i in v.value[1]))
         return lst, lst

@@ -29,6 +29,7 @@ from core.engine.values import (
     Lit,
     Sizes,
     SliceE,
+    Spread,
     SubExpr,
 )
 from core.engine.whitelist import (
@@ -211,6 +212,11 @@ class _Parser(ArgumentParser):
                 return None, {"max": "maximum", "min": "minimum"}[name]
             return None, name
         if isinstance(func, ast.Attribute):
+            if func.attr == "where":  # not rewritten by _method_where: its arguments do not fit
+                refuse(
+                    f"`{self.seg(node)}`: the method takes a condition and the other value, "
+                    "x.where(condition, other) (= torch.where(condition, x, other))"
+                )
             if func.attr not in METHODS:
                 refuse(f"`.{func.attr}` is not allowed here{_close(func.attr, set(METHODS))}")
             name = METHODS[func.attr]
@@ -221,7 +227,7 @@ class _Parser(ArgumentParser):
         raise AssertionError
 
     def returns_tuple(self, node: ast.Call) -> bool:
-        node = _where_as_nonzero(node)
+        node = _as_torch_call(node)
         try:
             _, name = self.call_target(node)
         except Exception:
@@ -245,7 +251,7 @@ class _Parser(ArgumentParser):
         return isinstance(v, ast.Constant) and v.value is True
 
     def call(self, node: ast.Call, pick: Any = None, whole: ast.AST | None = None) -> tuple[str | None, list[Op]]:
-        node = _where_as_nonzero(node)
+        node = _as_torch_call(node)
         tensor_node, name = self.call_target(node)
         d = OPS[name]
         pos, kws = list(node.args), list(node.keywords)
@@ -369,6 +375,8 @@ class _Parser(ArgumentParser):
 
     # ------------------------------------------------------------------------------------------ index
     def index_items(self, node: ast.AST) -> tuple:
+        if isinstance(node, ast.Call) and self.returns_tuple(node):  # x[torch.where(m)]: the tuple is the index
+            return (Spread(self.expr(node)),)
         elts = node.elts if isinstance(node, ast.Tuple) else [node]
         if sum(1 for e in elts if isinstance(e, ast.Constant) and e.value is Ellipsis) > 1:
             refuse("an index can only have a single ellipsis ('...')")
@@ -507,6 +515,30 @@ def _elementwise(args: list[ast.expr], keywords: list[ast.keyword]) -> bool:
     """``max`` / ``min`` called with a second tensor (positional, or ``other=``) after the input: PyTorch's
     elementwise overload (``torch.maximum`` / ``torch.minimum``), not the reduction over ``dim``."""
     return bool(args and not is_scalar(args[0])) or any(k.arg == "other" for k in keywords)
+
+
+def _as_torch_call(node: ast.Call) -> ast.Call:
+    """The call PyTorch documents a form as: ``torch.where(c)`` is ``torch.nonzero(c, as_tuple=True)`` and
+    ``a.where(c, b)`` is ``torch.where(c, a, b)``; other calls are returned as they are."""
+    return _method_where(_where_as_nonzero(node))
+
+
+def _method_where(node: ast.Call) -> ast.Call:
+    """``a.where(condition, other)`` (the Tensor method; also ``condition=`` / ``other=``) is
+    ``torch.where(condition, a, other)`` (PyTorch's documentation of ``Tensor.where``), at the same place in the
+    source. A call that does not fit that signature is left for the method check to refuse."""
+    func = node.func
+    if not isinstance(func, ast.Attribute) or func.attr != "where" or _namespace_name(func) is not None:
+        return node
+    given = dict(zip(("condition", "other"), node.args))
+    for k in node.keywords:
+        if k.arg not in ("condition", "other") or k.arg in given:
+            return node
+        given[k.arg] = k.value
+    if len(node.args) > 2 or set(given) != {"condition", "other"}:
+        return node
+    where = ast.copy_location(ast.Attribute(ast.Name("torch", ast.Load()), "where", ast.Load()), func)
+    return ast.copy_location(ast.Call(where, [given["condition"], func.value, given["other"]], []), node)
 
 
 def _where_as_nonzero(node: ast.Call) -> ast.Call:

@@ -139,6 +139,14 @@ class SubExpr:
     expr: Any  # core.engine.parse.Expr
 
 
+@dataclass(frozen=True)
+class Spread:
+    """A tuple of tensors used as the whole index: ``x[torch.where(m)]`` is ``x[i0, i1, ...]``, one index
+    tensor per dim of ``m`` (Python passes the tuple itself as the index)."""
+
+    expr: Any  # core.engine.parse.Expr whose result is a tuple
+
+
 def refuse(message: str) -> None:
     raise ExpressionRefused(message)
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.engine.expr import bind, parse_expr, to_source
+from core.engine.expr import DataDependent, bind, parse_expr, to_source
 from core.engine.ops import Op, contiguous_strides, step_layout
 from core.engine.parse import Bin, Expr, Lit
 from core.errors import ExpressionRefused, ShapeError
@@ -89,7 +89,7 @@ def _behaviour(
     for e in exprs:
         try:
             ops = bind(e, {"x": layout[0]})
-        except (ShapeError, ExpressionRefused) as err:
+        except (ShapeError, ExpressionRefused, DataDependent) as err:  # DataDependent: x[torch.where(x > 0)]
             sig.append(("fail", getattr(err, "kind", "refused")))
             return sig, layouts, getattr(err, "message", None) or str(err)
         for op in ops:
@@ -285,5 +285,5 @@ def _render_line(expr: Expr, drawn_shape: tuple[int, ...], before: list[Expr]) -
     try:
         ops = bind(expr, {"x": layouts[-1][0]})
         return to_source(ops, "x") if ops else "x"
-    except (ShapeError, ExpressionRefused):
+    except (ShapeError, ExpressionRefused, DataDependent):
         return expr.source

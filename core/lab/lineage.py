@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from core.engine.expr import bind, describe, parse_expr, run_expr, to_source
+from core.engine.expr import DataDependent, bind, describe, parse_expr, run_expr, to_source
 from core.engine.ops import Op
 from core.engine.parse import Expr
 from core.errors import ExpressionRefused, ShapeError
@@ -252,7 +252,7 @@ def _failure_from(
             if bound[prefix].name == "view" and kind == "view_stride":
                 fixed = tuple(dataclasses.replace(o, name="reshape") if i == prefix else o for i, o in enumerate(bound))
                 alternative = (to_source(fixed, "x"),)
-        except (ShapeError, ExpressionRefused):
+        except (ShapeError, ExpressionRefused, DataDependent):  # DataDependent: an operand such as torch.where(m)
             op_source = expr.ops[prefix].source or text
     explanation, fix = ("", "") if refused else _explain(message, op_input, op_source)
     return StepFailure(line, text, op_source, message, kind, op_input, explanation, fix, refused, alternative)

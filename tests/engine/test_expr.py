@@ -348,6 +348,9 @@ def test_run_refuses_over_budget_before_running_anything(monkeypatch) -> None:
         ("x[True]", "bool index"),
         ("torch = x", "cannot bind the name `torch`"),
         ("x.shape[0] = 3", "assign to a name"),
+        ("x.where(x > 0)", "x.where(condition, other)"),
+        ("x.where(x > 0, y=x)", "x.where(condition, other)"),
+        ("x[torch.where(x > 0), 0]", "is a tuple here"),
     ],
 )
 def test_misuse_is_refused_with_a_clear_message(src: str, needle: str) -> None:
@@ -372,6 +375,19 @@ def test_spellings_that_were_refused_now_run_like_torch(src, ref) -> None:
     out = run_expr(parse_expr(src), env)[-1][1]
     assert torch.equal(out, ref(env["x"]))
     assert predict_shapes(parse_expr(src), shapes_of(env))[-1] == tuple(out.shape)
+
+
+@pytest.mark.parametrize(
+    ("src", "ref"), [("x[x.max(1)]", lambda x: x[x.max(1)]), ("x[x.chunk(2)]", lambda x: x[x.chunk(2)])]
+)
+def test_a_tuple_of_float_tensors_as_the_index_fails_with_torchs_message(src, ref) -> None:
+    """Python passes a returned tuple as the whole index; torch refuses float index tensors in its words."""
+    env = {"x": torch.randn(2, 3)}
+    with pytest.raises(IndexError) as theirs:
+        ref(env["x"])
+    with pytest.raises(ShapeError) as ours:
+        run_expr(parse_expr(src), env)
+    assert str(theirs.value) in ours.value.message
 
 
 def test_x_indexed_by_a_float_tensor_fails_with_torchs_message() -> None:

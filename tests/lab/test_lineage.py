@@ -15,6 +15,7 @@ from core.engine.expr import parse_expr, run_expr
 from core.errors import ExpressionRefused, ShapeError
 from core.figures.lineage import memory_figure, stage_figure
 from core.lab.compare import op_names
+from core.lab.drawing import plan_drawing
 from core.lab.lineage import MIXED, PAD, trace_lineage
 
 SHAPE = (2, 4, 6)
@@ -166,6 +167,9 @@ def test_every_shape_op_of_the_expression_language_is_covered_and_draws():
         ("x.argmax(dim=1)", "gives int64 values"),
         ("values, indices = x.max(dim=1)", "gives a tuple"),
         ("x[x > 3]", "depends on the values"),
+        ("x[torch.where(x > 3)]", "depends on the values"),  # a data-dependent operand, not only the result
+        ("x[torch.where(x > 3)[0]]", "depends on the values"),
+        ("x[(x > 3).nonzero()[:, 0]]", "depends on the values"),
         ("mask.float()", "`mask` is not defined here; available: x"),
     ],
 )
@@ -174,6 +178,7 @@ def test_lines_without_a_lineage_are_refused_with_the_reason(src, needle):
     lin = trace_lineage(SHAPE, ["x.transpose(1, 2)", src])
     assert lin.error is not None and lin.error.refused and needle in lin.error.message
     assert [s.shape for s in lin.stages] == [SHAPE, (2, 6, 4)], "the line before it still draws"
+    plan_drawing(SHAPE, [["x.transpose(1, 2)", src]])  # the drawing plan takes the same line without raising
 
 
 def test_growth_past_the_drawing_budget_is_refused_with_the_limit():
