@@ -60,6 +60,10 @@ class ShapeError(Exception):
         explanation: plain-language cause.
         fix: a ``core.fixes.Fix`` (or None) that, applied to the spec, makes the step run.
         kind: a short category ("conv_channels", "view_stride", ...).
+        op_input_shape: shape of the tensor the failing op itself received, set by the evaluator; it differs from
+            ``input_shape`` when earlier ops of the same step (or an operand's own chain) changed it, e.g.
+            ``(2, 384)`` for ``x.mean(1).view(5, -1)`` on ``(2, 7, 384)``.
+        op_source: that op's text (``.view(5, -1)``), set with ``op_input_shape``.
     """
 
     def __init__(
@@ -83,6 +87,8 @@ class ShapeError(Exception):
         self.explanation = explanation
         self.fix = fix
         self.kind = kind
+        self.op_input_shape: tuple[int, ...] | None = None
+        self.op_source = ""
 
     def __str__(self) -> str:
         where = f"step {self.step_index + 1} `{self.step}`" if self.step_index is not None else (self.step or "step")

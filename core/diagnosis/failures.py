@@ -29,6 +29,7 @@ from core.spec import LayerKind, LayerStep, LossStep, Spec
 def explain_failure(err: ShapeError, spec: Spec, stages: list[Stage], info: dict[str, Any]) -> ShapeError:
     """Fill ``err.explanation`` (plain words, with the numbers) and ``err.fix`` (a checked spec edit)."""
     from core.diagnosis.explain import explain
+    from core.diagnosis.explain.formatting import fmt_shape
 
     prev = stages[-1] if stages else None
     i = err.step_index
@@ -52,6 +53,10 @@ def explain_failure(err: ShapeError, spec: Spec, stages: list[Stage], info: dict
         "step": err.step,
         "layer": layer,
     }
+    op_shape = err.op_input_shape
+    moved = op_shape is not None and shape is not None and tuple(op_shape) != shape
+    if moved:  # earlier ops of the step (or an operand's chain) gave the failing op another tensor: explain that one
+        context.update(input_shape=op_shape, input_axes=None, input_symbols=None, after_ops=True)
     ex = explain(err.message, context)
     err.kind = err.kind or ex.kind
     fix = None
@@ -68,6 +73,8 @@ def explain_failure(err: ShapeError, spec: Spec, stages: list[Stage], info: dict
         except Exception:  # no fix rather than a broken trace
             fix = None
     text = ex.explanation
+    if moved:
+        text = f"`{err.op_source}` receives {fmt_shape(op_shape)} here (the step's input is {fmt_shape(shape)}). {text}"
     text += _context_note(ex.kind, axes, shape)
     if cause is not None:  # the trace knows the real cause: it leads, and its fix replaces the generic advice
         lead, advice = cause

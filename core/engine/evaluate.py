@@ -240,6 +240,8 @@ def bind_op(op: Op, ctx: Ctx) -> tuple[Op, tuple, dict]:
         sizes = flatten_sizes(resolve(op.args[0], ctx)) if isinstance(op.args[0], TupleE) else resolve(op.args[0], ctx)
         return Op(op.name, tuple(sizes), (), op.source), tuple(sizes), {}
     pairs = [_value(a, ctx) for a in op.args]
+    if op.name == "index":  # a tuple used as the whole index: one index tensor per piece
+        pairs = [q for a, p in zip(op.args, pairs) for q in (zip(*p) if isinstance(a, Spread) else [p])]
     rec = [p[0] for p in pairs]
     call = [p[1] for p in pairs]
     if op.name not in ("index", "cat", "stack", "einsum") and op.name not in LEGACY_VARARGS:
@@ -521,7 +523,12 @@ def eval_chain(root: str | None, ops: tuple[Op, ...], ctx: Ctx, light: bool = Fa
     out: list[tuple[Op, Any]] = []
     for op in ops:
         rec, args, kwargs = bind_op(op, ctx)
-        value = apply(rec, value, args, kwargs, ctx)
+        try:
+            value = apply(rec, value, args, kwargs, ctx)
+        except ShapeError as e:  # which tensor the failing op got (the innermost chain's, when an operand fails)
+            if e.op_input_shape is None and isinstance(first(value), torch.Tensor):
+                e.op_input_shape, e.op_source = tuple(first(value).shape), rec.source or rec.name
+            raise
         if light and out and isinstance(out[-1][1], torch.Tensor):
             out[-1] = (out[-1][0], _meta_twin(out[-1][1]))
         out.append((rec, value))

@@ -23,6 +23,8 @@ class Ctx:
         step: the step's source text, e.g. ``"x @ w"``.
         symbols: one size symbol per dim of ``shape``, e.g. ``("B", "L", "2·hidden_size")``.
         frames: the traceback's last frame before the message (file and source line that raised), or ``""``.
+        after_ops: ``shape`` is what the failing op received after earlier ops of the step changed the step's
+            input (``x.mean(1).view(5, -1)``); its axes are unknown, so no axis (batch, ...) is assumed.
     """
 
     shape: tuple[int, ...] | None = None
@@ -32,6 +34,7 @@ class Ctx:
     step: str = ""
     symbols: tuple[str, ...] | None = None
     frames: str = ""
+    after_ops: bool = False
 
     def dim(self, d: int, shape: Sequence[int] | None = None) -> str:
         """``"dim 2 (hidden)"`` when axis labels are known for ``shape`` (default: the input shape)."""
@@ -59,7 +62,8 @@ def make_ctx(context: dict[str, Any] | None) -> Ctx:
     symbols_raw = context.get("input_symbols")
     symbols = tuple(str(a) for a in symbols_raw) if isinstance(symbols_raw, (list, tuple)) else None
     step = str(context.get("step") or "")
-    return Ctx(shape=shape, axes=axes, layer=kind, params=dict(params), step=step, symbols=symbols)
+    after_ops = context.get("after_ops") is True
+    return Ctx(shape=shape, axes=axes, layer=kind, params=dict(params), step=step, symbols=symbols, after_ops=after_ops)
 
 
 def as_int_tuple(value: Any) -> tuple[int, ...] | None:

@@ -46,10 +46,9 @@ def reshape_size(m: re.Match[str], ctx: Ctx) -> Result:
             fix = "Remove the 0 from the shape."
         else:
             ratio = numel / prod_known
+            known_text = f"({fmt_product(known)} = {fmt_int(prod_known)})" if len(known) > 1 else fmt_int(prod_known)
             expl += (
-                f" The -1 would have to be {fmt_int(numel)} / ({fmt_product(known)} = {fmt_int(prod_known)}) = "
-                f"{ratio:.4g}, "
-                "which is not a whole number."
+                f" The -1 would have to be {fmt_int(numel)} / {known_text} = {ratio:.4g}, which is not a whole number."
             )
             fix = (
                 f"Choose the other sizes so that their product divides {fmt_int(numel)}: keep the sizes you know "
@@ -89,7 +88,7 @@ def reshape_size(m: re.Match[str], ctx: Ctx) -> Result:
         if others:
             alts = [[*shape[:i], v, *shape[i + 1 :]] for i, v in others]
             fix += " Other shapes that fit: " + ", ".join(fmt_shape(a) for a in alts) + "."
-    if ctx.shape and shape and shape[0] not in (-1, ctx.shape[0]):
+    if ctx.shape and shape and shape[0] not in (-1, ctx.shape[0]) and not ctx.after_ops:
         fix += (
             f" Your batch is {ctx.shape[0]}, not {shape[0]}: use `x.size(0)` or -1 instead of a "
             "hard-coded batch "
