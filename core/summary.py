@@ -1,8 +1,8 @@
 """A torchinfo-style summary of a pipeline, from its trace records: one row per step, totals at the bottom.
 
 Per step (the pooling too, when there is one): the layer (``LSTM``, ``Linear``, … or the expression), input and
-output shape, parameters
-(all trainable: the app's layers are freshly built ``torch.nn`` modules), and the output's memory.
+output shape, parameters and whether they train (torchinfo's "Trainable" column; all do: the app's layers are
+freshly built ``torch.nn`` modules), and the output's memory.
 Totals follow torchinfo's ``ModelStatistics`` definitions exactly, so the numbers match
 ``torchinfo.summary`` run on the exported script's model (tests/test_summary.py checks it):
 
@@ -62,6 +62,16 @@ class SummaryRow:
     def has_params(self) -> bool:
         return self.params > 0
 
+    @property
+    def trainable_text(self) -> str:
+        """torchinfo's "Trainable" column (``LayerInfo.trainable``): ``"True"`` when every parameter requires grad,
+        ``"False"`` when none does, ``"Partial"`` in between, ``"--"`` for a step without parameters."""
+        if not self.has_params:
+            return "--"
+        if self.trainable == 0:
+            return "False"
+        return "True" if self.trainable == self.params else "Partial"
+
 
 @dataclass(frozen=True)
 class Summary:
@@ -98,7 +108,7 @@ class Summary:
 
     def text(self) -> str:
         """The summary as fixed-width text, laid out like torchinfo's printout."""
-        head = ("Step", "Layer", "Input Shape", "Output Shape", "Param #", "Output memory")
+        head = ("Step", "Layer", "Input Shape", "Output Shape", "Param #", "Trainable", "Output memory")
         body = [
             (
                 f"{r.step}" if r.step is not None else "-",
@@ -106,6 +116,7 @@ class Summary:
                 str(list(r.input_shape)),
                 str(list(r.output_shape)),
                 f"{r.params:,}" if r.has_params else "--",
+                r.trainable_text,
                 human_bytes(r.output_bytes),
             )
             for r in self.rows

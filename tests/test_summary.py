@@ -9,6 +9,7 @@ with the script's own input. Every layer's output shape, parameter count and out
 from __future__ import annotations
 
 import ast
+import dataclasses
 
 import pytest
 import torch
@@ -96,13 +97,14 @@ def test_summary_matches_torchinfo_on_the_exported_model(name):
     model = Replay(export_script(spec, trace))
     x = model.example_input()
     with torch.no_grad():
-        info = torchinfo.summary(model, input_data=[x], verbose=0, col_names=("output_size", "num_params"))
+        info = torchinfo.summary(model, input_data=[x], verbose=0, col_names=("output_size", "num_params", "trainable"))
     leaves = [layer for layer in info.summary_list if layer.is_leaf_layer and layer.depth > 0]
     layer_rows = [r for r in ours.rows if r.layer not in ("expression", "pooling")]
     assert [layer.class_name for layer in leaves] == [r.layer for r in layer_rows]
     for layer, row in zip(leaves, layer_rows):
         assert tuple(layer.output_size) == row.output_shape, row.name
         assert layer.num_params == row.params and layer.trainable_params == row.trainable, row.name
+        assert layer.trainable == row.trainable_text, row.name  # torchinfo's "Trainable" column
         assert layer.output_bytes == row.output_bytes, row.name
     assert ours.total_params == info.total_params
     assert ours.trainable_params == info.trainable_params
@@ -159,9 +161,24 @@ def test_text_layout_and_units():
         "Shape",
         "Param",
         "#",
+        "Trainable",
         "Output",
         "memory",
     ]
     assert "LSTM" in text and "x[:, -1, :]" in text and "Total params: 1,938" in text
     assert megabytes(2_500_000) == 2.5
     assert [human_bytes(n) for n in (0, 1023, 1536, 3 * 1024**2)] == ["0 B", "1023 B", "1.5 KiB", "3.0 MiB"]
+
+
+@pytest.mark.parametrize("frozen", [(), ("weight",), ("weight", "bias")], ids=["none", "weight", "all"])
+def test_trainable_column_follows_torchinfos_rule(frozen):
+    """The per-row "Trainable" word is torchinfo's for the same counts (True / Partial / False; -- without params)."""
+    layer = nn.Linear(3, 2)
+    for name in frozen:
+        getattr(layer, name).requires_grad_(False)
+    (leaf,) = [i for i in torchinfo.summary(layer, input_size=(4, 3), verbose=0).summary_list if i.depth == 0]
+    spec = Spec.from_dict({"shape": [4, 3], "steps": [{"linear": {"out_features": 2}}]})
+    (row,) = summarize(run_spec(spec).stages).rows
+    ours = dataclasses.replace(row, trainable=leaf.trainable_params)  # the app's layers train; freeze as torch did
+    assert ours.params == leaf.num_params and ours.trainable_text == leaf.trainable
+    assert dataclasses.replace(row, params=0, trainable=0).trainable_text == "--"

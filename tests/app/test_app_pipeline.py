@@ -109,6 +109,7 @@ def test_layer_summary_tab_lists_layers_like_torchinfo():
     assert [r.layer for r in expected.rows] == ["LSTM", "expression", "Linear"]
     for row in expected.rows:
         assert str(list(row.output_shape)) in html
+    assert ">trainable<" in html and [r.trainable_text for r in expected.rows] == ["True", "--", "True"]
     assert f"{expected.total_params:,}" in html and "Total params" in html
     captions = " ".join(_texts(at.caption))
     assert "forward/backward pass size" in captions and "As torchinfo counts them" in captions

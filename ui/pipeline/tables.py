@@ -182,7 +182,8 @@ def summary_table(trace: Any) -> None:
         ("layer", "", "torch.nn layer, or the expression"),
         ("input shape", "", ""),
         ("output shape", "", ""),
-        ("param #", "num", "parameters (all trainable)"),
+        ("param #", "num", "parameters"),
+        ("trainable", "", "torchinfo's column: True when every parameter requires grad, -- for none"),
         ("output memory", "num", "the output tensor: numel × element size"),
     ]
     body = []
@@ -195,13 +196,14 @@ def summary_table(trace: Any) -> None:
             + _cell(str(list(r.input_shape)), "shape")
             + _cell(str(list(r.output_shape)), "shape")
             + _cell(f"{r.params:,}" if r.has_params else "--", "num")
+            + _cell(r.trainable_text, "")
             + _cell(human_bytes(r.output_bytes), "num")
             + "</tr>"
         )
     foot = (
         "<tfoot><tr><td></td><td colspan='3'>Total params (trainable / non-trainable: "
         f"{s.trainable_params:,} / {s.non_trainable_params:,})</td>"
-        f"<td class='num'>{s.total_params:,}</td><td></td></tr></tfoot>"
+        f"<td class='num'>{s.total_params:,}</td><td></td><td></td></tr></tfoot>"
     )
     st.html(_table(head, body, foot))
     st.caption(
