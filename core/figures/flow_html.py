@@ -43,6 +43,7 @@ STYLE = f"""
   overflow: hidden; text-overflow: clip; border-radius: 4px; padding: 5px 0; min-width: 10px;
   text-shadow: 0 0 2px rgba(0,0,0,.45); container-type: inline-size;}}
 .sf-seg .l2, .sf-seg .l1 {{display: none;}}
+.sf-hatch span {{background: var(--c); padding: 1px 5px; border-radius: 3px;}}
 .sf-shape {{font-family: "Source Code Pro", monospace; font-weight: 600; font-size: 13px; white-space: nowrap;
   flex: 0 0 auto;}}
 .sf-error .sf-name, .sf-error .sf-name code {{color: {ERROR_COLOR}; font-weight: 700;}}
@@ -71,10 +72,11 @@ def _segment(stage: Stage, dim: int, size: int, span: float) -> str:
     labels = (f"{name} {symbol}={size}", f"{symbol}={size}", str(size))
     long_px, mid_px = (_needed_px(t) for t in labels[:2])
     background = role_color(role) if stage.contiguous else f"{HATCH}, {role_color(role)}"
+    hatch = "" if stage.contiguous else " sf-hatch"  # its label sits on a plain patch of the colour (--c)
     spans = "".join(f"<span class='l{3 - i}'>{html.escape(t)}</span>" for i, t in enumerate(labels))
     return (
-        f"<span class='sf-seg w{long_px} v{mid_px}' data-role='{role}' style='flex: {share:.2f} 1 0; "
-        f"background: {background}' title='{html.escape(hover, quote=True)}'>{spans}</span>"
+        f"<span class='sf-seg w{long_px} v{mid_px}{hatch}' data-role='{role}' style='flex: {share:.2f} 1 0; "
+        f"--c: {role_color(role)}; background: {background}' title='{html.escape(hover, quote=True)}'>{spans}</span>"
     )
 
 

@@ -59,6 +59,11 @@ def test_hatching_only_on_non_contiguous_rows_and_explained_in_the_legend():
     rows = html.split("class='sf-row'")[1:]
     assert "repeating-linear-gradient" not in rows[0].split("</div></div>")[0]
     assert "data-contiguous='false'" in rows[1] and "repeating-linear-gradient" in rows[1]
+    # a hatched segment's label sits on a plain patch of the segment's own colour (readable through the stripes)
+    assert "sf-hatch" not in rows[0] and rows[1].count("sf-hatch") == 3
+    for colour, background in re.findall(r"--c: ([^;]+); background: ([^']+)'", rows[1]):
+        assert background.endswith(", " + colour)
+    assert ".sf-hatch span {background: var(--c)" in html
     legend = html.split("class='sf-legend'")[1]
     assert "hatched = not contiguous" in legend and ".contiguous()" in legend
     plain = shape_flow_html(_trace({"shape": [2, 3], "steps": ["x.transpose(0, 1).contiguous()"]}).stages)
