@@ -27,6 +27,8 @@ MAX_LENGTH_LIMIT = 512
 # a BERT tokenizer adds [CLS] and [SEP]: below 2 it cannot truncate at all (a long text then overflows the
 # position limit, a short one seems cut)
 MIN_MAX_LENGTH = 2
+# the integer settings' ranges (inclusive); layer counts from the end with negatives, as hidden_states[-1]
+SETTING_RANGES = {"max_length": (MIN_MAX_LENGTH, MAX_LENGTH_LIMIT), "layer": (-64, 64), "seed": (0, 2**31 - 1)}
 
 
 class Pooling(StrEnum):
@@ -215,7 +217,7 @@ class Spec:
                     f"'max_length' = {max_length} is too small: BERT's tokenizer always adds its 2 special tokens "
                     f"([CLS] and [SEP]); use {MIN_MAX_LENGTH}..{MAX_LENGTH_LIMIT}"
                 )
-            max_length = _int(max_length, "max_length", MIN_MAX_LENGTH, MAX_LENGTH_LIMIT)
+            max_length = _int(max_length, "max_length", *SETTING_RANGES["max_length"])
         checkpoint = data.get("checkpoint") or DEFAULT_CHECKPOINT
         if not isinstance(checkpoint, str) or len(checkpoint) > 300:
             raise SpecError("'checkpoint' must be a string (at most 300 characters)")
@@ -227,10 +229,10 @@ class Spec:
             shape=shape,
             checkpoint=checkpoint.strip(),
             max_length=max_length,
-            layer=_int(data.get("layer", -1), "layer", -64, 64),
+            layer=_int(data.get("layer", -1), "layer", *SETTING_RANGES["layer"]),
             pooling=Pooling.parse(data.get("pooling", "none")),
             steps=(steps := tuple(parse_step(s, i) for i, s in enumerate(steps_raw))),
-            seed=_int(data.get("seed", 0), "seed", 0, 2**31 - 1),
+            seed=_int(data.get("seed", 0), "seed", *SETTING_RANGES["seed"]),
             title=title[:200],
             labels=_labels(data.get("labels"), texts, shape, steps),
         )

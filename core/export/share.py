@@ -26,7 +26,7 @@ from typing import Any
 from core.errors import SpecError
 from core.model.checkpoint_access import HUB_ID
 from core.model.checkpoints import CHECKPOINT_CHOICES
-from core.spec import Spec, load_json
+from core.spec import SETTING_RANGES, Spec, load_json
 
 PARAM = "spec"
 MAX_LINK_CHARS = 16_000  # the encoded value; browsers and proxies handle URLs well below 32k
@@ -53,6 +53,26 @@ def encode_spec(spec: Spec) -> str:
 
 def decode_spec(value: str) -> Spec:
     """Inverse of :func:`encode_spec`; every failure is a SpecError saying what is wrong with the link."""
+    return _spec(_decode_data(value))
+
+
+def decode_spec_clamped(value: str) -> tuple[Spec, tuple[str, ...]]:
+    """As :func:`decode_spec`, but a setting out of its range (``max_length``, ``layer``, ``seed``:
+    ``core.spec.SETTING_RANGES``; an old link, a hand edit) is set to the nearest end of it, so a link with one
+    such value still opens with its texts and steps; returns the spec and one note per changed setting.
+    Anything else wrong is a SpecError as before."""
+    data = _decode_data(value)
+    notes = []
+    for key, (lo, hi) in SETTING_RANGES.items():
+        v = data.get(key)
+        if isinstance(v, int) and not isinstance(v, bool) and not lo <= v <= hi:
+            data[key] = min(max(v, lo), hi)
+            why = "too small: BERT's tokenizer always adds [CLS] and [SEP]" if key == "max_length" and v < lo else ""
+            notes.append(f"'{key}' = {v} is {why or f'out of range ({lo}..{hi})'}; {data[key]} is used")
+    return _spec(data), tuple(notes)
+
+
+def _decode_data(value: str) -> dict[str, Any]:
     if not isinstance(value, str):
         raise SpecError(f"the shared link's '{PARAM}' value must be text, got {type(value).__name__}")
     value = value.strip()
@@ -87,6 +107,10 @@ def decode_spec(value: str) -> Spec:
     except RecursionError:
         raise SpecError("the shared link is damaged: its JSON is nested too deeply") from None
     _check_checkpoint(data.get("checkpoint"))
+    return data
+
+
+def _spec(data: dict[str, Any]) -> Spec:
     try:
         return Spec.from_dict(data)
     except SpecError as e:
@@ -103,6 +127,16 @@ def spec_from_query(params: Mapping[str, Any]) -> Spec:
 
     A repeated parameter (``?spec=a&spec=b``) uses the last value, like ``st.query_params``.
     """
+    return decode_spec(_value(params))
+
+
+def spec_from_query_clamped(params: Mapping[str, Any]) -> tuple[Spec, tuple[str, ...]]:
+    """:func:`spec_from_query` with out-of-range settings clamped (:func:`decode_spec_clamped`): what the app
+    opens, so one bad number does not cost the visitor the shared texts and steps."""
+    return decode_spec_clamped(_value(params))
+
+
+def _value(params: Mapping[str, Any]) -> Any:
     if PARAM not in params:
         raise SpecError(f"the link has no '{PARAM}' parameter")
     value = params[PARAM]
@@ -110,7 +144,7 @@ def spec_from_query(params: Mapping[str, Any]) -> Spec:
         if not value:
             raise SpecError(f"the shared link's '{PARAM}' value is empty")
         value = value[-1]
-    return decode_spec(value)
+    return value
 
 
 def has_spec(params: Mapping[str, Any]) -> bool:

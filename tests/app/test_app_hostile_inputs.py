@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.export.share import PARAM
-from tests.markdown_text import shown, shown_all
+from core.export.share import PARAM, spec_from_query
+from tests.markdown_text import shown_all
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 120
@@ -27,6 +27,10 @@ def _app(query: dict | None = None) -> AppTest:
     at.query_params.update(query or {})
     at.switch_page("pages/pipeline.py")  # the Overview is the default page at /
     return at.run()
+
+
+def _url_spec(at: AppTest):
+    return spec_from_query(at.query_params)
 
 
 def _ok(at: AppTest) -> None:
@@ -70,9 +74,23 @@ def test_max_length_widget_starts_at_the_special_tokens():
     assert at.number_input(key="pl_max_length").min == 2
 
 
-def test_max_length_1_in_a_link_is_a_clean_message():
-    at = _app({PARAM: _link({"texts": ["word " * 900], "max_length": 1})})
+@pytest.mark.parametrize(
+    ("field", "value", "used", "wording"),
+    [
+        ("max_length", 1, 2, "'max_length' = 1 is too small: BERT's tokenizer always adds [CLS] and [SEP]; 2 is used"),
+        ("max_length", 600, 512, "'max_length' = 600 is out of range (2..512); 512 is used"),
+        ("max_length", 100000, 512, "'max_length' = 100000 is out of range (2..512); 512 is used"),
+        ("seed", -3, 0, "'seed' = -3 is out of range (0..2147483647); 0 is used"),
+    ],
+)
+def test_one_setting_out_of_range_in_a_link_is_clamped_and_the_pipeline_kept(field, value, used, wording):
+    """The shared texts and steps open; the one bad number is set to the nearest end of its range, and said."""
+    shared = {"texts": ["a shared text", "a second text"], "steps": ["x.mean(1)"], field: value}
+    at = _app({PARAM: _link(shared)})
     _ok(at)
-    text = shown_all(at.error)
-    assert "This shared link could not be opened" in text and "max_length' = 1 is too small" in text
-    assert shown(at.error[0].value)
+    assert not at.error, "the link opens"
+    assert wording in shown_all(at.warning) and "This shared link was opened with a setting adjusted" in shown_all(
+        at.warning
+    )
+    assert at.text_area(key="pl_texts").value.splitlines() == ["a shared text", "a second text"]
+    assert _url_spec(at).steps == ("x.mean(1)",) and getattr(_url_spec(at), field) == used

@@ -17,6 +17,7 @@ from core.export.share import (
     MAX_LINK_CHARS,
     PARAM,
     decode_spec,
+    decode_spec_clamped,
     encode_spec,
     spec_from_query,
     spec_to_query,
@@ -184,3 +185,40 @@ def test_links_made_before_the_layout_change_still_open(entry, tiny_ckpt):
     trace = run_spec(spec, checkpoint=tiny_ckpt if spec.checkpoint == "random:bert-tiny" else None)
     assert len(trace.stages) >= 1
     assert trace.ok or trace.error.step_index is not None  # a failing lesson-style link fails at its step
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "used"),
+    [
+        ("max_length", 1, 2),
+        ("max_length", 0, 2),
+        ("max_length", 513, 512),
+        ("layer", -100, -64),
+        ("layer", 65, 64),
+        ("seed", -1, 0),
+        ("seed", 2**40, 2**31 - 1),
+    ],
+)
+def test_clamped_decoding_sets_an_out_of_range_setting_to_the_nearest_end(field, value, used):
+    """What the app opens: the strict decoder refuses the link; the clamped one keeps everything else of it."""
+    link = _pack({**DEFAULT, field: value})
+    with pytest.raises(SpecError):
+        decode_spec(link)
+    spec, notes = decode_spec_clamped(link)
+    assert getattr(spec, field) == used and spec.steps == Spec.from_dict(DEFAULT).steps
+    assert spec.texts == tuple(DEFAULT["texts"])
+    assert (
+        len(notes) == 1 and notes[0].startswith(f"'{field}' = {value} is ") and notes[0].endswith(f"; {used} is used")
+    )
+
+
+@pytest.mark.parametrize("data", [DEFAULT, {**DEFAULT, "max_length": 64, "layer": -2, "seed": 7}])
+def test_clamped_decoding_of_a_valid_link_is_the_strict_one(data):
+    link = _pack(data)
+    assert decode_spec_clamped(link) == (decode_spec(link), ())
+
+
+@pytest.mark.parametrize("bad", [{**DEFAULT, "max_length": "64"}, {**DEFAULT, "texts": []}, {**DEFAULT, "seed": True}])
+def test_clamped_decoding_clamps_numbers_only(bad):
+    with pytest.raises(SpecError):
+        decode_spec_clamped(_pack(bad))

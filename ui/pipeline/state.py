@@ -104,11 +104,14 @@ def init_state(params: Any) -> str | None:
     st.session_state.setdefault("pl_next_id", 0)
     if share.has_spec(params):
         try:
-            spec = share.spec_from_query(params)
+            spec, adjusted = share.spec_from_query_clamped(params)
         except SpecError as e:
             load_spec(DEFAULT_SPEC)
             return str(e)
         load_spec(spec.to_dict())
+        if adjusted:  # one number out of range: the shared texts and steps still open, and the visitor is told
+            text = "; ".join(adjusted)
+            st.session_state["pl_flash"] = ("warning", f"This shared link was opened with a setting adjusted: {text}.")
         return None
     load_spec(DEFAULT_SPEC)
     return None
