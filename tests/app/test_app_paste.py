@@ -240,6 +240,33 @@ def test_after_an_edit_the_code_keeps_its_last_annotation():
     assert "(32, 768, 128)" in page and "not reached" not in page
 
 
+CONV_ON_TOKENS = """import torch
+from torch import nn
+from transformers import AutoModel, AutoTokenizer
+
+tok = AutoTokenizer.from_pretrained("sentence-transformers/all-MiniLM-L6-v2")
+bert = AutoModel.from_pretrained("sentence-transformers/all-MiniLM-L6-v2")
+batch = tok(["a cat sat", "dogs bark"], padding=True, return_tensors="pt")
+out = bert(**batch).last_hidden_state
+conv = nn.Conv1d(384, 64, 3)
+y = conv(out)
+"""
+
+
+def test_a_kept_annotation_does_not_point_to_an_apply_fix_button_it_lacks():
+    """While the pipeline runs something else (edited, or Back), the code keeps its last annotation; its fix is
+    still explained, but "press Apply fix below" only where this run shows the button."""
+    at = _paste(_app(), CONV_ON_TOKENS)
+    _ok(at)
+    assert "press <b>Apply fix</b> below" in _html(at) and at.button(key="pc_fix_0")
+    at.number_input(key=next(n.key for n in at.number_input if n.label == "out_channels")).set_value(32).run()
+    _ok(at)
+    page = _html(at)
+    assert "The shapes below are your code's as imported" in " ".join(shown(i.value) for i in at.info)
+    assert "<b>Fix:</b> insert" in page and "Apply fix" not in page
+    assert not [b for b in at.button if b.key and b.key.startswith("pc_fix_")]
+
+
 @pytest.mark.parametrize(
     ("name", "data", "expected"),
     [

@@ -273,7 +273,7 @@ def code_panel(spec: Spec | None, trace: Any) -> None:
                 icon=":material/edit_note:",
             )
         shown = kept if kept is not None else [LineShape(n) for n in imported.lines]
-        st.html(annotated_html(imported.source, shown, stale=kept is None))
+        st.html(annotated_html(imported.source, shown, stale=kept is None, fixable=False))  # no Apply fix here
         return
     lines = annotate(imported, trace)
     ss[PC_LINES] = lines  # the last good annotation: kept while the pipeline runs something else
@@ -394,7 +394,7 @@ def _annotation(a: LineShape, stale: bool = False) -> str:
     return f"{e(lead)}<span class='shape'>{e(str(tuple(a.shape)))}</span>{axes}{extra}"
 
 
-def _details(a: LineShape) -> list[str]:
+def _details(a: LineShape, fixable: bool = True) -> list[str]:
     e = _code_html
     out = []
     if a.error is not None:
@@ -402,17 +402,18 @@ def _details(a: LineShape) -> list[str]:
         if a.error.get("explanation"):
             out.append(f"<b>Why:</b> {e(a.error['explanation'])}")
         if a.error.get("fix"):
-            out.append(f"<b>Fix:</b> {e(a.error['fix'])} — press <b>Apply fix</b> below")
+            out.append(f"<b>Fix:</b> {e(a.error['fix'])}" + (" — press <b>Apply fix</b> below" if fixable else ""))
     out += [f"<span class='w'>⚠ {e(w)}</span>" for w in a.warnings]
     out += [f"<span class='note'>↳ {e(n)}</span>" for n in a.note.notes]
     return out
 
 
-def annotated_html(source: str, lines: list[LineShape], stale: bool = False) -> str:
+def annotated_html(source: str, lines: list[LineShape], stale: bool = False, fixable: bool = True) -> str:
     """The code as an HTML table: line number, code, and the shape after each statement (on its last line).
 
     ``stale``: the lines were not run against this code (the pipeline was edited before any run): a line
-    without a shape says what it is instead of "not reached".
+    without a shape says what it is instead of "not reached". ``fixable``: the page shows this run's Apply fix
+    buttons under the code (False for the last annotation kept while the pipeline runs something else).
     """
     text = source.replace("\r\n", "\n").split("\n")
     while text and not text[-1].strip():
@@ -435,7 +436,7 @@ def annotated_html(source: str, lines: list[LineShape], stale: bool = False) -> 
             f"<tr class='{cls}' data-line='{n}'><td class='n'>{n}</td><td class='c'>{html.escape(code) or ' '}</td>"
             f"<td class='a'>{note}</td></tr>"
         )
-        details = _details(a) if last and a is not None else []
+        details = _details(a, fixable) if last and a is not None else []
         if details:
             rows.append(f"<tr class='sub {cls}'><td></td><td colspan='2'>{'<br>'.join(details)}</td></tr>")
     return f"{_CSS}<div class='se-code'><table>{''.join(rows)}</table></div>"
