@@ -53,6 +53,9 @@ STRATEGIES: tuple[Pooling, ...] = tuple(p for p in Pooling if p is not Pooling.N
 Progress = Callable[[float, str], None]
 # share of the progress bar given to encoding; the rest is PCA + scores
 ENCODE_SHARE = 0.8
+# the text columns of every table export: ``number`` is the page's #n (from 1, as the pickers show it),
+# ``npy_row`` the same text's row in each .npy array (from 0, numpy's index)
+TEXT_COLUMNS = ("number", "npy_row", "label", "text")
 
 
 @dataclass(frozen=True)
@@ -292,7 +295,7 @@ def read_upload(filename: str, data: bytes) -> LabelledTexts:
 
 # --- export ----------------------------------------------------------------------------------------
 def export_zip(c: Comparison) -> bytes:
-    """A zip with one ``<strategy>.npy`` ``(N, D)`` float32 per strategy, ``texts.tsv`` (row, label, text;
+    """A zip with one ``<strategy>.npy`` ``(N, D)`` float32 per strategy, ``texts.tsv`` (``TEXT_COLUMNS``;
     cells neutralised by ``safe_cell``) and ``info.json`` (checkpoint, layer, max_length, scores)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -302,27 +305,27 @@ def export_zip(c: Comparison) -> bytes:
             zf.writestr(f"{s}.npy", npy.getvalue())
         rows = io.StringIO()
         writer = csv.writer(rows, delimiter="\t", lineterminator="\r\n")  # RFC 4180: a CR or LF in a cell is quoted
-        writer.writerow(["row", "label", "text"])
+        writer.writerow(TEXT_COLUMNS)
         for i, text in enumerate(c.texts):
-            writer.writerow([i, safe_cell(c.labels[i] if c.labels else ""), safe_cell(text)])
+            writer.writerow([i + 1, i, safe_cell(c.labels[i] if c.labels else ""), safe_cell(text)])
         zf.writestr("texts.tsv", rows.getvalue())
         zf.writestr("info.json", json.dumps(_info(c), indent=2, ensure_ascii=False))
     return buf.getvalue()
 
 
 def export_csv(c: Comparison) -> bytes:
-    """One CSV row per text: ``row, label, text``, then ``<strategy>_<j>`` for every dimension j of
-    every strategy (e.g. ``mean_0 … mean_383``). UTF-8; label and text cells neutralised by ``safe_cell``."""
+    """One CSV row per text: ``TEXT_COLUMNS``, then ``<strategy>_<j>`` for every dimension j of every
+    strategy (e.g. ``mean_0 … mean_383``). UTF-8; label and text cells neutralised by ``safe_cell``."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")  # RFC 4180: a CR or LF in a cell is quoted
-    header = ["row", "label", "text"]
+    header = list(TEXT_COLUMNS)
     for s, X in c.embeddings.items():
         header += [f"{s}_{j}" for j in range(X.shape[1])]
     writer.writerow(header)
     blocks = list(c.embeddings.values())
     for i, text in enumerate(c.texts):
         values = [f"{v:.7g}" for X in blocks for v in X[i].tolist()]
-        writer.writerow([i, safe_cell(c.labels[i] if c.labels else ""), safe_cell(text), *values])
+        writer.writerow([i + 1, i, safe_cell(c.labels[i] if c.labels else ""), safe_cell(text), *values])
     return buf.getvalue().encode("utf-8")
 
 
@@ -362,6 +365,7 @@ def _lengths(ckpt: Checkpoint, texts: tuple[str, ...], max_length: int) -> tuple
 
 __all__ = [
     "STRATEGIES",
+    "TEXT_COLUMNS",
     "Comparison",
     "TokenLayers",
     "compare_pooling",

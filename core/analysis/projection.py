@@ -16,6 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.decomposition import PCA
 
+# below these, an axis's variance is floating-point noise (float64 rounding of float32 embeddings is ~1e-16
+# relative; the batching of float32 encodes moves a vector by ~1e-7 relative, 1e-14 in squares): drawn flat at 0
+NOISE_RATIO = 1e-9  # share of the total variance
+NOISE_SCALE = 1e-12  # variance relative to the data's own (uncentred) sum of squares
+
 
 @dataclass(frozen=True, eq=False)
 class Projection:
@@ -23,7 +28,8 @@ class Projection:
 
     Attributes:
         coords: ``(n_points, k)`` float64, read-only; k = 2 or 3. Columns past what the data supports
-            (fewer than k+1 points, or constant data) are zeros.
+            (fewer than k+1 points, constant data, or an axis whose variance is rounding noise, e.g. when the
+            texts are duplicates) are zeros.
         explained_variance_ratio: k floats in [0, 1], the share of total variance on each axis
             (0.0 for padded axes; all 0.0 for t-SNE, whose axes carry no variance share).
         method: ``"pca"`` or ``"tsne"``; perplexity: the t-SNE perplexity used, else None.
@@ -49,7 +55,11 @@ def pca(X: np.ndarray, n_components: int = 2) -> Projection:
     """Project ``X`` of shape ``(n_points, dim)`` onto its first ``n_components`` (2 or 3) principal axes.
 
     ``(N, D) -> (N, k)``. Works for any N >= 0: with fewer than k+1 points, or constant data, the
-    unsupported axes are zero columns with a variance ratio of 0.
+    unsupported axes are zero columns with a variance ratio of 0. So is an axis that carries only
+    floating-point noise: a share of the total variance below ``NOISE_RATIO``, or a variance below
+    ``NOISE_SCALE`` times the data's own sum of squares (duplicate texts: scikit-learn would return
+    coordinates like 1.7e-16 that a plot stretches over its whole height, drawing identical texts far apart).
+    Every other axis is scikit-learn's ``PCA(svd_solver="full")`` unchanged.
     """
     if n_components not in (2, 3):
         raise ValueError(f"n_components must be 2 or 3, got {n_components!r}")
@@ -66,10 +76,15 @@ def pca(X: np.ndarray, n_components: int = 2) -> Projection:
     centred = X - X.mean(axis=0) if n else X
     total = float((centred**2).sum())
     scale = float((X**2).sum()) if n else 0.0
-    if fit_k >= 1 and total > 1e-12 * max(scale, 1e-300):
+    if fit_k >= 1 and total > NOISE_SCALE * max(scale, 1e-300):
         model = PCA(n_components=fit_k, svd_solver="full")
         coords[:, :fit_k] = model.fit_transform(X)  # (N, D) -> (N, fit_k)
-        ratios[:fit_k] = [float(r) for r in model.explained_variance_ratio_]
+        for j, r in enumerate(model.explained_variance_ratio_):
+            axis_total = float((coords[:, j] ** 2).sum())  # the variance along axis j, times N
+            if r < NOISE_RATIO or axis_total <= NOISE_SCALE * scale:
+                coords[:, j] = 0.0  # rounding noise, not a direction the texts differ in: drawn flat
+            else:
+                ratios[j] = float(r)
     coords.setflags(write=False)
     return Projection(coords=coords, explained_variance_ratio=tuple(ratios))
 

@@ -22,6 +22,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.analysis.cells import plural
+
 MAX_TEXTS = 500
 MAX_CHARS_PER_TEXT = 2000
 MAX_UPLOAD_BYTES = 2_000_000
@@ -203,8 +205,8 @@ def parse_labelled_text(raw: str) -> LabelledTexts:
 
     notes = []
     if len(rows) != len(lines):
-        notes.append(f"{len(lines) - len(rows)} blank line(s) skipped")
-    return _finish(texts, labels if labelled else None, notes, where="line", numbers=[n for n, _ in rows])
+        notes.append(f"{plural(len(lines) - len(rows), 'blank line')} skipped")
+    return _finish(texts, labels if labelled else None, notes)
 
 
 def parse_csv(data: bytes) -> LabelledTexts:
@@ -242,7 +244,6 @@ def parse_csv(data: bytes) -> LabelledTexts:
 
     texts: list[str] = []
     labels: list[str] = []
-    numbers: list[int] = []
     skipped = 0
     for number, row in body:
         text = row[text_col].strip() if text_col < len(row) else ""
@@ -257,11 +258,10 @@ def parse_csv(data: bytes) -> LabelledTexts:
                 )
             labels.append(label)
         texts.append(text)
-        numbers.append(number)
     if not texts:
         raise InputError("no texts: every row's 'text' cell is empty")
-    notes = [f"{skipped} row(s) with an empty 'text' skipped"] if skipped else []
-    return _finish(texts, labels if label_col is not None else None, notes, where="line", numbers=numbers)
+    notes = [f"{plural(skipped, 'row')} with an empty 'text' skipped"] if skipped else []
+    return _finish(texts, labels if label_col is not None else None, notes)
 
 
 def _check_count(count: int, what: str) -> None:
@@ -269,18 +269,47 @@ def _check_count(count: int, what: str) -> None:
         raise InputError(f"too many texts: {count} {what}; the limit is {MAX_TEXTS}. Use a smaller subset")
 
 
-def _finish(
-    texts: list[str], labels: list[str] | None, notes: list[str], *, where: str, numbers: Sequence[int]
-) -> LabelledTexts:
-    long = [n for n, t in zip(numbers, texts, strict=True) if len(t) > MAX_CHARS_PER_TEXT]
+def _finish(texts: list[str], labels: list[str] | None, notes: list[str]) -> LabelledTexts:
+    """Cut long texts and add the notes that speak of texts by the page's numbers: ``#n`` = the n-th text
+    kept, from 1 (blank lines and skipped rows are not counted), as in the pickers and ``texts.tsv``."""
+    long = [i + 1 for i, t in enumerate(texts) if len(t) > MAX_CHARS_PER_TEXT]
     if long:
         texts = [t[:MAX_CHARS_PER_TEXT] for t in texts]
-        where_text = f"{where} {_some(long)}"
-        notes.append(f"{len(long)} text(s) longer than {MAX_CHARS_PER_TEXT} characters truncated ({where_text})")
+        notes.append(
+            f"{plural(len(long), 'text')} longer than {MAX_CHARS_PER_TEXT:,} characters "
+            f"{'was' if len(long) == 1 else 'were'} cut to that length ({_some(long, prefix='#')})"
+        )
+    if labels is not None:
+        note = conflicting_labels_note(texts, labels)
+        if note:
+            notes.append(note)
     return LabelledTexts(texts=tuple(texts), labels=tuple(labels) if labels is not None else None, notes=tuple(notes))
 
 
-def _some(numbers: Iterable[int], limit: int = 5) -> str:
+def conflicting_labels_note(texts: Sequence[str], labels: Sequence[str], limit: int = 5) -> str | None:
+    """A note naming the texts (``#n``, from 1) that are the same text with different labels, or None.
+
+    No pooling can separate identical texts: they are one point in every map and they hold every strategy's
+    probe accuracy and silhouette down. (The note quotes no user text: it is shown as Markdown.)
+
+    >>> conflicting_labels_note(["Same.", "Same.", "Other.", "Same."], ["pos", "neg", "neg", "pos"])[:52]
+    'The same text has different labels: #1 = #2 = #4. Id'
+    """
+    where: dict[str, list[int]] = {}
+    for i, t in enumerate(texts):
+        where.setdefault(t, []).append(i)
+    groups = [rows for rows in where.values() if len({labels[i] for i in rows}) > 1]
+    if not groups:
+        return None
+    shown = "; ".join(" = ".join(f"#{i + 1}" for i in rows) for rows in groups[:limit])
+    more = f"; and {plural(len(groups) - limit, 'more group')}" if len(groups) > limit else ""
+    return (
+        f"The same text has different labels: {shown}{more}. Identical texts are one point in every map, and no "
+        "pooling strategy can separate them, so they hold every score down."
+    )
+
+
+def _some(numbers: Iterable[int], limit: int = 5, prefix: str = "") -> str:
     numbers = list(numbers)
-    shown = ", ".join(str(n) for n in numbers[:limit])
+    shown = ", ".join(f"{prefix}{n}" for n in numbers[:limit])
     return shown + (f" and {len(numbers) - limit} more" if len(numbers) > limit else "")

@@ -5,7 +5,7 @@ Pure numpy / scikit-learn; embeddings are plain ``(n_texts, dim)`` arrays, label
 Example::
 
     table = score_table({"cls": cls_vecs, "mean": mean_vecs}, labels)  # each (N, D), N labels
-    best_strategy(table)  # -> "mean" (highest probe accuracy, ties by silhouette)
+    best_strategy(table)  # -> "mean" (highest probe accuracy, ties by silhouette; None when they still tie)
 """
 
 from __future__ import annotations
@@ -213,19 +213,41 @@ def score_table(embeddings: Mapping[str, np.ndarray], labels: Sequence[str] | No
     return rows
 
 
-def best_strategy(scores: Sequence[StrategyScore]) -> str | None:
-    """The strategy with the highest probe accuracy, ties broken by silhouette (then by order given).
+# scores closer than this are a tie: the probe's accuracies are fractions k / N, silhouettes float sums
+TIE_TOLERANCE = 1e-9
 
-    None when no strategy has a probe accuracy.
+
+def top_strategies(scores: Sequence[StrategyScore]) -> list[str]:
+    """Every strategy sharing the top score: the highest probe accuracy, ties broken by silhouette.
+
+    More than one name when they tie on both (to ``TIE_TOLERANCE``), e.g. duplicate texts with two labels
+    give every strategy the same 0.50 and the same silhouette. Empty when no strategy has a probe accuracy.
     """
     ranked = [s for s in scores if s.probe_accuracy is not None]
     if not ranked:
-        return None
-    best = max(
-        ranked,
-        key=lambda s: (s.probe_accuracy, s.silhouette if s.silhouette is not None else -np.inf),
-    )
-    return best.strategy
+        return []
+
+    def key(s: StrategyScore) -> tuple[float, float]:
+        assert s.probe_accuracy is not None
+        return s.probe_accuracy, s.silhouette if s.silhouette is not None else -np.inf
+
+    top = max(key(s) for s in ranked)
+    return [
+        s.strategy
+        for s in ranked
+        if abs(key(s)[0] - top[0]) <= TIE_TOLERANCE
+        and (key(s)[1] == top[1] or abs(key(s)[1] - top[1]) <= TIE_TOLERANCE)
+    ]
+
+
+def best_strategy(scores: Sequence[StrategyScore]) -> str | None:
+    """The strategy with the highest probe accuracy, ties broken by silhouette (``top_strategies``).
+
+    None when no strategy has a probe accuracy, or when several tie on both: the order they were given in is
+    no reason to call one of them the best.
+    """
+    top = top_strategies(scores)
+    return top[0] if len(top) == 1 else None
 
 
 def _as_matrix(X: np.ndarray, name: str = "X") -> np.ndarray:

@@ -202,7 +202,9 @@ def test_export_zip_one_npy_per_strategy_round_trips(tiny_comparison):
         for s in c.strategies:
             np.testing.assert_array_equal(np.load(io.BytesIO(zf.read(f"{s}.npy"))), c.embeddings[s])
         rows = zf.read("texts.tsv").decode().splitlines()
-        assert rows[0] == "row\tlabel\ttext" and rows[1] == f"0\tpos\t{TEXTS[0]}"
+        # the page's #n (from 1) and numpy's row (from 0), so "#3" on the page is npy_row 2 in every .npy
+        assert rows[0] == "number\tnpy_row\tlabel\ttext" and rows[1] == f"1\t0\tpos\t{TEXTS[0]}"
+        assert [r.split("\t")[:2] for r in rows[1:]] == [[str(i + 1), str(i)] for i in range(len(TEXTS))]
         info = json.loads(zf.read("info.json"))
         assert info["best"] == c.best and info["strategies"]["mean"] == [len(TEXTS), 128]
 
@@ -213,8 +215,9 @@ def test_export_csv_one_row_per_text(tiny_comparison):
     c = tiny_comparison
     table = list(csv.reader(io.StringIO(export_csv(c).decode("utf-8"))))
     header, body = table[0], table[1:]
-    assert header[:3] == ["row", "label", "text"] and len(body) == len(TEXTS)
-    assert len(header) == 3 + sum(X.shape[1] for X in c.embeddings.values())
+    assert header[:4] == ["number", "npy_row", "label", "text"] and len(body) == len(TEXTS)
+    assert [row[:2] for row in body] == [[str(i + 1), str(i)] for i in range(len(TEXTS))]
+    assert len(header) == 4 + sum(X.shape[1] for X in c.embeddings.values())
     start = header.index("mean_0")
     got = np.array([[float(v) for v in row[start : start + 128]] for row in body])
     np.testing.assert_allclose(got, c.embeddings["mean"], rtol=1e-6, atol=1e-7)

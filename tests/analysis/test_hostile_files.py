@@ -96,10 +96,11 @@ def _first_chars(rows: list[list[str]], cols: tuple[int, ...]) -> set[str]:
 
 def test_csv_export_neutralises_formulas(hostile_comparison):
     rows = list(csv.reader(io.StringIO(export_csv(hostile_comparison).decode("utf-8"))))
-    assert not _first_chars(rows, (1, 2)) & {"=", "+", "-", "@", "\t", "\r"}
-    assert rows[1][1] == "'=1+1" and rows[1][2].startswith("'=HYPERLINK(")
-    assert rows[7][2] == "plain text", "ordinary text is untouched"
-    assert float(rows[1][3]) == pytest.approx(float(hostile_comparison.embeddings["mean"][0, 0]), rel=1e-6), (
+    assert rows[0][:4] == ["number", "npy_row", "label", "text"]
+    assert not _first_chars(rows, (2, 3)) & {"=", "+", "-", "@", "\t", "\r"}
+    assert rows[1][2] == "'=1+1" and rows[1][3].startswith("'=HYPERLINK(")
+    assert rows[7][3] == "plain text", "ordinary text is untouched"
+    assert float(rows[1][4]) == pytest.approx(float(hostile_comparison.embeddings["mean"][0, 0]), rel=1e-6), (
         "our numbers stay numbers (a negative one keeps its minus)"
     )
 
@@ -107,5 +108,6 @@ def test_csv_export_neutralises_formulas(hostile_comparison):
 def test_texts_tsv_in_the_zip_neutralises_formulas(hostile_comparison):
     with zipfile.ZipFile(io.BytesIO(export_zip(hostile_comparison))) as zf:
         rows = list(csv.reader(io.StringIO(zf.read("texts.tsv").decode("utf-8")), delimiter="\t"))
-    assert not _first_chars(rows, (1, 2)) & {"=", "+", "-", "@", "\t", "\r"}
-    assert rows[3][1:] == ["'-1", "'-2+3+cmd|' /C calc'!A0"]
+    assert rows[0] == ["number", "npy_row", "label", "text"]
+    assert not _first_chars(rows, (2, 3)) & {"=", "+", "-", "@", "\t", "\r"}
+    assert rows[3] == ["3", "2", "'-1", "'-2+3+cmd|' /C calc'!A0"]

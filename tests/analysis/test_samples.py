@@ -53,19 +53,19 @@ def test_parse_labelled_text_good(raw, texts, labels):
 def test_blank_lines_skipped_with_note():
     data = parse_labelled_text("one\n\n   \ntwo\n")
     assert data.texts == ("one", "two")
-    assert data.notes == ("2 blank line(s) skipped",)
+    assert data.notes == ("2 blank lines skipped",)
 
 
 def test_invisible_lines_are_blank_too():
     data = parse_labelled_text("one\n\u200b\n\ufeff \ntwo\u200b\n")
     assert data.texts == ("one", "two\u200b")  # a text with letters keeps its characters
-    assert data.notes == ("2 blank line(s) skipped",)
+    assert data.notes == ("2 blank lines skipped",)
 
 
 def test_csv_rows_with_an_invisible_text_are_skipped():
     data = parse_csv("text,label\n\u200b,pos\nfine,neg\n".encode())
     assert data.texts == ("fine",) and data.labels == ("neg",)
-    assert data.notes == ("1 row(s) with an empty 'text' skipped",)
+    assert data.notes == ("1 row with an empty 'text' skipped",)
     with pytest.raises(InputError, match="no texts: the CSV has a header row but no data rows"):
         parse_csv("text\n\u200b\n\u3000\n".encode())
 
@@ -73,7 +73,40 @@ def test_csv_rows_with_an_invisible_text_are_skipped():
 def test_long_text_truncated_with_note():
     data = parse_labelled_text("short\n" + "x" * (MAX_CHARS_PER_TEXT + 5))
     assert len(data.texts[1]) == MAX_CHARS_PER_TEXT
-    assert f"longer than {MAX_CHARS_PER_TEXT} characters truncated (line 2)" in data.notes[0]
+    assert data.notes == (f"1 text longer than {MAX_CHARS_PER_TEXT:,} characters was cut to that length (#2)",)
+
+
+LONG = "x" * (MAX_CHARS_PER_TEXT + 1)
+
+
+@pytest.mark.parametrize(
+    ("parse", "raw", "cut"),
+    [
+        # blank lines are not texts: the long texts are the page's #3 and #4, on input lines 6 and 8
+        (parse_labelled_text, f"a\n\nb\n\n  \n{LONG}\n\n{LONG}\n", "#3, #4"),
+        (parse_labelled_text, f"p\ta\n\np\t{LONG}\n", "#2"),
+        # a CSV's header, an empty-text row and a blank row are not texts either
+        (parse_csv, f"label,text\nx,a\ny,\n\nx,{LONG}\n".encode(), "#2"),
+    ],
+)
+def test_truncation_note_names_texts_by_the_pages_numbers(parse, raw, cut):
+    """The note says ``#n`` as the page's pickers do: the n-th text kept, from 1, whatever blank lines came
+    before (the input's line numbers would disagree with the page as soon as a blank line is skipped)."""
+    data = parse(raw)
+    (note,) = [n for n in data.notes if "cut to that length" in n]
+    assert note.endswith(f"({cut})")
+    for ref in cut.split(", "):
+        assert len(data.texts[int(ref[1:]) - 1]) == MAX_CHARS_PER_TEXT
+
+
+def test_the_same_text_with_two_labels_gets_a_note():
+    data = parse_labelled_text("pos\tSame text.\nneg\tSame text.\npos\tSame text.\nneg\tOther text.\npos\tOther text.")
+    (note,) = data.notes
+    assert note.startswith("The same text has different labels: #1 = #2 = #3; #4 = #5.")
+    assert parse_labelled_text("pos\tSame.\npos\tSame.\nneg\tOther.").notes == ()  # duplicates, one label: fine
+    assert parse_labelled_text("Same.\nSame.").notes == ()  # no labels, no conflict
+    many = "\n".join(f"{lab}\ttext {i}" for i in range(7) for lab in ("a", "b"))
+    assert parse_labelled_text(many).notes[0].endswith("#9 = #10; and 2 more groups. " + note.split(". ", 1)[1])
 
 
 @pytest.mark.parametrize(
@@ -116,7 +149,7 @@ def test_parse_csv_good(data, texts, labels):
 
 
 def test_csv_empty_text_rows_skipped_with_note():
-    assert parse_csv(b"text,label\nA,x\n,y\nB,x\n").notes == ("1 row(s) with an empty 'text' skipped",)
+    assert parse_csv(b"text,label\nA,x\n,y\nB,x\n").notes == ("1 row with an empty 'text' skipped",)
 
 
 def rows(n: int) -> bytes:

@@ -19,6 +19,7 @@ from core.analysis.scores import (
     probe_accuracy,
     score_table,
     silhouette,
+    top_strategies,
 )
 
 
@@ -141,6 +142,37 @@ def test_best_strategy_breaks_ties_by_silhouette():
     ]
     assert best_strategy(rows) == "mean"
     assert best_strategy([]) is None
+
+
+def test_no_best_when_strategies_tie_on_both_scores():
+    """Ties on probe and silhouette give no best: the order strategies were listed in is no reason to pick one."""
+    rows = [
+        StrategyScore("cls", 8, 0.25, 0.5, 0.5),
+        StrategyScore("mean", 8, 0.25 + 1e-15, 0.5, 0.5),  # float sums of the same geometry
+        StrategyScore("max", 8, 0.25, 0.5, 0.5),
+        StrategyScore("pooler", 8, 0.9, 0.25, 0.5),
+    ]
+    assert top_strategies(rows) == ["cls", "mean", "max"]
+    assert best_strategy(rows) is None
+    assert top_strategies(rows[:1]) == ["cls"] and best_strategy(rows[:1]) == "cls"
+    assert top_strategies([StrategyScore("cls", 8, None, None, 0.5)]) == []
+
+
+def test_duplicate_texts_with_two_labels_tie_every_strategy():
+    """The newcomer's set: "Same text." as pos, neg, pos and "Other text." as neg. Whatever the embedding, the
+    probe and silhouette (sklearn's silhouette_score as the reference) come out the same: no best strategy."""
+    labels = ["pos", "neg", "pos", "neg"]
+    rng = np.random.default_rng(3)
+    embeddings = {}
+    for name in ("cls", "mean", "max"):
+        same, other = rng.normal(size=16), rng.normal(size=16)
+        embeddings[name] = np.stack([same, same, same, other])
+    table = score_table(embeddings, labels)
+    for row in table:
+        reference = silhouette_score(embeddings[row.strategy], labels, metric="cosine")
+        assert row.silhouette == pytest.approx(reference) == pytest.approx(0.25)
+    assert len({row.probe_accuracy for row in table}) == 1
+    assert best_strategy(table) is None and top_strategies(table) == ["cls", "mean", "max"]
 
 
 def test_chance_level_and_help_text():

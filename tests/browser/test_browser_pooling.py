@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.conftest import assert_no_exception, screenshot, wait_ready
+from tests.browser.legibility import legibility_problems, summary
 
 pytestmark = pytest.mark.browser
 
@@ -64,7 +65,7 @@ def test_pooling_page_loads_a_sample_and_draws_every_strategy(app_url, page):
     wait_ready(page)
     picked = _shown_value(page, "po_pick_")
     assert "#" in picked and "[" in picked, picked  # "#12 [positive] …"
-    rows = page.locator("[data-testid='stDataFrame']").nth(1)
+    rows = page.locator("[data-testid='stDataFrame']").first  # the scores table is HTML, not a data grid
     rows.wait_for()
     assert page.get_by_text("nearest texts under mean share the label", exact=False).first.is_visible()
     _show(page, "Nearest neighbours")
@@ -120,3 +121,34 @@ def test_pooling_page_refuses_bad_paste_with_a_message(app_url, page):
     assert "line(s) 2 have no tab" in alert.inner_text()
     assert page.locator(CHART).count() == 0
     screenshot(page, "pooling_07_refused")
+
+
+SCORES_GEOMETRY = """() => Array.from(document.querySelectorAll('.pl-wrap')).filter(w => w.offsetParent).map(w => {
+  const cells = Array.from(w.querySelectorAll('td')).map(td => ({text: td.innerText, scroll: td.scrollWidth,
+    client: td.clientWidth}));
+  return {scroll: w.scrollWidth, client: w.clientWidth, cells};
+})"""
+
+
+@pytest.mark.parametrize("size", [(1024, 768), (1400, 1000)], ids=["1024", "1400"])
+def test_scores_table_fits_and_shows_every_description(app_url, page, size):
+    """The Separation scores table, like the Pipeline page's Stages table: no sideways scroll inside its box,
+    the "what it is" column wrapped in full, no word broken inside itself."""
+    from core.model.pooling import DESCRIPTIONS
+    from core.spec import Pooling
+
+    page.set_viewport_size({"width": size[0], "height": size[1]})
+    page.goto(f"{app_url}/pooling")
+    wait_ready(page)
+    page.get_by_role("button", name="Load sample: sentiment").click()
+    wait_ready(page)
+    page.locator(".pl-table").first.wait_for(timeout=60_000)
+    (box,) = page.evaluate(SCORES_GEOMETRY)
+    assert box["scroll"] <= box["client"] + 1, f"the scores table is wider than its box at {size}: {box}"
+    texts = {c["text"].strip() for c in box["cells"]}
+    assert {DESCRIPTIONS[s] for s in DESCRIPTIONS if s is not Pooling.NONE} <= texts, "every description in full"
+    assert all(c["scroll"] <= c["client"] + 1 for c in box["cells"]), "no cell cut"
+    problems = legibility_problems(page, ".pl-table td, .pl-table th")
+    assert not problems["broken"] and not problems["truncated"], summary(problems)
+    _show(page, "Separation scores")
+    screenshot(page, f"pooling_scores_{size[0]}", full=False)

@@ -55,6 +55,55 @@ def test_pca_constant_data_is_all_zero():
     assert proj.explained_variance_ratio == (0.0, 0.0)
 
 
+def duplicate_rows(seed: int = 0, dim: int = 384) -> np.ndarray:
+    """The newcomer's case: "Same text." three times and "Other text." once, as float32 embeddings would be."""
+    rng = np.random.default_rng(seed)
+    same, other = rng.normal(size=dim).astype(np.float32), rng.normal(size=dim).astype(np.float32)
+    return np.stack([same, same, same, other])
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_pca_of_duplicates_draws_the_noise_axes_flat(k):
+    """4 rows, 2 distinct: one real direction. scikit-learn puts rounding noise (~1e-16) on the other axes,
+    which a plot stretches over its height; ours are exactly 0 with a 0 share, and PC1 is scikit-learn's."""
+    from sklearn.decomposition import PCA
+
+    X = duplicate_rows()
+    reference = PCA(n_components=k, svd_solver="full").fit(X.astype(np.float64))
+    assert np.abs(reference.transform(X.astype(np.float64))[:, 1:]).max() > 0, "the noise this test is about"
+    proj = pca(X, k)
+    assert np.all(proj.coords[:, 1:] == 0.0)
+    assert proj.explained_variance_ratio[1:] == (0.0,) * (k - 1)
+    np.testing.assert_allclose(proj.coords[:, 0], reference.transform(X.astype(np.float64))[:, 0], rtol=1e-12)
+    assert proj.explained_variance_ratio[0] == pytest.approx(1.0)
+    assert proj.axis_titles()[1] == "PC2 (0.0%)"
+    spread = np.ptp(proj.coords[:3, 0]) / np.ptp(proj.coords[:, 0])
+    assert spread < 1e-12, "the three identical texts share one point (to rounding, invisible on PC1's scale)"
+
+
+def test_pca_of_float32_jitter_is_flat_but_real_small_spread_is_kept():
+    """Identical texts encoded in different batches differ by float32 rounding (~1e-7 relative): noise, flat.
+    A spread of 1e-3 relative is a real (small) difference and keeps its axis."""
+    rng = np.random.default_rng(1)
+    base = rng.normal(size=(2, 64))
+    X = np.repeat(base, 3, axis=0)  # two texts, three copies each
+    jitter = pca(X + rng.normal(scale=1e-7, size=X.shape), 2)
+    assert np.all(jitter.coords[:, 1] == 0.0) and jitter.explained_variance_ratio[1] == 0.0
+    real = pca(X + rng.normal(scale=1e-3, size=X.shape), 2)
+    assert np.abs(real.coords[:, 1]).max() > 1e-4 and real.explained_variance_ratio[1] > 0
+
+
+@pytest.mark.parametrize(("n", "d", "k"), [(40, 384, 2), (40, 384, 3), (7, 5, 3)])
+def test_pca_of_normal_data_is_scikit_learns(n, d, k):
+    from sklearn.decomposition import PCA
+
+    X = np.random.default_rng(n * d).normal(size=(n, d))
+    reference = PCA(n_components=k, svd_solver="full").fit(X)
+    proj = pca(X, k)
+    np.testing.assert_allclose(proj.coords, reference.transform(X), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(proj.explained_variance_ratio, reference.explained_variance_ratio_, rtol=1e-12)
+
+
 @pytest.mark.parametrize(
     ("X", "k", "fragment"),
     [

@@ -46,7 +46,7 @@ TABLE_STYLE = """
 """
 
 
-def _cell(value: Any, cls: str = "") -> str:
+def html_cell(value: Any, cls: str = "") -> str:
     attr = f" class='{cls}'" if cls else ""
     return f"<td{attr}>{html.escape(str(value))}</td>"
 
@@ -78,7 +78,7 @@ def _strides_cell(strides: str, contiguous: bool) -> str:
     return f"<td class='shape'>{html.escape(strides)}<br>{note}</td>"
 
 
-def _table(head: list[tuple[str, str, str]], body: list[str], foot: str = "", caption: str = "") -> str:
+def html_table(head: list[tuple[str, str, str]], body: list[str], foot: str = "", caption: str = "") -> str:
     """``head``: (title, css class, hover help) per column; ``body``: ready <tr> rows; ``caption``: ready HTML.
 
     The wrapper scrolls sideways when the table cannot fit (a very long name): the last resort, never a cut."""
@@ -141,13 +141,13 @@ def stage_table_html(trace: Any) -> str:
     body = []
     for r in rows:
         cells = [
-            _cell(r["stage"], "name"),
+            html_cell(r["stage"], "name"),
             _code_cell(r["step"], full=r["source"]),
-            _cell(r["shape"], "shape"),
-            _cell(r["axes"], "prose"),
-            *[_cell(r[c]) for c in per_row],
+            html_cell(r["shape"], "shape"),
+            html_cell(r["axes"], "prose"),
+            *[html_cell(r[c]) for c in per_row],
             _strides_cell(r["strides"], r["contiguous"]),
-            _cell(r["size"], "num"),
+            html_cell(r["size"], "num"),
         ]
         warned = bool(r["findings"])
         row_class = " class='has-warn'" if warned else ""
@@ -163,7 +163,7 @@ def stage_table_html(trace: Any) -> str:
         2: f"Every stage is {same.get('dtype')} on {same.get('device')}.",
         1: f"Every stage's {next(iter(same), '')}: {next(iter(same.values()), '')}.",
     }.get(len(same), "")
-    return _table(head, body, caption=caption)
+    return html_table(head, body, caption=caption)
 
 
 def stage_table(trace: Any) -> None:
@@ -191,13 +191,13 @@ def summary_table(trace: Any) -> None:
         layer = r.layer if r.layer not in ("expression", "pooling") else r.source
         body.append(
             "<tr>"
-            + _cell(r.step if r.step is not None else "–", "num")
-            + (_code_cell(layer) if r.layer == "expression" else _cell(layer, "prose"))
-            + _cell(str(list(r.input_shape)), "shape")
-            + _cell(str(list(r.output_shape)), "shape")
-            + _cell(f"{r.params:,}" if r.has_params else "--", "num")
-            + _cell(r.trainable_text, "")
-            + _cell(human_bytes(r.output_bytes), "num")
+            + html_cell(r.step if r.step is not None else "–", "num")
+            + (_code_cell(layer) if r.layer == "expression" else html_cell(layer, "prose"))
+            + html_cell(str(list(r.input_shape)), "shape")
+            + html_cell(str(list(r.output_shape)), "shape")
+            + html_cell(f"{r.params:,}" if r.has_params else "--", "num")
+            + html_cell(r.trainable_text, "")
+            + html_cell(human_bytes(r.output_bytes), "num")
             + "</tr>"
         )
     foot = (
@@ -205,7 +205,7 @@ def summary_table(trace: Any) -> None:
         f"{s.trainable_params:,} / {s.non_trainable_params:,})</td>"
         f"<td class='num'>{s.total_params:,}</td><td></td><td></td></tr></tfoot>"
     )
-    st.html(_table(head, body, foot))
+    st.html(html_table(head, body, foot))
     st.caption(
         f"As torchinfo counts them (MB = 10⁶ bytes): input size {megabytes(s.input_bytes):.2f} MB · "
         f"forward/backward pass size {megabytes(s.pass_bytes):.2f} MB (twice the outputs of the layers with "

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import streamlit as st
 
+from core.analysis.cells import plural
 from core.analysis.comparison import STRATEGIES, layer_name, read_upload
 from core.analysis.samples import (
     MAX_CHARS_PER_TEXT,
@@ -117,11 +118,13 @@ def input_panel() -> LabelledTexts | None:
     data: LabelledTexts | None = st.session_state.po_data
     if data is not None:
         labels = (
-            f"{len(data.label_set)} labels ({text(', '.join(data.label_set), 300)})" if data.labels else "no labels"
+            f"{plural(len(data.label_set), 'label')} ({text(', '.join(data.label_set), 300)})"
+            if data.labels
+            else "no labels"
         )
-        st.caption(f"Using the {st.session_state.po_source}: {len(data.texts)} texts, {labels}.")
+        st.caption(f"Using the {st.session_state.po_source}: {plural(len(data.texts), 'text')}, {labels}.")
         for note in data.notes:
-            st.info(note, icon=":material/info:")
+            st.info(markdown(note), icon=":material/info:")
     return data
 
 

@@ -52,10 +52,25 @@ def text_label(c: Any, i: int, limit: int = 90) -> str:
     return f"#{i + 1} {tag}{text[:limit]}{'…' if len(text) > limit else ''}"
 
 
+def too_few_texts(n_texts: int) -> bool:
+    """With fewer than 2 texts there is nothing to place or compare: one message instead of empty maps, a
+    neighbour list with no neighbours and 1×1 heatmaps. True when it was shown."""
+    if n_texts >= 2:
+        return False
+    st.info(
+        "Only one text: the maps place texts relative to each other, and nearest neighbours and similarities need "
+        "a second text. Add at least one more text (a sample set has 40) to see them.",
+        icon=":material/info:",
+    )
+    return True
+
+
 @st.fragment
 def map_section(src: Source, shown: list[str]) -> None:
     """Controls, the grid of maps and the neighbour list; reruns alone when its own widgets change."""
     c = comparison(src)
+    if too_few_texts(c.n_texts):
+        return
     shown = [s for s in shown if s in c.strategies]
     pick_key = f"po_pick_{src.digest}"  # per text set: a new set never shows the old pick
     if st.session_state.get(pick_key) is not None and not 0 <= st.session_state[pick_key] < c.n_texts:

@@ -10,13 +10,15 @@ import streamlit as st
 
 from core.analysis.comparison import Comparison
 from ui.pooling.cache import Source, chart_config, comparison, heatmap_figure, token_figure, tokens_of
-from ui.pooling.maps import text_label
+from ui.pooling.maps import text_label, too_few_texts
 
 HEATMAP_GRID_LIMIT = 150  # above this many texts, one heatmap at a time (N x N cells each)
 
 
 def similarity_section(src: Source, shown: Sequence[str]) -> None:
     c = comparison(src)
+    if too_few_texts(c.n_texts):
+        return
     st.caption(
         "Cosine similarity of every pair of texts (red = similar, blue = opposite). With labels, rows are "
         "grouped by label: a strategy that separates them shows bright blocks on the diagonal."
@@ -90,7 +92,8 @@ def export_section(c: Comparison) -> None:
         key="po_projector",
     )
     st.caption(
-        "The .zip holds every strategy's (texts × dim) float32 array, `texts.tsv` (row, label, text) and "
+        "The .zip holds every strategy's (texts × dim) float32 array, `texts.tsv` (number = the #n shown here, "
+        "npy_row = its row in each array, label, text) and "
         "`info.json` (settings and scores). The Projector .zip holds one `vectors.tsv` + `metadata.tsv` pair "
         "per strategy: load them at projector.tensorflow.org (Load → step 1, step 2). In every table file a "
         "text or label starting with = + - @ gets a leading ' so a spreadsheet shows it as text. Figures: the camera "
