@@ -12,7 +12,7 @@ import streamlit as st
 
 from core.analysis.cells import plural
 from core.analysis.comparison import Comparison
-from core.analysis.scores import FEW_PER_LABEL, SCORES_HELP, top_strategies
+from core.analysis.scores import FEW_PER_LABEL, SCORES_HELP, best_strategy, top_strategies
 from core.model.pooling import DESCRIPTIONS
 from core.spec import Pooling
 from ui.pipeline.outputs import code_span  # user labels as code spans: shown as text, never as Markdown
@@ -82,11 +82,10 @@ def score_rows(c: Comparison, shown: Sequence[str]) -> list[dict[str, str]]:
     """The score table as the page shows it: one row of display strings per shown strategy.
 
     Keys: ``strategy`` and the titles in ``COLUMNS``; a score that cannot be computed reads ``MISSING``; ``best``
-    is ``"★ best"`` on the single best shown strategy (``top_strategies``: none on a tie), else ``""``.
+    is ``"★ best"`` on the single best shown strategy (``best_strategy``: none on a tie), else ``""``.
     """
     scores = [c.score(s) for s in c.strategies if s in shown]
-    top = top_strategies(scores)
-    best = top[0] if len(top) == 1 else None
+    best = best_strategy(scores)
     return [
         {
             "strategy": s.strategy,
